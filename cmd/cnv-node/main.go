@@ -1,0 +1,63 @@
+// Command cnv-node is the cnv server and its command-line client.
+//
+// Commands are noun-verb ("cnv-node delegation grant", "cnv-node ledger
+// verify"). This package only wires: every command parses its flags, calls
+// into the packages that do the work, and prints the result, as JSON with
+// --json.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by every command.
+const (
+	exitOK     = 0
+	exitError  = 1
+	exitUsage  = 2
+	exitDenied = 3
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError_
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "error:", ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(os.Stderr, "error:", err)
+	return exitError
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "cnv-node",
+		Short:         "cnv: governed capability invocations for agent swarms, replicated with Raft",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().Bool("json", false, "print data as JSON")
+	// Each noun contributes one constructor; keep this list sorted.
+	for _, newCmd := range []func() *cobra.Command{
+		newCapabilityCmd,
+		newKeygenCmd,
+	} {
+		root.AddCommand(newCmd())
+	}
+	return root
+}

@@ -1,0 +1,106 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+
+	ugorji "github.com/ugorji/go/codec"
+
+	"github.com/cnv-project/cnv/runtime/limits"
+)
+
+// ErrDecode wraps every decoding failure, so callers can tell bad input from
+// their own bugs with errors.Is.
+var ErrDecode = errors.New("codec: malformed input")
+
+// ErrTooLarge is returned when input exceeds the size given to UnmarshalLimit.
+var ErrTooLarge = errors.New("codec: input too large")
+
+// handle is configured once here and never modified afterwards; ugorji
+// handles are safe for concurrent use once configured.
+var handle = newHandle()
+
+func newHandle() *ugorji.MsgpackHandle {
+	h := &ugorji.MsgpackHandle{}
+	h.Canonical = true
+	h.WriteExt = true // str and bin are distinct types on the wire
+	h.RawToString = true
+	h.SignedInteger = true
+	h.MapType = reflect.TypeOf(map[string]interface{}(nil))
+	h.MaxInitLen = limits.CodecMaxInitLen
+	h.MaxDepth = limits.CodecMaxDepth
+	return h
+}
+
+var encPool = sync.Pool{New: func() any {
+	return &encoder{enc: ugorji.NewEncoderBytes(nil, handle)}
+}}
+
+type encoder struct {
+	buf []byte
+	enc *ugorji.Encoder
+}
+
+// Marshal returns the canonical msgpack encoding of v.
+func Marshal(v any) ([]byte, error) {
+	e := encPool.Get().(*encoder)
+	e.buf = e.buf[:0]
+	e.enc.ResetBytes(&e.buf)
+	err := e.enc.Encode(v)
+	out := append([]byte(nil), e.buf...)
+	if cap(e.buf) <= 64<<10 {
+		encPool.Put(e)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("codec: encode %T: %w", v, err)
+	}
+	return out, nil
+}
+
+// MustMarshal is Marshal for values whose encoding cannot fail (plain
+// structs of strings, numbers, slices and maps built by cnv itself). It
+// panics on error, which would be a programming bug.
+func MustMarshal(v any) []byte {
+	b, err := Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Unmarshal decodes canonical msgpack into v. Any failure wraps ErrDecode.
+// Decoding never panics on malformed input.
+func Unmarshal(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrDecode, r)
+		}
+	}()
+	dec := ugorji.NewDecoderBytes(data, handle)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrDecode, err)
+	}
+	if n := dec.NumBytesRead(); n != len(data) {
+		return fmt.Errorf("%w: %d trailing bytes", ErrDecode, len(data)-n)
+	}
+	return nil
+}
+
+// UnmarshalLimit is Unmarshal for outside bytes: it refuses input longer
+// than max before decoding anything.
+func UnmarshalLimit(data []byte, max int, v any) error {
+	if len(data) > max {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), max)
+	}
+	return Unmarshal(data, v)
+}
+
+// Equal reports whether a and b have the same canonical encoding.
+func Equal(a, b any) bool {
+	x, err1 := Marshal(a)
+	y, err2 := Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}

@@ -1,0 +1,92 @@
+// Package limits declares every size and count limit in cnv in one place,
+// each with the reason for its value. Code that accepts outside input checks
+// against these constants and reports the limit in its error message.
+//
+// Raising a limit is a compatibility decision: a value accepted by one node
+// must be accepted by every node replaying the same Raft log, so limits that
+// the FSM checks may only grow between releases.
+package limits
+
+const (
+	// CodecMaxInitLen caps how many elements the msgpack decoder pre-allocates
+	// for a collection whose header claims a length. A hostile header can
+	// claim 2^32 elements; real collections grow past this by appending.
+	CodecMaxInitLen = 4096
+
+	// CodecMaxDepth caps nesting in decoded msgpack. cnv's deepest legitimate
+	// structure (a schema inside a capability inside a command batch) is
+	// well under 32 levels; 64 leaves room and stops stack exhaustion.
+	CodecMaxDepth = 64
+
+	// MaxPathLen is the longest capability path ("noun.sub.verb"). Paths are
+	// identifiers typed by people and agents; 256 bytes is generous and keeps
+	// per-capability index entries small.
+	MaxPathLen = 256
+
+	// MaxPathSegments is the deepest nesting of nouns plus the verb. Eight
+	// levels already read poorly on a command line.
+	MaxPathSegments = 8
+
+	// MaxVersionLen bounds a capability version string ("2.0.0-rc.1").
+	MaxVersionLen = 64
+
+	// MaxIDLen bounds agent IDs, tenant IDs, node IDs, correlation IDs and
+	// request IDs. They are keys in indexes and appear in every ledger event.
+	MaxIDLen = 128
+
+	// MaxArgs is the most named plus positional arguments one invocation may
+	// carry. Invocations are commands, not documents.
+	MaxArgs = 64
+
+	// MaxArgKeyLen bounds an argument name.
+	MaxArgKeyLen = 64
+
+	// MaxArgValueLen bounds one argument value. Bulk data belongs in the
+	// capability's own storage, not in the governance ledger.
+	MaxArgValueLen = 4096
+
+	// MaxCommandLineLen bounds the recorded command line of an invocation.
+	MaxCommandLineLen = 16 << 10
+
+	// MaxChainDepth is the most links in a delegation chain. Every link costs
+	// a signature check and a use counter charged in the FSM; eight hops is
+	// beyond any organisational structure we have seen.
+	MaxChainDepth = 8
+
+	// MaxPatternsPerConstraint bounds the allowed/forbidden capability lists
+	// and noun/verb lists in one delegation link.
+	MaxPatternsPerConstraint = 256
+
+	// MaxTokenBytes bounds one encoded delegation link.
+	MaxTokenBytes = 64 << 10
+
+	// MaxPolicyRules bounds a policy set. Evaluation is linear in the rules
+	// that could match; 10,000 keeps a worst-case evaluation well under a
+	// millisecond.
+	MaxPolicyRules = 10000
+
+	// MaxPolicyBytes bounds a policy document.
+	MaxPolicyBytes = 4 << 20
+
+	// MaxKeyFileBytes bounds a PEM key file; an Ed25519 key in PEM is about
+	// 120 bytes.
+	MaxKeyFileBytes = 16 << 10
+
+	// MaxCertificateBytes bounds an encoded certificate (JSON or msgpack).
+	MaxCertificateBytes = 256 << 10
+
+	// MaxSchemaDepth bounds nesting in a type schema.
+	MaxSchemaDepth = 16
+
+	// MaxRequestBody is the largest HTTP request body the API reads. A batch
+	// of invocations is the biggest legitimate body; capability files go
+	// through MaxCapabilityFileBytes.
+	MaxRequestBody = 4 << 20
+
+	// MaxCapabilityFileBytes bounds a capability registration document.
+	MaxCapabilityFileBytes = 4 << 20
+
+	// MaxCapabilities bounds the capability registry. Graph snapshots keep a
+	// closure bitset per node (n^2/8 bytes): 20,000 nodes is 50 MB.
+	MaxCapabilities = 20000
+)
