@@ -18,12 +18,12 @@ func TestCanonicalMaps(t *testing.T) {
 	a := sample{Name: "x", Tags: map[string]string{}}
 	b := sample{Name: "x", Tags: map[string]string{}}
 	for i := 0; i < 50; i++ {
-		k := string(rune('a' + i%26)) + string(rune('a'+i/26))
+		k := string(rune('a'+i%26)) + string(rune('a'+i/26))
 		a.Tags[k] = k
 	}
 	// Insert in the opposite order.
 	for i := 49; i >= 0; i-- {
-		k := string(rune('a' + i%26)) + string(rune('a'+i/26))
+		k := string(rune('a'+i%26)) + string(rune('a'+i/26))
 		b.Tags[k] = k
 	}
 	x, _ := Marshal(a)
