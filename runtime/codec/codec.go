@@ -26,6 +26,11 @@ var handle = newHandle()
 func newHandle() *ugorji.MsgpackHandle {
 	h := &ugorji.MsgpackHandle{}
 	h.Canonical = true
+	// Empty and nil collections must encode identically, or a value that
+	// went through JSON ("[]" vs absent) would hash differently: omitempty
+	// drops both, and without omitempty both are written as zero-length.
+	h.RecursiveEmptyCheck = true
+	h.NilCollectionToZeroLength = true
 	h.WriteExt = true // str and bin are distinct types on the wire
 	h.RawToString = true
 	h.SignedInteger = true

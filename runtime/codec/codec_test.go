@@ -55,6 +55,20 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// Nil and empty collections must not be told apart by the encoding.
+func TestNilEqualsEmpty(t *testing.T) {
+	type withSlices struct {
+		A []string          `json:"a"`
+		B []string          `json:"b,omitempty"`
+		M map[string]string `json:"m"`
+	}
+	x := MustMarshal(withSlices{})
+	y := MustMarshal(withSlices{A: []string{}, B: []string{}, M: map[string]string{}})
+	if !bytes.Equal(x, y) {
+		t.Fatalf("nil %q vs empty %q", x, y)
+	}
+}
+
 func TestMalformed(t *testing.T) {
 	var s sample
 	for _, in := range [][]byte{{0xc1}, {0x82, 0xa1}, {0xdf, 0xff, 0xff, 0xff, 0xff}, {0x80, 0x00}} {
