@@ -90,3 +90,50 @@ const (
 	// closure bitset per node (n^2/8 bytes): 20,000 nodes is 50 MB.
 	MaxCapabilities = 20000
 )
+
+// Governance ledger (ledger/, ledger/checkpoint).
+const (
+	// MaxEventBytes bounds one encoded ledger event. The largest legitimate
+	// event, a PolicyDecision with its full request, result, eight chain
+	// links and their effective constraints, is a few KiB; 256 KiB leaves
+	// room while keeping any one event a small part of a Raft entry.
+	MaxEventBytes = 256 << 10
+
+	// MaxEventMetadata bounds the free-form metadata entries of one event.
+	// Keys and values are bounded by MaxArgKeyLen and MaxArgValueLen.
+	MaxEventMetadata = 64
+
+	// MaxEventTextLen bounds free-text event fields (reasons, descriptions,
+	// addresses). They are for people reading an audit trail, not payloads.
+	MaxEventTextLen = 4096
+
+	// MaxLedgerBatch bounds the events appended by one call, which is one
+	// bbolt write transaction and one fsync. A batch's dirty pages are held
+	// in memory until commit; 16,384 events of a few KiB stay under ~64 MB.
+	MaxLedgerBatch = 16384
+
+	// MaxQueryLimit bounds one page of query results. A page is decoded and
+	// returned in one response; larger reads page with after-index.
+	MaxQueryLimit = 10000
+
+	// MaxImportLineBytes bounds one JSON line of a ledger import. JSON with
+	// hex hashes and escapes is at most about 4x the msgpack form of an
+	// event bounded by MaxEventBytes.
+	MaxImportLineBytes = 4 * MaxEventBytes
+
+	// MaxCheckpointBytes bounds a signed checkpoint note: a body of a few
+	// lines plus at most MaxCheckpointSigners signature lines of ~100 bytes.
+	MaxCheckpointBytes = 64 << 10
+
+	// MaxCheckpointSigners bounds the cosignatures on one checkpoint; the
+	// note format itself refuses to parse more than 100.
+	MaxCheckpointSigners = 100
+
+	// MaxCheckpointExtLines bounds the extension lines of a checkpoint body
+	// beyond cnv's own (policy, time).
+	MaxCheckpointExtLines = 16
+
+	// MaxHotPathShards bounds the per-shard counts in one HotPathBatch event;
+	// a node runs at most a few shards per core.
+	MaxHotPathShards = 1024
+)
