@@ -9,8 +9,8 @@ import (
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/codec"
-	"github.com/cnv-project/cnv/runtime/principal"
 	"github.com/cnv-project/cnv/runtime/policy"
+	"github.com/cnv-project/cnv/runtime/principal"
 )
 
 // Sentinel errors (the original's set, plus what signing needs).

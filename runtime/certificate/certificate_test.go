@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/runtime/capability"
-	"github.com/cnv-project/cnv/runtime/principal"
 	"github.com/cnv-project/cnv/runtime/policy"
+	"github.com/cnv-project/cnv/runtime/principal"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano()

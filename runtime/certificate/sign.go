@@ -128,7 +128,6 @@ func ImportSigned(signed, sig []byte, trust Trust, now int64) (Certificate[Verif
 	return Certificate[Verified]{b: env.Body, signed: append([]byte(nil), signed...), sig: append([]byte(nil), sig...)}, nil
 }
 
-
 func marshalEnvelope(b *Body) ([]byte, error) {
 	return codec.Marshal(signedEnvelope{Domain: Domain, Body: b})
 }
