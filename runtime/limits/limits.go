@@ -91,6 +91,28 @@ const (
 	MaxCapabilities = 20000
 )
 
+// Execution contracts (runtime/contract).
+const (
+	// MaxContractDuration bounds every duration in a contract (timeout,
+	// deadline, retry delays, CPU time). It is seven times the longest
+	// duration class (LongRunning, 24h): anything longer is a job scheduler's
+	// business, and the bound keeps arithmetic on durations far from overflow.
+	MaxContractDuration = 168 * 3600 * 1000000000 // nanoseconds (168h)
+
+	// MaxRetryAttempts bounds max_attempts of a bounded retry policy. A
+	// capability that needs more than 100 tries wants the forever policy,
+	// which says so explicitly.
+	MaxRetryAttempts = 100
+
+	// MaxRetryMultiplier bounds the exponential backoff factor; beyond 16 the
+	// second retry already waits longer than the cap in any sane policy.
+	MaxRetryMultiplier = 16
+
+	// MaxContractDescriptionLen bounds a contract's free-text description;
+	// it is replicated with the capability registry.
+	MaxContractDescriptionLen = 1024
+)
+
 // Governance ledger (ledger/, ledger/checkpoint).
 const (
 	// MaxEventBytes bounds one encoded ledger event. The largest legitimate
@@ -136,4 +158,45 @@ const (
 	// MaxHotPathShards bounds the per-shard counts in one HotPathBatch event;
 	// a node runs at most a few shards per core.
 	MaxHotPathShards = 1024
+)
+
+// Capability graph (runtime/graph).
+const (
+	// MaxGraphEdges bounds the edges of the capability graph: ten per
+	// capability at MaxCapabilities. Snapshots keep forward and reverse CSR
+	// adjacency (8 bytes per edge) and every edge in their encoding.
+	MaxGraphEdges = 200000
+
+	// MaxPathPolicies bounds the path policies of one graph. Every path a
+	// query returns is checked against each of them.
+	MaxPathPolicies = 256
+
+	// MaxCapabilityTags bounds the tags of one capability.
+	MaxCapabilityTags = 32
+
+	// MaxCapabilityTagLen bounds one tag; tags are labels, not text.
+	MaxCapabilityTagLen = 64
+
+	// MaxCapabilityDescriptionLen bounds a capability's or an edge's
+	// description. It is replicated in every graph snapshot.
+	MaxCapabilityDescriptionLen = 1024
+
+	// MaxGraphPathNodes is the longest path, in nodes, that path, paths and
+	// compose queries consider. Capability chains are short; enumerating
+	// simple paths grows exponentially with their length.
+	MaxGraphPathNodes = 32
+
+	// MaxGraphPaths bounds the paths one all-paths query returns (allowed
+	// and excluded together); beyond it the result is marked truncated.
+	MaxGraphPaths = 10000
+
+	// MaxGraphSearchSteps bounds the node expansions of one depth-first
+	// search (all paths, or a shortest path under require_through
+	// policies), about 50 ms of work, so that no query can pin a core.
+	MaxGraphSearchSteps = 1 << 22
+
+	// MaxGraphSnapshotBytes bounds an encoded graph snapshot received from a
+	// peer: MaxCapabilities nodes of ~1 KiB each plus MaxGraphEdges edges of
+	// ~50 bytes fit with room to spare.
+	MaxGraphSnapshotBytes = 64 << 20
 )
