@@ -9,6 +9,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -26,9 +27,15 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
+func run(args []string) int { return runIO(args, os.Stdout, os.Stderr) }
+
+// runIO runs one command line with the given output streams and returns
+// the process exit code. Tests call it directly.
+func runIO(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
 		return exitOK
@@ -36,11 +43,11 @@ func run(args []string) int {
 	var ee *exitError_
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintln(os.Stderr, "error:", ee.msg)
+			fmt.Fprintln(stderr, "error:", ee.msg)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "error:", err)
+	fmt.Fprintln(stderr, "error:", err)
 	return exitError
 }
 
@@ -56,6 +63,7 @@ func newRootCmd() *cobra.Command {
 	for _, newCmd := range []func() *cobra.Command{
 		newCapabilityCmd,
 		newKeygenCmd,
+		newPolicyCmd,
 	} {
 		root.AddCommand(newCmd())
 	}
