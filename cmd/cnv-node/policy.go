@@ -25,9 +25,9 @@ func newPolicyCmd() *cobra.Command {
 
 type policyCheckFlags struct {
 	file, capability, agentID, agentType, tenant, sensitivity string
-	effects                                                  []string
-	admin, delegated                                         bool
-	chainDepth                                               int
+	effects                                                   []string
+	admin, delegated                                          bool
+	chainDepth                                                int
 }
 
 func newPolicyCheckCmd() *cobra.Command {
