@@ -200,3 +200,16 @@ const (
 	// ~50 bytes fit with room to spare.
 	MaxGraphSnapshotBytes = 64 << 20
 )
+
+// Invocations (runtime/invocation).
+const (
+	// MaxPayloadBytes bounds the document a governance invocation carries
+	// (a policy set or a capability file); equal to the larger of the two
+	// document limits.
+	MaxPayloadBytes = 4 << 20
+
+	// MaxBatchInvocations bounds how many invocations one signed batch may
+	// carry. One signature then covers at most this many; a Raft entry
+	// carries at most a few batches.
+	MaxBatchInvocations = 1024
+)
