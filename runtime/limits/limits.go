@@ -213,3 +213,21 @@ const (
 	// carries at most a few batches.
 	MaxBatchInvocations = 1024
 )
+
+// Delegation (runtime/delegation).
+const (
+	// MaxEffectivePatterns bounds each pattern list (allow, forbid, nouns) of
+	// a chain's effective constraints. The intersection of two lists can have
+	// as many patterns as the product of their sizes; capping it at the
+	// per-link limit keeps the effective constraints recordable as one link
+	// and bounds the work of verifying a hostile chain. A chain whose
+	// effective constraints would exceed it is refused as too complex.
+	MaxEffectivePatterns = MaxPatternsPerConstraint
+
+	// DelegationCacheEntries is the default size of a verifier's signature
+	// cache and of its prepared-chain cache. An entry is about 100 bytes
+	// (signature cache) or one prepared chain (a few hundred bytes), so the
+	// default costs a few megabytes and covers every active chain of a busy
+	// node.
+	DelegationCacheEntries = 8192
+)
