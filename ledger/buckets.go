@@ -1,0 +1,102 @@
+package ledger
+
+import (
+	"encoding/binary"
+)
+
+// Buckets owned by the ledger. Every one is a top-level bucket whose name
+// starts with "ledger."; the FSM keeps its own state in the same file under
+// other names.
+//
+//	ledger.meta         format version, size, applied Raft index, last
+//	                    event time, last checkpoint event, policy hash
+//	ledger.events       index (8 bytes big-endian) → canonical event bytes
+//	ledger.tree         level (1 byte) || index (8 bytes) → node hash: every
+//	                    leaf hash (level 0) and every perfect-subtree root
+//	ledger.checkpoints  tree size (8 bytes) → signed checkpoint record
+//	ledger.idx.actor, .tenant, .correlation, .capability, .type, .decision
+//	                    value || 0x00 || index → empty: one entry per event
+//	                    that has the field (values never contain 0x00)
+//	ledger.idx.time     time (8 bytes) || index → empty
+var (
+	bucketMeta        = []byte("ledger.meta")
+	bucketEvents      = []byte("ledger.events")
+	bucketTree        = []byte("ledger.tree")
+	bucketCheckpoints = []byte("ledger.checkpoints")
+	bucketIdxTime     = []byte("ledger.idx.time")
+)
+
+// Keys in ledger.meta. Numbers are 8-byte big-endian.
+var (
+	metaFormat     = []byte("format")
+	metaSize       = []byte("size")
+	metaApplied    = []byte("applied_index")
+	metaLastTime   = []byte("last_time")
+	metaLastCP     = []byte("last_checkpoint_event") // index+1 of the last checkpoint event, 0 for none
+	metaPolicyHash = []byte("policy_hash")
+)
+
+// formatVersion is the layout version written in ledger.meta; Open refuses
+// a file with another one.
+const formatVersion = 1
+
+// indexDef is one equality index.
+type indexDef struct {
+	name   string
+	bucket []byte
+	value  func(e *Event) string
+}
+
+// Positions of the equality indexes in indexDefs.
+const (
+	idxActor = iota
+	idxTenant
+	idxCorrelation
+	idxCapability
+	idxType
+	idxDecision
+	numIndexes
+)
+
+var indexDefs = [numIndexes]indexDef{
+	idxActor:       {"actor", []byte("ledger.idx.actor"), func(e *Event) string { return e.Actor }},
+	idxTenant:      {"tenant", []byte("ledger.idx.tenant"), func(e *Event) string { return e.Tenant }},
+	idxCorrelation: {"correlation", []byte("ledger.idx.correlation"), func(e *Event) string { return e.Correlation }},
+	idxCapability:  {"capability", []byte("ledger.idx.capability"), func(e *Event) string { return string(e.Capability) }},
+	idxType:        {"type", []byte("ledger.idx.type"), func(e *Event) string { return string(e.Type()) }},
+	idxDecision:    {"decision", []byte("ledger.idx.decision"), (*Event).Decision},
+}
+
+// allBuckets lists every bucket the ledger creates.
+func allBuckets() [][]byte {
+	out := [][]byte{bucketMeta, bucketEvents, bucketTree, bucketCheckpoints, bucketIdxTime}
+	for _, d := range indexDefs {
+		out = append(out, d.bucket)
+	}
+	return out
+}
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func getU64(b []byte) (uint64, bool) {
+	if len(b) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b), true
+}
+
+// indexPrefix is the key prefix of every entry for value in an equality
+// index.
+func indexPrefix(value string) []byte {
+	p := make([]byte, 0, len(value)+9)
+	return append(append(p, value...), 0)
+}
+
+// keyIndex reads the event index at the end of an index key.
+func keyIndex(k []byte) uint64 {
+	return binary.BigEndian.Uint64(k[len(k)-8:])
+}

@@ -1,0 +1,195 @@
+package ledger
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// view runs fn on a read transaction of the ledger's buckets.
+func (s *Store) view(fn func(r *reader) error) error {
+	return s.View(func(tx *bolt.Tx) error {
+		r, err := newReader(tx)
+		if err != nil {
+			return err
+		}
+		return fn(r)
+	})
+}
+
+// reader reads the ledger within one bbolt transaction: a consistent
+// snapshot of events, tree, indexes and checkpoints.
+type reader struct {
+	tx                            *bolt.Tx
+	size                          uint64
+	events, tree, checkpoints, tm *bolt.Bucket
+	idx                           [numIndexes]*bolt.Bucket
+	empty                         bool
+}
+
+func newReader(tx *bolt.Tx) (*reader, error) {
+	r := &reader{tx: tx}
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil { // a fresh file opened read-only: an empty ledger
+		r.empty = true
+		return r, nil
+	}
+	r.size, _ = getU64(meta.Get(metaSize))
+	r.events, r.tree = tx.Bucket(bucketEvents), tx.Bucket(bucketTree)
+	r.checkpoints, r.tm = tx.Bucket(bucketCheckpoints), tx.Bucket(bucketIdxTime)
+	ok := r.events != nil && r.tree != nil && r.checkpoints != nil && r.tm != nil
+	for i, d := range indexDefs {
+		r.idx[i] = tx.Bucket(d.bucket)
+		ok = ok && r.idx[i] != nil
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: missing ledger buckets", ErrCorrupt)
+	}
+	return r, nil
+}
+
+func (r *reader) event(i uint64) (Event, error) {
+	if i >= r.size {
+		return Event{}, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, r.size)
+	}
+	b := r.events.Get(u64(i))
+	if b == nil {
+		return Event{}, fmt.Errorf("%w: event %d missing", ErrCorrupt, i)
+	}
+	e, err := UnmarshalEvent(b)
+	if err != nil {
+		return Event{}, fmt.Errorf("event %d: %w", i, err)
+	}
+	return e, nil
+}
+
+func (r *reader) root(size uint64) ([]byte, error) {
+	if size > r.size {
+		return nil, fmt.Errorf("%w: size %d, ledger size %d", ErrOutOfRange, size, r.size)
+	}
+	if size == 0 {
+		return EmptyRoot(), nil
+	}
+	return rootAt(r.tree, size)
+}
+
+// Event returns the event at index i.
+func (s *Store) Event(i uint64) (Event, error) {
+	var e Event
+	err := s.view(func(r *reader) error {
+		var err error
+		e, err = r.event(i)
+		return err
+	})
+	return e, err
+}
+
+// Root returns the tree root at a size up to the current one.
+func (s *Store) Root(size uint64) (Hash, error) {
+	var root []byte
+	err := s.view(func(r *reader) error {
+		var err error
+		root, err = r.root(size)
+		return err
+	})
+	return root, err
+}
+
+// InclusionProof proves that a leaf is in the tree of a given size.
+type InclusionProof struct {
+	Index    uint64 `json:"index"`
+	Size     uint64 `json:"size"`
+	LeafHash Hash   `json:"leaf_hash"`
+	Root     Hash   `json:"root"`
+	Proof    []Hash `json:"proof"`
+}
+
+// ConsistencyProof proves that the tree of size From is a prefix of the
+// tree of size To.
+type ConsistencyProof struct {
+	From     uint64 `json:"from"`
+	To       uint64 `json:"to"`
+	FromRoot Hash   `json:"from_root"`
+	ToRoot   Hash   `json:"to_root"`
+	Proof    []Hash `json:"proof"`
+}
+
+// InclusionProof returns the RFC 6962 inclusion proof of event index in
+// the tree of the given size (index < size <= ledger size).
+func (s *Store) InclusionProof(index, size uint64) (*InclusionProof, error) {
+	var p *InclusionProof
+	err := s.view(func(r *reader) error {
+		var err error
+		p, err = r.inclusion(index, size)
+		return err
+	})
+	return p, err
+}
+
+func (r *reader) inclusion(index, size uint64) (*InclusionProof, error) {
+	if size > r.size || index >= size {
+		return nil, fmt.Errorf("%w: index %d in size %d, ledger size %d", ErrOutOfRange, index, size, r.size)
+	}
+	leaf, err := getNode(r.tree, leafID(index))
+	if err != nil {
+		return nil, err
+	}
+	root, err := r.root(size)
+	if err != nil {
+		return nil, err
+	}
+	hashes, err := inclusionProof(r.tree, index, size)
+	if err != nil {
+		return nil, err
+	}
+	return &InclusionProof{Index: index, Size: size, LeafHash: leaf, Root: root, Proof: asHashes(hashes)}, nil
+}
+
+// ConsistencyProof returns the RFC 6962 consistency proof between two
+// sizes (from <= to <= ledger size).
+func (s *Store) ConsistencyProof(from, to uint64) (*ConsistencyProof, error) {
+	var p *ConsistencyProof
+	err := s.view(func(r *reader) error {
+		var err error
+		p, err = r.consistency(from, to)
+		return err
+	})
+	return p, err
+}
+
+func (r *reader) consistency(from, to uint64) (*ConsistencyProof, error) {
+	if from > to || to > r.size {
+		return nil, fmt.Errorf("%w: sizes %d to %d, ledger size %d", ErrOutOfRange, from, to, r.size)
+	}
+	fromRoot, err := r.root(from)
+	if err != nil {
+		return nil, err
+	}
+	toRoot, err := r.root(to)
+	if err != nil {
+		return nil, err
+	}
+	hashes, err := consistencyProof(r.tree, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return &ConsistencyProof{From: from, To: to, FromRoot: fromRoot, ToRoot: toRoot, Proof: asHashes(hashes)}, nil
+}
+
+func asHashes(hs [][]byte) []Hash {
+	out := make([]Hash, len(hs))
+	for i, h := range hs {
+		out[i] = h
+	}
+	return out
+}
+
+// Bytes returns the proof hashes as plain byte slices, the form
+// transparency-dev's verifier takes.
+func Bytes(hs []Hash) [][]byte {
+	out := make([][]byte, len(hs))
+	for i, h := range hs {
+		out[i] = h
+	}
+	return out
+}

@@ -1,0 +1,273 @@
+package ledger
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/cnv-project/cnv/runtime/capability"
+	"github.com/cnv-project/cnv/runtime/policy"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Evaluator re-evaluates recorded requests: *policy.Set implements it.
+// Evaluate must be a pure function of the request.
+type Evaluator interface {
+	Evaluate(req *policy.Request) policy.Result
+	Hash() string
+}
+
+// Difference kinds.
+const (
+	DiffAllowToDeny     = "allow_to_deny"
+	DiffDenyToAllow     = "deny_to_allow"
+	DiffDecisionChanged = "decision_changed" // any other change of decision
+	DiffReasonChanged   = "reason_changed"   // same decision, other reason or deciding rule
+)
+
+// ReplayOptions select the range and report progress.
+type ReplayOptions struct {
+	// From and To select events [From, To); To == 0 means the ledger's
+	// size at the start of the replay.
+	From, To uint64
+	// Progress, when set, is called every ProgressEvery events (default
+	// 65536) and at the end.
+	Progress      func(done, total uint64)
+	ProgressEvery uint64
+}
+
+// Outcome is a decision with its explanation.
+type Outcome struct {
+	Decision    policy.Decision `json:"decision"`
+	Reason      string          `json:"reason,omitempty"`
+	MatchedRule string          `json:"matched_rule,omitempty"`
+}
+
+// Difference is one recorded decision that the new policy decides
+// differently.
+type Difference struct {
+	Index      uint64          `json:"index"`
+	Time       int64           `json:"time"`
+	Kind       string          `json:"kind"`
+	Capability capability.Path `json:"capability"`
+	Agent      string          `json:"agent"`
+	Tenant     string          `json:"tenant,omitempty"`
+	Command    string          `json:"command,omitempty"`
+	Original   Outcome         `json:"original"`
+	New        Outcome         `json:"new"`
+}
+
+// Group counts differences for one capability or one agent.
+type Group struct {
+	Key             string `json:"key"`
+	Decisions       uint64 `json:"decisions"`
+	Differences     uint64 `json:"differences"`
+	AllowToDeny     uint64 `json:"allow_to_deny"`
+	DenyToAllow     uint64 `json:"deny_to_allow"`
+	DecisionChanged uint64 `json:"decision_changed"`
+	ReasonChanged   uint64 `json:"reason_changed"`
+}
+
+// Counts tallies decisions.
+type Counts struct {
+	Allow           uint64 `json:"allow"`
+	Deny            uint64 `json:"deny"`
+	RequireApproval uint64 `json:"require_approval"`
+}
+
+func (c *Counts) add(d policy.Decision) {
+	switch d {
+	case policy.Allow:
+		c.Allow++
+	case policy.Deny:
+		c.Deny++
+	case policy.RequireApproval:
+		c.RequireApproval++
+	}
+}
+
+// ReplayReport is the deterministic result of a replay: the same ledger,
+// range and policy always give the same report.
+type ReplayReport struct {
+	// Size and Root identify the ledger replayed: the tree of Size events
+	// (the end of the range), and its root.
+	Size uint64 `json:"size"`
+	Root Hash   `json:"root"`
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+	// OldPolicyHashes are the policy hashes recorded in the replayed
+	// decisions, sorted; NewPolicyHash is the evaluator's.
+	OldPolicyHashes []string     `json:"old_policy_hashes"`
+	NewPolicyHash   string       `json:"new_policy_hash"`
+	TotalEvents     uint64       `json:"total_events"`
+	PolicyDecisions uint64       `json:"policy_decisions"`
+	Original        Counts       `json:"original"`
+	Replayed        Counts       `json:"replayed"`
+	Differences     []Difference `json:"differences"`
+	ByCapability    []Group      `json:"by_capability"`
+	ByAgent         []Group      `json:"by_agent"`
+}
+
+// Replay re-evaluates every PolicyDecision in [From, To) with ev, on the
+// full recorded request, and lists every difference from the recorded
+// result, grouped by capability and by agent. With a nil evaluator it only
+// tallies the recorded decisions. It reads one consistent snapshot.
+func (s *Store) Replay(ev Evaluator, opts ReplayOptions) (*ReplayReport, error) {
+	var rep *ReplayReport
+	err := s.view(func(r *reader) error {
+		to := opts.To
+		if to == 0 {
+			to = r.size
+		}
+		if opts.From > to || to > r.size {
+			return fmt.Errorf("%w: replay range [%d, %d), ledger size %d", ErrOutOfRange, opts.From, to, r.size)
+		}
+		root, err := r.root(to)
+		if err != nil {
+			return err
+		}
+		rp := newReplayer(ev, opts)
+		rep, err = rp.run(r, opts.From, to)
+		if rep != nil {
+			rep.Size, rep.Root = to, root
+		}
+		return err
+	})
+	return rep, err
+}
+
+type replayer struct {
+	ev      Evaluator
+	opts    ReplayOptions
+	rep     *ReplayReport
+	hashes  map[string]bool
+	byCap   map[string]*Group
+	byAgent map[string]*Group
+}
+
+func newReplayer(ev Evaluator, opts ReplayOptions) *replayer {
+	if opts.ProgressEvery == 0 {
+		opts.ProgressEvery = 1 << 16
+	}
+	rep := &ReplayReport{From: opts.From, OldPolicyHashes: []string{}, Differences: []Difference{}}
+	if ev != nil {
+		rep.NewPolicyHash = ev.Hash()
+	}
+	return &replayer{ev: ev, opts: opts, rep: rep, hashes: map[string]bool{},
+		byCap: map[string]*Group{}, byAgent: map[string]*Group{}}
+}
+
+func (rp *replayer) run(r *reader, from, to uint64) (*ReplayReport, error) {
+	rp.rep.To = to
+	if from < to {
+		tc := r.idx[idxType].Cursor()
+		prefix := indexPrefix(string(TypePolicyDecision))
+		m := &matcher{curs: []*bolt.Cursor{tc}, prefixes: [][]byte{prefix}, lo: from, hi: to}
+		for idx, ok := m.next(from); ok; idx, ok = m.next(idx + 1) {
+			e, err := r.event(idx)
+			if err != nil {
+				return nil, err
+			}
+			rp.decision(&e)
+			rp.progress(idx+1-from, to-from)
+		}
+	}
+	rp.rep.TotalEvents = to - from
+	rp.progress(to-from, to-from)
+	return rp.finish(), nil
+}
+
+func (rp *replayer) progress(done, total uint64) {
+	if rp.opts.Progress != nil && (done%rp.opts.ProgressEvery == 0 || done == total) {
+		rp.opts.Progress(done, total)
+	}
+}
+
+func (rp *replayer) decision(e *Event) {
+	d := e.Data.(PolicyDecision)
+	rp.rep.PolicyDecisions++
+	rp.rep.Original.add(d.Result.Decision)
+	rp.hashes[d.Result.PolicyHash] = true
+	capG := group(rp.byCap, string(e.Capability))
+	agentG := group(rp.byAgent, e.Actor)
+	capG.Decisions++
+	agentG.Decisions++
+	if rp.ev == nil {
+		return
+	}
+	req := d.Request
+	res := rp.ev.Evaluate(&req)
+	rp.rep.Replayed.add(res.Decision)
+	kind := diffKind(d.Result, res)
+	if kind == "" {
+		return
+	}
+	rp.rep.Differences = append(rp.rep.Differences, Difference{
+		Index: e.Index, Time: e.Time, Kind: kind, Capability: e.Capability, Agent: e.Actor,
+		Tenant: e.Tenant, Command: d.Command, Original: outcome(d.Result), New: outcome(res),
+	})
+	capG.count(kind)
+	agentG.count(kind)
+}
+
+func outcome(r policy.Result) Outcome {
+	return Outcome{Decision: r.Decision, Reason: r.Reason, MatchedRule: r.MatchedRule}
+}
+
+// diffKind classifies how a new result differs from the recorded one (""
+// when it does not).
+func diffKind(old, new policy.Result) string {
+	switch {
+	case old.Decision == policy.Allow && new.Decision == policy.Deny:
+		return DiffAllowToDeny
+	case old.Decision == policy.Deny && new.Decision == policy.Allow:
+		return DiffDenyToAllow
+	case old.Decision != new.Decision:
+		return DiffDecisionChanged
+	case old.Reason != new.Reason || old.MatchedRule != new.MatchedRule:
+		return DiffReasonChanged
+	}
+	return ""
+}
+
+func group(m map[string]*Group, key string) *Group {
+	g := m[key]
+	if g == nil {
+		g = &Group{Key: key}
+		m[key] = g
+	}
+	return g
+}
+
+func (g *Group) count(kind string) {
+	g.Differences++
+	switch kind {
+	case DiffAllowToDeny:
+		g.AllowToDeny++
+	case DiffDenyToAllow:
+		g.DenyToAllow++
+	case DiffDecisionChanged:
+		g.DecisionChanged++
+	case DiffReasonChanged:
+		g.ReasonChanged++
+	}
+}
+
+// finish sorts everything that came from maps, for a deterministic report.
+func (rp *replayer) finish() *ReplayReport {
+	for h := range rp.hashes {
+		rp.rep.OldPolicyHashes = append(rp.rep.OldPolicyHashes, h)
+	}
+	sort.Strings(rp.rep.OldPolicyHashes)
+	rp.rep.ByCapability = sortedGroups(rp.byCap)
+	rp.rep.ByAgent = sortedGroups(rp.byAgent)
+	return rp.rep
+}
+
+func sortedGroups(m map[string]*Group) []Group {
+	out := make([]Group, 0, len(m))
+	for _, g := range m {
+		out = append(out, *g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}

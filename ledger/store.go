@@ -1,0 +1,238 @@
+package ledger
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options configure a Store.
+type Options struct {
+	// ReadOnly opens the file with a shared lock for reading only (offline
+	// inspection of a stopped node's data directory).
+	ReadOnly bool
+	// NoSync skips fsync on commit. Only for tests and benchmarks that do
+	// not measure durability: a crash can then lose committed batches.
+	NoSync bool
+	// LockTimeout is how long Open waits for another process's lock on the
+	// file before failing with ErrLocked (default 2s).
+	LockTimeout time.Duration
+	// InitialMmapSize pre-sizes the memory map so that growth does not
+	// block readers while it remaps (0: bbolt's default).
+	InitialMmapSize int
+}
+
+// Hash is a tree hash; its JSON form is lowercase hex.
+type Hash []byte
+
+// MarshalText renders lowercase hex.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h)), nil }
+
+// UnmarshalText parses hex.
+func (h *Hash) UnmarshalText(b []byte) error {
+	v, err := hex.DecodeString(string(b))
+	if err != nil {
+		return fmt.Errorf("%w: hash: %v", ErrDecode, err)
+	}
+	*h = v
+	return nil
+}
+
+func (h Hash) String() string { return hex.EncodeToString(h) }
+
+// Head is the ledger's state after the last committed transaction.
+type Head struct {
+	Size         uint64 `json:"size"`
+	Root         Hash   `json:"root"`
+	AppliedIndex uint64 `json:"applied_index"`
+	LastTime     int64  `json:"last_time"`
+	PolicyHash   string `json:"policy_hash,omitempty"`
+}
+
+// state is what the writer keeps in memory between transactions: the
+// compact range of the whole tree (its right border) and the meta values.
+type state struct {
+	size       uint64
+	rng        *compact.Range
+	lastTime   int64
+	lastCP     uint64
+	applied    uint64
+	policyHash string
+}
+
+func (st *state) clone() state {
+	c := *st
+	c.rng = cloneRange(st.rng)
+	return c
+}
+
+func (st *state) head() *Head {
+	return &Head{Size: st.size, Root: rangeRoot(st.rng), AppliedIndex: st.applied,
+		LastTime: st.lastTime, PolicyHash: st.policyHash}
+}
+
+// Store is a ledger over one bbolt file. It is safe for concurrent use:
+// reads run in parallel with each other and with the single writer.
+type Store struct {
+	path string
+	opts Options
+
+	mu sync.RWMutex // guards db: held shared by every operation, exclusively to swap or close it
+	db *bolt.DB
+
+	wmu  sync.Mutex // serializes writers; guards st
+	st   state
+	head atomic.Pointer[Head]
+}
+
+// Open opens (creating when needed, unless ReadOnly) the ledger file at
+// path and loads its head.
+func Open(path string, opts Options) (*Store, error) {
+	s := &Store{path: path, opts: opts}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) open() error {
+	timeout := s.opts.LockTimeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{
+		Timeout: timeout, ReadOnly: s.opts.ReadOnly, NoSync: s.opts.NoSync,
+		FreelistType: bolt.FreelistMapType, InitialMmapSize: s.opts.InitialMmapSize,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return fmt.Errorf("%w: %s", ErrLocked, s.path)
+	}
+	if err != nil {
+		return fmt.Errorf("open ledger %s: %w", s.path, err)
+	}
+	if err := s.init(db); err != nil {
+		db.Close()
+		return err
+	}
+	s.db = db
+	return nil
+}
+
+func (s *Store) init(db *bolt.DB) error {
+	if !s.opts.ReadOnly {
+		if err := db.Update(createBuckets); err != nil {
+			return err
+		}
+	}
+	var st state
+	err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		st, err = loadState(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.st = st
+	s.head.Store(st.head())
+	return nil
+}
+
+func createBuckets(tx *bolt.Tx) error {
+	for _, name := range allBuckets() {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(metaFormat) == nil {
+		return meta.Put(metaFormat, u64(formatVersion))
+	}
+	return nil
+}
+
+// loadState reads the meta values and rebuilds the compact range. A file
+// without ledger buckets (a fresh file opened read-only) is an empty ledger.
+func loadState(tx *bolt.Tx) (state, error) {
+	st := state{rng: rangeFactory.NewEmptyRange(0)}
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return st, nil
+	}
+	if v, ok := getU64(meta.Get(metaFormat)); !ok || v != formatVersion {
+		return st, fmt.Errorf("%w: layout version %x, want %d", ErrCorrupt, meta.Get(metaFormat), formatVersion)
+	}
+	st.size, _ = getU64(meta.Get(metaSize))
+	st.applied, _ = getU64(meta.Get(metaApplied))
+	lt, _ := getU64(meta.Get(metaLastTime))
+	st.lastTime = int64(lt)
+	st.lastCP, _ = getU64(meta.Get(metaLastCP))
+	st.policyHash = string(meta.Get(metaPolicyHash))
+	if err := checkLastEvent(tx, st.size); err != nil {
+		return st, err
+	}
+	rng, err := loadRange(tx.Bucket(bucketTree), st.size)
+	if err != nil {
+		return st, err
+	}
+	st.rng = rng
+	return st, nil
+}
+
+// checkLastEvent confirms that the stored size and the last stored event
+// agree, so a damaged meta value is caught at open, not by a later append.
+func checkLastEvent(tx *bolt.Tx, size uint64) error {
+	b := tx.Bucket(bucketEvents)
+	if b == nil {
+		return fmt.Errorf("%w: no events bucket", ErrCorrupt)
+	}
+	k, _ := b.Cursor().Last()
+	switch {
+	case size == 0 && k == nil:
+		return nil
+	case size > 0 && k != nil:
+		if last, ok := getU64(k); ok && last == size-1 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: meta size %d disagrees with the last stored event key %x", ErrCorrupt, size, k)
+}
+
+// Close closes the file. Later calls fail with ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// Path is the file's path.
+func (s *Store) Path() string { return s.path }
+
+// Head returns the state after the last committed transaction.
+func (s *Store) Head() Head { return *s.head.Load() }
+
+// AppliedIndex is the last Raft index recorded as applied.
+func (s *Store) AppliedIndex() uint64 { return s.head.Load().AppliedIndex }
+
+// View runs fn in a read-only bbolt transaction on a consistent snapshot of
+// the whole file (ledger and FSM buckets). The transaction must not escape
+// fn; byte slices read from it are valid only inside fn.
+func (s *Store) View(fn func(tx *bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	return s.db.View(fn)
+}

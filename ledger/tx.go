@@ -1,0 +1,364 @@
+package ledger
+
+import (
+	"encoding/hex"
+	"fmt"
+
+	"github.com/transparency-dev/merkle/compact"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cnv-project/cnv/runtime/limits"
+)
+
+// Tx is one write transaction: events appended through it, checkpoints
+// added through it and whatever the caller writes to its own buckets
+// through Bolt are committed together, atomically and with one fsync, or
+// not at all. A Tx is valid only inside the function given to Update.
+//
+// Any failed ledger write poisons the Tx: Update then rolls everything back
+// and returns the error, even if the function ignored it.
+type Tx struct {
+	btx   *bolt.Tx
+	st    state
+	b     txBuckets
+	arena []byte
+	err   error
+}
+
+type txBuckets struct {
+	meta, events, tree, checkpoints, time *bolt.Bucket
+	idx                                   [numIndexes]*bolt.Bucket
+}
+
+// AppendOptions control how Append assigns what the ledger owns.
+type AppendOptions struct {
+	// RaftIndex is recorded in every appended event (0 outside a cluster).
+	RaftIndex uint64
+	// Time is the default timestamp (Unix nanoseconds) for events whose
+	// Time is 0: the leader's stamp on the batch.
+	Time int64
+	// Exact appends events exactly as given (import and restore-by-replay):
+	// their index must be the next one, their raft index and time are kept,
+	// the time must not go backwards, and derived checkpoint fields must
+	// equal what the ledger computes. Any difference is ErrSequence.
+	Exact bool
+}
+
+// Appended describes one appended event.
+type Appended struct {
+	Index    uint64 `json:"index"`
+	Time     int64  `json:"time"`
+	LeafHash Hash   `json:"leaf_hash"`
+}
+
+// Update runs fn in a write transaction and commits it, returning the new
+// head. If fn returns an error, or any ledger write inside it failed, the
+// transaction is rolled back and the ledger is unchanged.
+func (s *Store) Update(fn func(tx *Tx) error) (Head, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return Head{}, ErrClosed
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	btx, err := s.db.Begin(true)
+	if err != nil {
+		return Head{}, fmt.Errorf("ledger: begin: %w", err)
+	}
+	defer btx.Rollback() // no-op after a successful commit
+	tx, err := newTx(btx, s.st.clone())
+	if err == nil {
+		err = fn(tx)
+	}
+	if err == nil {
+		err = tx.err
+	}
+	if err == nil {
+		err = tx.writeMeta()
+	}
+	if err != nil {
+		return Head{}, err
+	}
+	if err := btx.Commit(); err != nil {
+		return Head{}, fmt.Errorf("ledger: commit: %w", err)
+	}
+	s.st = tx.st
+	h := tx.st.head()
+	s.head.Store(h)
+	return *h, nil
+}
+
+func newTx(btx *bolt.Tx, st state) (*Tx, error) {
+	t := &Tx{btx: btx, st: st}
+	b := &t.b
+	for _, x := range []struct {
+		p    **bolt.Bucket
+		name []byte
+	}{{&b.meta, bucketMeta}, {&b.events, bucketEvents}, {&b.tree, bucketTree},
+		{&b.checkpoints, bucketCheckpoints}, {&b.time, bucketIdxTime}} {
+		if *x.p = btx.Bucket(x.name); *x.p == nil {
+			return nil, fmt.Errorf("%w: missing bucket %s", ErrCorrupt, x.name)
+		}
+	}
+	for i, d := range indexDefs {
+		if b.idx[i] = btx.Bucket(d.bucket); b.idx[i] == nil {
+			return nil, fmt.Errorf("%w: missing bucket %s", ErrCorrupt, d.bucket)
+		}
+	}
+	// Pure appends: pack pages full.
+	b.events.FillPercent, b.tree.FillPercent, b.time.FillPercent = 1, 1, 1
+	return t, nil
+}
+
+// Bolt is the underlying bbolt transaction, for the caller's own buckets.
+// Buckets named "ledger.*" belong to the ledger and must not be touched.
+func (t *Tx) Bolt() *bolt.Tx { return t.btx }
+
+// Size is the number of events including those appended in this Tx.
+func (t *Tx) Size() uint64 { return t.st.size }
+
+// Root is the tree root including events appended in this Tx.
+func (t *Tx) Root() []byte { return rangeRoot(t.st.rng) }
+
+// AppliedIndex is the applied Raft index as of this Tx.
+func (t *Tx) AppliedIndex() uint64 { return t.st.applied }
+
+// SetAppliedIndex records i as the last applied Raft index, committed with
+// the rest of the Tx. It may not move backwards.
+func (t *Tx) SetAppliedIndex(i uint64) error {
+	if i < t.st.applied {
+		return t.fail(fmt.Errorf("%w: applied index %d is below %d", ErrAlreadyApplied, i, t.st.applied))
+	}
+	t.st.applied = i
+	return nil
+}
+
+func (t *Tx) fail(err error) error {
+	if t.err == nil {
+		t.err = err
+	}
+	return err
+}
+
+// Append appends events in order. The ledger assigns each event's index
+// and raft index, fills in a zero time from opts.Time (raising a time that
+// would go backwards to its predecessor's), fills PolicyDecision actor,
+// tenant and capability from the request, computes checkpoint fields,
+// validates, stores, hashes into the tree and indexes each event.
+func (t *Tx) Append(opts AppendOptions, events ...Event) ([]Appended, error) {
+	if t.err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrTxFailed, t.err)
+	}
+	if len(events) > limits.MaxLedgerBatch {
+		return nil, t.fail(fmt.Errorf("%w: %d events in one append, limit %d", ErrInvalidEvent, len(events), limits.MaxLedgerBatch))
+	}
+	out := make([]Appended, 0, len(events))
+	for i := range events {
+		a, err := t.appendOne(events[i], opts)
+		if err != nil {
+			return nil, t.fail(fmt.Errorf("event %d of %d: %w", i, len(events), err))
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (t *Tx) appendOne(e Event, o AppendOptions) (Appended, error) {
+	if err := t.assign(&e, o); err != nil {
+		return Appended{}, err
+	}
+	if err := e.Validate(); err != nil {
+		return Appended{}, err
+	}
+	b, err := e.MarshalCanonical()
+	if err != nil {
+		return Appended{}, err
+	}
+	leaf := LeafHash(b)
+	if err := t.store(&e, b, leaf); err != nil {
+		return Appended{}, err
+	}
+	return Appended{Index: e.Index, Time: e.Time, LeafHash: leaf}, nil
+}
+
+// assign sets what the ledger owns: index, raft index, time and derived
+// payload fields, or in Exact mode checks that the event already has them.
+func (t *Tx) assign(e *Event, o AppendOptions) error {
+	e.Data = payloadValue(e.Data)
+	e.fillFromPayload()
+	if !o.Exact {
+		e.Index, e.RaftIndex = t.st.size, o.RaftIndex
+		if e.Time == 0 {
+			e.Time = o.Time
+		}
+		if e.Time < t.st.lastTime {
+			e.Time = t.st.lastTime
+		}
+		return t.derive(e, false)
+	}
+	if e.Index != t.st.size {
+		return fmt.Errorf("%w: event index %d, the ledger's next index is %d", ErrSequence, e.Index, t.st.size)
+	}
+	if e.Time < t.st.lastTime {
+		return fmt.Errorf("%w: event %d time %d is before its predecessor's %d", ErrSequence, e.Index, e.Time, t.st.lastTime)
+	}
+	return t.derive(e, true)
+}
+
+// derive computes checkpoint payload fields from the ledger's state. With
+// check set it compares them with the event's instead of overwriting.
+func (t *Tx) derive(e *Event, check bool) error {
+	var want Payload
+	since := t.st.size - t.st.lastCP
+	switch p := e.Data.(type) {
+	case AuditCheckpoint:
+		p.EventsSinceLast = since
+		want = p
+	case Checkpoint:
+		p.Size, p.Root, p.EventsSinceLast = t.st.size, hex.EncodeToString(rangeRoot(t.st.rng)), since
+		want = p
+	default:
+		return nil
+	}
+	if check && want != e.Data {
+		return fmt.Errorf("%w: event %d checkpoint fields %+v, the ledger computes %+v", ErrSequence, e.Index, e.Data, want)
+	}
+	e.Data = want
+	return nil
+}
+
+// store writes one validated, encoded event: its bytes, its tree nodes, its
+// index entries, and advances the in-memory state.
+func (t *Tx) store(e *Event, b, leaf []byte) error {
+	if err := t.b.events.Put(u64(e.Index), b); err != nil {
+		return fmt.Errorf("store event %d: %w", e.Index, err)
+	}
+	err := appendLeaf(t.st.rng, leaf, func(id compact.NodeID, h []byte) error {
+		return t.b.tree.Put(t.nodeKey(id), h)
+	})
+	if err != nil {
+		return fmt.Errorf("store tree nodes of %d: %w", e.Index, err)
+	}
+	if err := t.putIndexes(e); err != nil {
+		return err
+	}
+	t.advance(e)
+	return nil
+}
+
+func (t *Tx) advance(e *Event) {
+	t.st.size++
+	t.st.lastTime = e.Time
+	switch p := e.Data.(type) {
+	case AuditCheckpoint, Checkpoint:
+		t.st.lastCP = t.st.size
+	case PolicyChanged:
+		if p.PolicyHash != "" {
+			t.st.policyHash = p.PolicyHash
+		}
+	}
+}
+
+func (t *Tx) putIndexes(e *Event) error {
+	for i := range indexDefs {
+		v := indexDefs[i].value(e)
+		if v == "" {
+			continue
+		}
+		if err := t.b.idx[i].Put(t.indexKey(v, e.Index), []byte{}); err != nil {
+			return fmt.Errorf("index %s of %d: %w", indexDefs[i].name, e.Index, err)
+		}
+	}
+	k := t.alloc(16)
+	copy(k, u64(uint64(e.Time)))
+	copy(k[8:], u64(e.Index))
+	if err := t.b.time.Put(k, []byte{}); err != nil {
+		return fmt.Errorf("time index of %d: %w", e.Index, err)
+	}
+	return nil
+}
+
+// alloc carves n bytes from the Tx's key arena. bbolt keeps references to
+// keys until commit, so arena chunks are never reused, only replaced.
+func (t *Tx) alloc(n int) []byte {
+	if len(t.arena)+n > cap(t.arena) {
+		t.arena = make([]byte, 0, max(n, 64<<10))
+	}
+	start := len(t.arena)
+	t.arena = t.arena[:start+n]
+	return t.arena[start : start+n : start+n]
+}
+
+func (t *Tx) indexKey(v string, idx uint64) []byte {
+	k := t.alloc(len(v) + 9)
+	copy(k, v)
+	k[len(v)] = 0
+	copy(k[len(v)+1:], u64(idx))
+	return k
+}
+
+func (t *Tx) nodeKey(id compact.NodeID) []byte {
+	k := t.alloc(9)
+	k[0] = byte(id.Level)
+	copy(k[1:], u64(id.Index))
+	return k
+}
+
+func (t *Tx) writeMeta() error {
+	m := t.b.meta
+	return firstErr(
+		m.Put(metaSize, u64(t.st.size)),
+		m.Put(metaApplied, u64(t.st.applied)),
+		m.Put(metaLastTime, u64(uint64(t.st.lastTime))),
+		m.Put(metaLastCP, u64(t.st.lastCP)),
+		m.Put(metaPolicyHash, []byte(t.st.policyHash)),
+	)
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BatchResult is the outcome of AppendBatch.
+type BatchResult struct {
+	Events []Appended `json:"events"`
+	Head   Head       `json:"head"`
+}
+
+// AppendBatch appends events in one transaction (one fsync). When
+// opts.RaftIndex is set it must be above the last applied index, and it is
+// recorded as applied in the same transaction, so a restart never applies
+// a Raft entry twice. extra, when not nil, runs in the same transaction
+// after the append (the FSM writes its own state there).
+func (s *Store) AppendBatch(events []Event, opts AppendOptions, extra func(tx *bolt.Tx) error) (BatchResult, error) {
+	var res BatchResult
+	head, err := s.Update(func(tx *Tx) error {
+		if opts.RaftIndex != 0 {
+			if opts.RaftIndex <= tx.AppliedIndex() {
+				return fmt.Errorf("%w: raft index %d, last applied %d", ErrAlreadyApplied, opts.RaftIndex, tx.AppliedIndex())
+			}
+			if err := tx.SetAppliedIndex(opts.RaftIndex); err != nil {
+				return err
+			}
+		}
+		var err error
+		if res.Events, err = tx.Append(opts, events...); err != nil {
+			return err
+		}
+		if extra != nil {
+			return extra(tx.Bolt())
+		}
+		return nil
+	})
+	if err != nil {
+		return BatchResult{}, err
+	}
+	res.Head = head
+	return res, nil
+}
