@@ -214,6 +214,45 @@ const (
 	MaxBatchInvocations = 1024
 )
 
+// Raft state machine (fsm).
+const (
+	// MaxEnvelopeBytes bounds one Raft log entry. A leader cuts batches
+	// well below this; the bound stops a corrupt entry from making every
+	// node allocate without limit.
+	MaxEnvelopeBytes = 64 << 20
+
+	// MaxRequestIDs is how many (invoker, request id) pairs the state
+	// remembers for deduplication. The oldest are forgotten first, in log
+	// order, so every node forgets the same ones. At ~200 bytes an entry
+	// this is ~40 MB of bbolt pages.
+	MaxRequestIDs = 200000
+)
+
+// Hot path (runtime/hotpath).
+const (
+	// MaxShards bounds the dispatcher's shards. Each is one worker
+	// goroutine and one queue; beyond a few per core they only add wake-ups
+	// and memory, and 256 covers the largest machines we target.
+	MaxShards = 256
+
+	// MaxShardQueue bounds one shard's queue. A slot is about 48 bytes, so
+	// 2^20 slots is 48 MiB per shard; a deeper queue only hides overload
+	// that back-pressure (ErrShardFull) should report.
+	MaxShardQueue = 1 << 20
+
+	// MaxSessionWindow bounds one session's invocations in flight (its
+	// pipelining depth). The wire protocol's client keeps a response slot
+	// per outstanding request; 65,536 is far past what a link's
+	// bandwidth-delay product needs at hot-path message sizes.
+	MaxSessionWindow = 1 << 16
+
+	// MinWatchdogTick is the finest timeout-enforcement resolution, in
+	// nanoseconds. The watchdog wakes every tick while a shard is busy;
+	// below 10µs it would cost a noticeable share of a core for deadlines
+	// (FastPath: 1ms) that do not need it.
+	MinWatchdogTick = 10_000
+)
+
 // Delegation (runtime/delegation).
 const (
 	// MaxEffectivePatterns bounds each pattern list (allow, forbid, nouns) of

@@ -1,0 +1,106 @@
+package fsm
+
+import (
+	"fmt"
+
+	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/principal"
+)
+
+// applier applies the commands of one entry inside the batch's transaction.
+type applier struct {
+	f         *FSM
+	tx        *ledger.Tx
+	w         *work
+	raftIndex uint64
+	now       int64
+}
+
+func (a *applier) apply(c *Command) Result {
+	switch c.Kind {
+	case KindBootstrap:
+		return a.bootstrap(c.Bootstrap)
+	case KindNode:
+		return a.node(c.Node)
+	case KindNodeLeft:
+		return a.nodeLeft(c.NodeLeft)
+	case KindInvoke:
+		return a.invoke(c.Invoke)
+	}
+	return errResult(cnverr.InvalidStructure, "unknown command kind %d", c.Kind)
+}
+
+// appendEvents appends events at the entry's Raft index and time. A failure
+// poisons the transaction, and ApplyBatch then stops the node.
+func (a *applier) appendEvents(evs ...ledger.Event) []ledger.Appended {
+	out, err := a.tx.Append(ledger.AppendOptions{RaftIndex: a.raftIndex, Time: a.now}, evs...)
+	if err != nil {
+		panic(fmt.Sprintf("fsm: ledger append at raft index %d: %v", a.raftIndex, err))
+	}
+	return out
+}
+
+func (a *applier) put(bucket, key []byte, v any) {
+	if err := putValue(a.tx.Bolt(), bucket, key, v); err != nil {
+		panic(fmt.Sprintf("fsm: write %s: %v", bucket, err))
+	}
+}
+
+// bootstrap registers the admin keys of a new cluster. It applies once; a
+// later bootstrap (a second leader racing the first) is a no-op.
+func (a *applier) bootstrap(b *Bootstrap) Result {
+	if a.w.bootstrapped {
+		return Result{Time: a.now}
+	}
+	btx := a.tx.Bolt()
+	for _, pub := range b.AdminKeys {
+		p := principal.New(pub, "admin-"+string(principal.IDOf(pub))[2:10], principal.Human, principal.DefaultTenant)
+		p.Admin = true
+		if err := p.Validate(); err != nil {
+			return Result{Err: renderErr(err)}
+		}
+		a.put(bucketPrincipals, []byte(p.KeyID), p)
+		a.w.putPrincipal(p)
+		a.appendEvents(ledger.Event{Actor: p.AgentID, Tenant: p.Tenant,
+			Data: ledger.PrincipalRegistered{Principal: p}})
+	}
+	if err := btx.Bucket(bucketMeta).Put(keyBootstrapped, []byte{1}); err != nil {
+		panic(err)
+	}
+	a.w.bootstrapped = true
+	return Result{Time: a.now}
+}
+
+// node records (or updates) a member's record and ledgers NodeJoined when
+// something changed.
+func (a *applier) node(n *Node) Result {
+	if err := principal.CheckID("node_id", n.ID); err != nil {
+		return Result{Err: renderErr(err)}
+	}
+	if len(n.PublicKey) != 32 {
+		return errResult(cnverr.InvalidInput, "node %s: public key has %d bytes", n.ID, len(n.PublicKey))
+	}
+	n.KeyID = principal.IDOf(n.PublicKey)
+	if old, ok := a.w.nodes[n.ID]; ok && old.KeyID == n.KeyID && old.APIAddr == n.APIAddr &&
+		old.RaftAddr == n.RaftAddr && old.Voter == n.Voter {
+		return Result{Time: a.now}
+	}
+	a.put(bucketNodes, []byte(n.ID), n)
+	a.w.putNode(*n)
+	ap := a.appendEvents(ledger.Event{Actor: n.ID, Data: ledger.NodeJoined{
+		NodeID: n.ID, KeyID: n.KeyID, PublicKey: n.PublicKey, Address: n.APIAddr, Voter: n.Voter}})
+	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash}
+}
+
+func (a *applier) nodeLeft(n *NodeLeft) Result {
+	if _, ok := a.w.nodes[n.ID]; !ok {
+		return Result{Time: a.now}
+	}
+	if err := a.tx.Bolt().Bucket(bucketNodes).Delete([]byte(n.ID)); err != nil {
+		panic(err)
+	}
+	a.w.deleteNode(n.ID)
+	ap := a.appendEvents(ledger.Event{Actor: n.ID, Data: ledger.NodeLeft{NodeID: n.ID, Reason: n.Reason}})
+	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash}
+}

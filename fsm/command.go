@@ -1,0 +1,123 @@
+package fsm
+
+import (
+	"crypto/ed25519"
+	"fmt"
+
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/codec"
+	"github.com/cnv-project/cnv/runtime/invocation"
+	"github.com/cnv-project/cnv/runtime/limits"
+	"github.com/cnv-project/cnv/runtime/principal"
+)
+
+// EnvelopeVersion is the command envelope format this code writes and
+// reads. A node that reads a newer version refuses the entry loudly rather
+// than guessing.
+const EnvelopeVersion = 1
+
+// ErrBadEnvelope is returned for an entry that cannot be decoded.
+var ErrBadEnvelope = cnverr.New(cnverr.InvalidStructure, "malformed command envelope")
+
+// Envelope is one Raft log entry: a batch of commands stamped by the leader.
+type Envelope struct {
+	Version  uint8     `json:"v"`
+	Time     int64     `json:"t"`
+	Commands []Command `json:"c"`
+}
+
+// Kind names a command.
+type Kind uint8
+
+const (
+	// KindBootstrap installs the admin keys of a new cluster (applied only
+	// once, by the first leader).
+	KindBootstrap Kind = iota + 1
+	// KindNode records a node's ID, addresses and public key (NodeJoined).
+	KindNode
+	// KindNodeLeft records a node leaving the cluster.
+	KindNodeLeft
+	// KindInvoke is an authenticated invocation: decided, charged and
+	// ledgered; built-in governance capabilities also change the state.
+	KindInvoke
+)
+
+// Command is one state change. Exactly one field is set, matching Kind.
+type Command struct {
+	Kind      Kind       `json:"k"`
+	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
+	Node      *Node      `json:"node,omitempty"`
+	NodeLeft  *NodeLeft  `json:"node_left,omitempty"`
+	Invoke    *Invoke    `json:"invoke,omitempty"`
+}
+
+// Bootstrap carries the admin public keys a cluster starts with.
+type Bootstrap struct {
+	AdminKeys []ed25519.PublicKey `json:"admin_keys"`
+}
+
+// Node is a cluster member's record.
+type Node struct {
+	ID        string            `json:"node_id"`
+	RaftAddr  string            `json:"raft_addr"`
+	APIAddr   string            `json:"api_addr"`
+	PublicKey ed25519.PublicKey `json:"public_key"`
+	KeyID     principal.KeyID   `json:"key_id"`
+	Voter     bool              `json:"voter,omitempty"`
+}
+
+// NodeLeft records a member leaving.
+type NodeLeft struct {
+	ID     string `json:"node_id"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Invoke is an invocation whose signature (and delegation link signatures)
+// the proposing leader verified. Everything the replicated state decides —
+// request-id duplicates, the invoker's and origin's principal records, the
+// capability's registration, revocations, link windows and use counts, the
+// policy decision — is decided here at the committed time.
+type Invoke struct {
+	Invoker    principal.KeyID       `json:"invoker"`
+	Invocation invocation.Invocation `json:"invocation"`
+	// Links are the decoded delegation links, root first, verified by the
+	// proposer; Invocation.Chain is emptied to avoid carrying them twice.
+	Links []Link `json:"links,omitempty"`
+}
+
+// Encode returns the envelope's canonical bytes.
+func (e *Envelope) Encode() ([]byte, error) { return codec.Marshal(e) }
+
+// DecodeEnvelope decodes and validates an entry's bytes.
+func DecodeEnvelope(b []byte) (*Envelope, error) {
+	var e Envelope
+	if err := codec.UnmarshalLimit(b, limits.MaxEnvelopeBytes, &e); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadEnvelope, err)
+	}
+	if e.Version != EnvelopeVersion {
+		return nil, fmt.Errorf("%w: version %d, this node reads %d", ErrBadEnvelope, e.Version, EnvelopeVersion)
+	}
+	for i := range e.Commands {
+		if err := e.Commands[i].check(); err != nil {
+			return nil, fmt.Errorf("%w: command %d: %v", ErrBadEnvelope, i, err)
+		}
+	}
+	return &e, nil
+}
+
+func (c *Command) check() error {
+	set := 0
+	for _, p := range []bool{c.Bootstrap != nil, c.Node != nil, c.NodeLeft != nil, c.Invoke != nil} {
+		if p {
+			set++
+		}
+	}
+	ok := set == 1 && ((c.Kind == KindBootstrap && c.Bootstrap != nil) ||
+		(c.Kind == KindNode && c.Node != nil) ||
+		(c.Kind == KindNodeLeft && c.NodeLeft != nil) ||
+		(c.Kind == KindInvoke && c.Invoke != nil))
+	if !ok {
+		return fmt.Errorf("kind %d does not match its body", c.Kind)
+	}
+	return nil
+}

@@ -1,0 +1,17 @@
+// Package fsm is cnv's Raft state machine. It decodes versioned command
+// envelopes and applies them deterministically to one bbolt file shared with
+// the governance ledger: every applied Raft entry — or every batch of
+// entries raft hands to ApplyBatch — is one bbolt write transaction that
+// appends the ledger events, updates the replicated state (principals and
+// admin keys, the policy set, the capability registry, delegation links with
+// their use counters and revocations, node records, the bounded request-id
+// table) and records the last applied Raft index. A restart therefore never
+// applies an entry twice (entries at or below the recorded index are
+// skipped), and a snapshot is a consistent copy of the file.
+//
+// Apply never reads the wall clock, randomness or Go map iteration order:
+// the leader stamps each envelope with a time, clamped here to never go
+// backwards, and every time check uses it.
+//
+// fsm knows nothing of the network. It imports ledger/ and runtime/ only.
+package fsm

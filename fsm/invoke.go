@@ -1,0 +1,195 @@
+package fsm
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/runtime/capability"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/codec"
+	"github.com/cnv-project/cnv/runtime/graph"
+	"github.com/cnv-project/cnv/runtime/policy"
+	"github.com/cnv-project/cnv/runtime/principal"
+)
+
+// requestRecord is what the request-id table keeps: the digest of what was
+// asked, and the answer given.
+type requestRecord struct {
+	Digest string `json:"digest"`
+	Seq    uint64 `json:"seq"`
+	Result Result `json:"result"`
+}
+
+// invoke decides, charges and ledgers one invocation.
+func (a *applier) invoke(c *Invoke) Result {
+	inv := &c.Invocation
+	key := []byte(string(c.Invoker) + "/" + inv.RequestID)
+	digest := requestDigest(c)
+	var rec requestRecord
+	if found, err := getValue(a.tx.Bolt(), bucketRequests, key, &rec); err != nil {
+		panic(err)
+	} else if found {
+		if rec.Digest != digest {
+			return errResult(cnverr.Conflict, "request id %q was already used by %s for a different invocation", inv.RequestID, c.Invoker)
+		}
+		rec.Result.Duplicate = true
+		return rec.Result
+	}
+	res, ok := a.decide(c)
+	if !ok {
+		return res // rejected: nothing ledgered, nothing remembered
+	}
+	a.remember(key, digest, res)
+	return res
+}
+
+// requestDigest identifies what was asked, so a reused request id with a
+// different body is told apart from a retry.
+func requestDigest(c *Invoke) string {
+	h := sha256.New()
+	h.Write([]byte(c.Invocation.Capability))
+	h.Write([]byte{0})
+	h.Write([]byte(c.Invocation.ArgsDigest()))
+	h.Write(codec.MustMarshal(struct {
+		Tenant, Correlation string
+		DryRun              bool
+		Links               []string
+	}{c.Invocation.Tenant, c.Invocation.CorrelationID, c.Invocation.DryRun, linkHashes(c.Links)}))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// decide runs every check against the committed state and ledgers the
+// decision. ok is false when the invocation is rejected without a decision
+// (unknown invoker or capability, invalid governance payload).
+func (a *applier) decide(c *Invoke) (Result, bool) {
+	inv := &c.Invocation
+	invoker, found := a.w.principals[c.Invoker]
+	if !found {
+		return errResult(cnverr.Unauthenticated, "invoker key %s is not registered", c.Invoker), false
+	}
+	ref, err := inv.Ref()
+	if err != nil {
+		return Result{Err: renderErr(err)}, false
+	}
+	node, found := a.lookupCapability(ref)
+	if !found {
+		return errResult(cnverr.CommandNotFound, "capability %s is not registered", ref), false
+	}
+	judged, chainErr := a.judged(c, invoker)
+	res := a.baseResult(c, ref, node, judged)
+	req := policy.Request{
+		Capability: ref.Path, Effects: node.Effects, Sensitivity: node.Sensitivity,
+		AgentID: judged.AgentID, AgentType: judged.AgentType, Tenant: res.Tenant, KeyID: judged.KeyID,
+		Admin: judged.Admin, Invoker: c.Invoker, ChainDepth: len(c.Links), DryRun: inv.DryRun,
+	}
+	res.Policy = a.w.policy.Evaluate(&req)
+	res.Decision, res.Reason = res.Policy.Decision, res.Policy.Reason
+	if chainErr == nil && inv.Tenant != "" && inv.Tenant != judged.Tenant && !judged.Admin {
+		chainErr = cnverr.New(cnverr.PermissionDenied, "principal %s belongs to tenant %q, not %q", judged.AgentID, judged.Tenant, inv.Tenant)
+	}
+	if chainErr == nil && len(c.Links) > 0 {
+		chainErr = a.checkChain(c, ref.Path, node.Effects.Level())
+	}
+	if chainErr != nil {
+		res.Decision, res.Reason = policy.Deny, chainErr.Error()
+	}
+	var effect func()
+	if res.Decision == policy.Allow && !inv.DryRun {
+		if effect, err = a.governance(c, ref.Path); err != nil {
+			return Result{Err: renderErr(err)}, false
+		}
+		if counts, err := a.charge(c.Links); err != nil {
+			res.Decision, res.Reason, effect = policy.Deny, err.Error(), nil
+		} else {
+			res.UseCounts = counts
+		}
+	}
+	a.ledgerDecision(c, &res, &req)
+	if effect != nil {
+		effect()
+	}
+	return res, true
+}
+
+func (a *applier) lookupCapability(ref capability.Ref) (graph.Node, bool) {
+	id, ok := a.w.registry.NodeByCapability(ref.ID())
+	if !ok {
+		return graph.Node{}, false
+	}
+	return a.w.registry.Node(id)
+}
+
+// judged is the principal the policy judges: the invoker for a direct
+// invocation, the chain's origin (the first link's issuer) otherwise. An
+// unregistered origin denies.
+func (a *applier) judged(c *Invoke, invoker principal.Principal) (principal.Principal, error) {
+	if len(c.Links) == 0 {
+		return invoker, nil
+	}
+	origin, ok := a.w.principals[c.Links[0].Issuer]
+	if !ok {
+		return invoker, cnverr.New(cnverr.PermissionDenied, "delegation origin %s is not a registered principal", c.Links[0].Issuer)
+	}
+	return origin, nil
+}
+
+func (a *applier) baseResult(c *Invoke, ref capability.Ref, node graph.Node, judged principal.Principal) Result {
+	tenant := c.Invocation.Tenant
+	if tenant == "" {
+		tenant = judged.Tenant
+	}
+	effects := make([]capability.Metadata, len(node.Effects))
+	for i, e := range node.Effects {
+		effects[i] = capability.NewMetadata(e)
+		effects[i].Sensitivity = node.Sensitivity
+	}
+	return Result{Time: a.now, Capability: ref, Effects: effects, Input: node.Input, Output: node.Output,
+		Judged: judged, Invoker: c.Invoker, Tenant: tenant, Chain: linkHashes(c.Links)}
+}
+
+func (a *applier) ledgerDecision(c *Invoke, res *Result, req *policy.Request) {
+	recorded := res.Policy
+	recorded.Decision, recorded.Reason = res.Decision, res.Reason
+	ev := ledger.Event{
+		Actor: res.Judged.AgentID, Tenant: res.Tenant, Correlation: c.Invocation.CorrelationID,
+		Capability: res.Capability.Path,
+		Data: ledger.PolicyDecision{
+			Request: *req, Result: recorded,
+			Command: c.Invocation.CommandLine(), ArgsDigest: c.Invocation.ArgsDigest(),
+			RequestID: c.Invocation.RequestID, ChainLinks: res.Chain, UseCounts: res.UseCounts,
+		},
+	}
+	if c.Invoker != res.Judged.KeyID {
+		ev.Metadata = map[string]string{"invoker": string(c.Invoker)}
+	}
+	ap := a.appendEvents(ev)
+	res.LedgerIndex, res.LeafHash = ap[0].Index, ap[0].LeafHash
+}
+
+// remember stores the answer under the request key and forgets the oldest
+// entry beyond limits.MaxRequestIDs, in log order.
+func (a *applier) remember(key []byte, digest string, res Result) {
+	btx := a.tx.Bolt()
+	seq := getU64(btx, bucketMeta, keyReqSeq) + 1
+	if err := putU64(btx, bucketMeta, keyReqSeq, seq); err != nil {
+		panic(err)
+	}
+	a.put(bucketRequests, key, requestRecord{Digest: digest, Seq: seq, Result: res})
+	if err := btx.Bucket(bucketReqOrder).Put(u64key(seq), key); err != nil {
+		panic(err)
+	}
+	if seq <= maxRequestIDs {
+		return
+	}
+	old := u64key(seq - maxRequestIDs)
+	if oldKey := btx.Bucket(bucketReqOrder).Get(old); oldKey != nil {
+		if err := btx.Bucket(bucketRequests).Delete(oldKey); err != nil {
+			panic(err)
+		}
+		if err := btx.Bucket(bucketReqOrder).Delete(old); err != nil {
+			panic(err)
+		}
+	}
+}
+

@@ -1,0 +1,142 @@
+package fsm
+
+import (
+	"sort"
+
+	"github.com/cnv-project/cnv/runtime/capability"
+	"github.com/cnv-project/cnv/runtime/graph"
+	"github.com/cnv-project/cnv/runtime/policy"
+	"github.com/cnv-project/cnv/runtime/principal"
+)
+
+// View is an immutable picture of the slowly changing replicated state:
+// the policy set, principals, nodes and the capability registry with its
+// graph snapshot. The FSM publishes a new View after every applied batch
+// that changed one of them; readers load it without locks.
+type View struct {
+	// Index is the Raft index the view reflects.
+	Index        uint64
+	Bootstrapped bool
+	Policy       *policy.Set
+	Principals   map[principal.KeyID]principal.Principal
+	Nodes        map[string]Node
+	Registry     *graph.Registry
+	// RegistryIndex is the Raft index of the last registry change; the
+	// graph snapshot is stamped with it.
+	RegistryIndex uint64
+	Graph         *graph.Snapshot
+}
+
+// Principal returns the principal registered for a key.
+func (v *View) Principal(k principal.KeyID) (principal.Principal, bool) {
+	p, ok := v.Principals[k]
+	return p, ok
+}
+
+// Capability resolves a path (with optional version) in the registry.
+func (v *View) Capability(ref capability.Ref) (graph.Node, bool) {
+	id, ok := v.Registry.NodeByCapability(ref.ID())
+	if !ok {
+		return graph.Node{}, false
+	}
+	return v.Registry.Node(id)
+}
+
+// NodeList returns the node records sorted by ID.
+func (v *View) NodeList() []Node {
+	out := make([]Node, 0, len(v.Nodes))
+	for _, n := range v.Nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// PrincipalList returns the principals sorted by key ID.
+func (v *View) PrincipalList() []principal.Principal {
+	out := make([]principal.Principal, 0, len(v.Principals))
+	for _, p := range v.Principals {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].KeyID < out[j].KeyID })
+	return out
+}
+
+// work is the mutable copy of a View used while applying one batch. Each
+// part is copied on first write, so an unchanged batch copies nothing.
+type work struct {
+	base                                                    *View
+	policy                                                  *policy.Set
+	principals                                              map[principal.KeyID]principal.Principal
+	nodes                                                   map[string]Node
+	registry                                                *graph.Registry
+	bootstrapped                                            bool
+	registryIndex                                           uint64
+	policyDirty, principalsDirty, nodesDirty, registryDirty bool
+}
+
+func newWork(v *View) *work {
+	return &work{base: v, policy: v.Policy, principals: v.Principals, nodes: v.Nodes,
+		registry: v.Registry, bootstrapped: v.Bootstrapped}
+}
+
+func (w *work) setPolicy(s *policy.Set) { w.policy, w.policyDirty = s, true }
+
+func (w *work) putPrincipal(p principal.Principal) {
+	if !w.principalsDirty {
+		m := make(map[principal.KeyID]principal.Principal, len(w.principals)+1)
+		for k, v := range w.principals {
+			m[k] = v
+		}
+		w.principals, w.principalsDirty = m, true
+	}
+	w.principals[p.KeyID] = p
+}
+
+func (w *work) putNode(n Node) {
+	w.copyNodes()
+	w.nodes[n.ID] = n
+}
+
+func (w *work) deleteNode(id string) {
+	w.copyNodes()
+	delete(w.nodes, id)
+}
+
+func (w *work) copyNodes() {
+	if w.nodesDirty {
+		return
+	}
+	m := make(map[string]Node, len(w.nodes)+1)
+	for k, v := range w.nodes {
+		m[k] = v
+	}
+	w.nodes, w.nodesDirty = m, true
+}
+
+func (w *work) mutableRegistry() *graph.Registry {
+	if !w.registryDirty {
+		w.registry, w.registryDirty = w.registry.Clone(), true
+	}
+	return w.registry
+}
+
+func (w *work) dirty() bool {
+	return w.policyDirty || w.principalsDirty || w.nodesDirty || w.registryDirty || w.bootstrapped != w.base.Bootstrapped
+}
+
+// publish returns the View after the batch at index.
+func (w *work) publish(index uint64) (*View, error) {
+	v := &View{Index: index, Bootstrapped: w.bootstrapped, Policy: w.policy,
+		Principals: w.principals, Nodes: w.nodes, Registry: w.registry,
+		RegistryIndex: w.base.RegistryIndex, Graph: w.base.Graph}
+	if w.registryDirty || v.Graph == nil {
+		v.RegistryIndex = w.registryIndex
+		g, err := w.registry.Snapshot(v.RegistryIndex)
+		if err != nil {
+			return nil, err
+		}
+		v.Graph = g
+	}
+	return v, nil
+}
