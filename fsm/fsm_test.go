@@ -183,7 +183,7 @@ func TestGovernanceFlow(t *testing.T) {
 	bot, _ := newPrincipal(t, "bot", principal.Agent, "acme")
 	h.register(alice)
 	h.register(bot)
-	if r := h.invoke(alice.KeyID, invocation.Invocation{Capability: "user.create@1.0.0", Args: []invocation.Arg{{"name", "x"}}}); !r.Allowed() || r.Policy.MatchedRule != "humans-users" {
+	if r := h.invoke(alice.KeyID, invocation.Invocation{Capability: "user.create@1.0.0", Args: []invocation.Arg{{Name: "name", Value: "x"}}}); !r.Allowed() || r.Policy.MatchedRule != "humans-users" {
 		t.Fatalf("alice create: %+v", r)
 	}
 	if r := h.invoke(bot.KeyID, invocation.Invocation{Capability: "user.read"}); !r.Allowed() {
@@ -207,7 +207,7 @@ func TestRequestIDDedup(t *testing.T) {
 	if !again.Duplicate || again.LedgerIndex != first.LedgerIndex || h.store.Head().Size != size {
 		t.Fatalf("retry applied again: %+v (size %d→%d)", again, size, h.store.Head().Size)
 	}
-	inv.Args = []invocation.Arg{{"x", "y"}}
+	inv.Args = []invocation.Arg{{Name: "x", Value: "y"}}
 	if r := h.invoke(h.adminID, inv); r.Err == nil || r.Err.Kind != cnverr.Conflict {
 		t.Fatalf("reused id with another body: %+v", r)
 	}
