@@ -192,4 +192,3 @@ func (a *applier) remember(key []byte, digest string, res Result) {
 		}
 	}
 }
-
