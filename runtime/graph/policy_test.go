@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -181,4 +182,50 @@ func TestAddPolicyValidation(t *testing.T) {
 	wantErr(t, b.r.AddPolicy(PathPolicy{DenyThrough: "cap.nothing"}), ErrInvalidPolicy)
 	b.policy(deny("a"))
 	wantErr(t, b.r.AddPolicy(deny("a")), ErrDuplicatePolicy)
+}
+
+// layered builds a -> x, then 24 layers of 3 nodes fully joined from x to
+// t: 3^24 simple paths from a to t.
+func layered(t *testing.T) *build {
+	b := newBuild(t, "a", "x", "z", "t").edges(Produces, "a", "x")
+	prev := []string{"x"}
+	for layer := range 24 {
+		var cur []string
+		for k := range 3 {
+			name := fmt.Sprintf("l%02d%d", layer, k)
+			b.node(name)
+			for _, p := range prev {
+				b.edges(Produces, p, name)
+			}
+			cur = append(cur, name)
+		}
+		prev = cur
+	}
+	for _, p := range prev {
+		b.edges(Produces, p, "t")
+	}
+	return b
+}
+
+// When t needs a Z that no chain from a to t passes, the answer comes
+// without a search (which would exhaust its budget on this graph).
+func TestRequireThroughInfeasibleIsImmediate(t *testing.T) {
+	p := require("z", "t")
+	s := layered(t).policy(p).snap()
+	_, found, excl, err := s.ShortestPath(nil, at(t, s, "a"), at(t, s, "t"))
+	if err != nil || found || excl != 0 {
+		t.Fatalf("found %v, excluded by %d, err %v", found, excl, err)
+	}
+}
+
+// A Z that every chain can only reach by passing x twice passes the quick
+// check, so the search explores every simple path; the step budget stops it
+// with a clear error instead of pinning a core.
+func TestSearchBudget(t *testing.T) {
+	s := layered(t).edges(Produces, "x", "z", "x").policy(require("z", "t")).snap()
+	_, found, excl, err := s.ShortestPath(nil, at(t, s, "a"), at(t, s, "t"))
+	wantErr(t, err, ErrSearchBudget)
+	if found || excl != 0 {
+		t.Fatalf("found %v, excluded by %d", found, excl)
+	}
 }

@@ -5,6 +5,7 @@ type policyIndex struct {
 	count  int
 	denyOf []int32 // per node: lowest deny_through policy matching it, or -1
 	z, y   csr     // per node: require_through policies it is a Z / a Y of
+	zNodes csr     // per policy: the nodes that are its Z
 	hasReq bool
 }
 
@@ -35,6 +36,7 @@ func buildPolicyIndex(nodes []Node, ps []PathPolicy) policyIndex {
 		}
 	}
 	p.z, p.y = newCSR(len(nodes), zs, false), newCSR(len(nodes), ys, false)
+	p.zNodes = newCSR(len(ps), zs, true)
 	return p
 }
 
@@ -98,4 +100,26 @@ func (p *policyIndex) leave(v Index, seen []int32) {
 	for _, j := range p.z.of(v) {
 		seen[j]--
 	}
+}
+
+// feasible is a quick necessary condition for an allowed path from a to b:
+// for every require_through policy b is a Y of, some Z lies on a chain from
+// a to b (or is a itself).
+func (p *policyIndex) feasible(reach *closure, a, b Index) bool {
+	if !p.hasReq {
+		return true
+	}
+	for _, j := range p.y.of(b) {
+		ok := false
+		for _, z := range p.zNodes.of(j) {
+			if z == a || z == b || reach.has(a, z) && reach.has(z, b) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -30,7 +31,8 @@ type edgeKey struct {
 	name     string
 }
 
-// NewRegistry returns an empty registry.
+// NewRegistry returns an empty registry. The zero Registry is empty and
+// ready to use too.
 func NewRegistry() *Registry {
 	return &Registry{
 		byCap:   make(map[capability.ID]NodeID),
@@ -51,6 +53,9 @@ func (r *Registry) EdgeCount() int { return len(r.edges) }
 // ErrDuplicateCapability: nothing is overwritten. The registry takes
 // ownership of n's schemas and contract.
 func (r *Registry) AddCapability(n Node) (NodeID, error) {
+	if r.byCap == nil {
+		*r = *NewRegistry()
+	}
 	if len(r.nodes) >= limits.MaxCapabilities {
 		return 0, fmt.Errorf("%w: more than %d capabilities", ErrTooLarge, limits.MaxCapabilities)
 	}
@@ -217,20 +222,14 @@ func (r *Registry) Clone() *Registry {
 		nodes:    slices.Clone(r.nodes),
 		edges:    slices.Clone(r.edges),
 		policies: slices.Clone(r.policies),
-		byCap:    make(map[capability.ID]NodeID, len(r.byCap)),
+		byCap:    maps.Clone(r.byCap),
 		byPath:   make(map[capability.Path][]NodeID, len(r.byPath)),
-		edgeSet:  make(map[edgeKey]EdgeID, len(r.edgeSet)),
+		edgeSet:  maps.Clone(r.edgeSet),
 		out:      make([][]EdgeID, len(r.out)),
 		in:       make([][]EdgeID, len(r.in)),
 	}
-	for k, v := range r.byCap {
-		c.byCap[k] = v
-	}
 	for k, v := range r.byPath {
 		c.byPath[k] = slices.Clone(v)
-	}
-	for k, v := range r.edgeSet {
-		c.edgeSet[k] = v
 	}
 	for i := range r.out {
 		c.out[i], c.in[i] = slices.Clone(r.out[i]), slices.Clone(r.in[i])

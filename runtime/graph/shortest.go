@@ -29,7 +29,7 @@ func (s *Snapshot) ShortestPath(dst []Index, a, b Index) (path []Index, found bo
 // shortest path that avoids denied nodes, and if require_through policies
 // reject it, a bounded search over simple paths.
 func (s *Snapshot) shortestAllowed(sc *scratch, dst []Index, a, b Index) ([]Index, bool, error) {
-	if s.pol.denied(a) || s.pol.denied(b) {
+	if s.pol.denied(a) || s.pol.denied(b) || a != b && !s.pol.feasible(&s.reach, a, b) {
 		return dst, false, nil
 	}
 	path, ok := s.shortest(sc, dst, a, b, true)
