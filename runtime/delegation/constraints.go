@@ -57,6 +57,22 @@ func NewConstraints(allow, forbid, nouns, verbs []string, maxLevel capability.Le
 	return c.Normalize()
 }
 
+// clone returns a deep copy of c (nil lists stay nil).
+func (c Constraints) clone() Constraints {
+	c.Allow = cloneSlice(c.Allow)
+	c.Forbid = cloneSlice(c.Forbid)
+	c.Nouns = cloneSlice(c.Nouns)
+	c.Verbs = cloneSlice(c.Verbs)
+	return c
+}
+
+func cloneSlice[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	return append(make([]T, 0, len(s)), s...)
+}
+
 func toPatterns(ss []string) []capability.Pattern {
 	out := make([]capability.Pattern, len(ss))
 	for i, s := range ss {
