@@ -61,3 +61,35 @@ func FailedField(err error) string {
 	}
 	return ""
 }
+
+// reasons maps each sentinel to the short name Reason reports.
+var reasons = []struct {
+	err  error
+	name string
+}{
+	{ErrExpired, "expired"},
+	{ErrNotYetValid, "not_yet_valid"},
+	{ErrBrokenChain, "broken_chain"},
+	{ErrBadSignature, "bad_signature"},
+	{ErrNotAllowed, "not_allowed"},
+	{ErrEffectTooHigh, "effect_too_high"},
+	{ErrRevoked, "revoked"},
+	{ErrUsageLimitExceeded, "usage_limit_exceeded"},
+	{ErrWidened, "widened"},
+	{ErrTooDeep, "too_deep"},
+	{ErrTooComplex, "too_complex"},
+	{ErrMalformed, "malformed"},
+}
+
+// Reason returns a short snake_case name for the delegation failure in
+// err ("expired", "broken_chain", "not_allowed", "effect_too_high", …), or
+// "" when err is nil or not a delegation failure. APIs and the CLI report
+// it next to the message.
+func Reason(err error) string {
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.name
+		}
+	}
+	return ""
+}

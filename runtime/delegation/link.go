@@ -75,10 +75,10 @@ func (b *Body) Narrows(parent *Body) error {
 	switch {
 	case b.NotBefore < parent.NotBefore:
 		return &FieldError{Field: "not_before", Err: ErrWidened,
-			Detail: fmt.Sprintf("%d is before the parent's %d", b.NotBefore, parent.NotBefore)}
+			Detail: fmt.Sprintf("%s is before the parent's %s", nanosString(b.NotBefore), nanosString(parent.NotBefore))}
 	case b.NotAfter > parent.NotAfter:
 		return &FieldError{Field: "not_after", Err: ErrWidened,
-			Detail: fmt.Sprintf("%d is after the parent's %d", b.NotAfter, parent.NotAfter)}
+			Detail: fmt.Sprintf("%s is after the parent's %s", nanosString(b.NotAfter), nanosString(parent.NotAfter))}
 	case parent.MaxUses != 0 && (b.MaxUses == 0 || b.MaxUses > parent.MaxUses):
 		return &FieldError{Field: "max_uses", Err: ErrWidened,
 			Detail: fmt.Sprintf("%s exceeds the parent's %d", usesString(b.MaxUses), parent.MaxUses)}

@@ -272,10 +272,10 @@ func (c *Chain) windowError(now int64) error {
 	for i := range c.links {
 		b := &c.links[i].body
 		if now < b.NotBefore {
-			return fmt.Errorf("%w: link %d is valid from %d, now is %d", ErrNotYetValid, i, b.NotBefore, now)
+			return fmt.Errorf("%w: link %d is valid from %s, now is %s", ErrNotYetValid, i, nanosString(b.NotBefore), nanosString(now))
 		}
 		if now > b.NotAfter {
-			return fmt.Errorf("%w: link %d was valid until %d, now is %d", ErrExpired, i, b.NotAfter, now)
+			return fmt.Errorf("%w: link %d was valid until %s, now is %s", ErrExpired, i, nanosString(b.NotAfter), nanosString(now))
 		}
 	}
 	return fmt.Errorf("%w: now %d is outside [%d, %d]", ErrExpired, now, c.eff.NotBefore, c.eff.NotAfter)

@@ -249,3 +249,15 @@ func TestVerifyDecodedChain(t *testing.T) {
 		t.Fatal("the decoded chain must be found in the cache")
 	}
 }
+
+func TestReason(t *testing.T) {
+	for _, r := range reasons {
+		wrapped := fmt.Errorf("outer: %w", &FieldError{Field: "x", Err: r.err})
+		if got := Reason(wrapped); got != r.name {
+			t.Errorf("Reason(%v) = %q, want %q", r.err, got, r.name)
+		}
+	}
+	if Reason(nil) != "" || Reason(errors.New("other")) != "" {
+		t.Error("Reason of a foreign error must be empty")
+	}
+}
