@@ -230,3 +230,20 @@ func TestLinkIsImmutable(t *testing.T) {
 		t.Fatal("the decoded link changed")
 	}
 }
+
+// Empty and absent lists keep their distinct canonical encodings through a
+// decode, so links with "allow nothing" constraints decode.
+func TestEmptyListsRoundTrip(t *testing.T) {
+	for _, c := range []Constraints{Strict(), {}, {Nouns: []string{}}} {
+		body := issue(t, alice, grant(bob, allowC(t, ro, "a.b"), time.Hour, 0), nil).Body()
+		body.Constraints = c
+		l, err := Sign(body, alice.priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, _ := Encode(l)
+		if back, err := Decode(text); err != nil || back.Hash() != l.Hash() {
+			t.Fatalf("%+v: %v", c, err)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package delegation
 
 import (
+	"bytes"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -39,6 +41,7 @@ func (e *Epoch) Advance() { e.v.Add(1) }
 // is safe for concurrent use.
 type MemState struct {
 	mu      sync.RWMutex
+	links   map[Hash]Link
 	revoked map[Hash]struct{}
 	uses    map[Hash]uint64
 	epoch   Epoch
@@ -46,7 +49,67 @@ type MemState struct {
 
 // NewMemState returns an empty state.
 func NewMemState() *MemState {
-	return &MemState{revoked: make(map[Hash]struct{}), uses: make(map[Hash]uint64)}
+	return &MemState{links: make(map[Hash]Link), revoked: make(map[Hash]struct{}), uses: make(map[Hash]uint64)}
+}
+
+// Register records a known link after checking its signature. Registering
+// a link again is a no-op; its count and revocation are kept.
+func (s *MemState) Register(l Link) error {
+	if l.raw == nil {
+		return fmt.Errorf("%w: empty link", ErrMalformed)
+	}
+	if err := l.VerifySignature(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.links[l.hash]; !ok {
+		s.links[l.hash] = l
+	}
+	return nil
+}
+
+// Link returns the registered link with hash h. A revoked link stays known
+// (Revoked says so), so that its chains can be explained.
+func (s *MemState) Link(h Hash) (Link, bool) {
+	s.mu.RLock()
+	l, ok := s.links[h]
+	s.mu.RUnlock()
+	return l, ok
+}
+
+// Active returns the registered links that are valid at now (Unix ns) and
+// not revoked, ordered by hash.
+func (s *MemState) Active(now int64) []Link {
+	s.mu.RLock()
+	var out []Link
+	for h, l := range s.links {
+		if _, rev := s.revoked[h]; !rev && l.body.NotBefore <= now && now <= l.body.NotAfter {
+			out = append(out, l)
+		}
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].hash[:], out[j].hash[:]) < 0 })
+	return out
+}
+
+// Prune forgets registered links that expired before now (Unix ns), with
+// their counts and revocation marks: no chain through them can verify
+// again. Links that are not yet valid are kept (the original deleted them
+// too). It returns how many links it forgot.
+func (s *MemState) Prune(now int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for h, l := range s.links {
+		if l.body.NotAfter < now {
+			delete(s.links, h)
+			delete(s.uses, h)
+			delete(s.revoked, h)
+			n++
+		}
+	}
+	return n
 }
 
 // Revoke marks h revoked and reports whether it was not already.
