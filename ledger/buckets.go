@@ -10,14 +10,19 @@ import (
 //
 //	ledger.meta         format version, size, applied Raft index, last
 //	                    event time, last checkpoint event, policy hash
-//	ledger.events       index (8 bytes big-endian) → canonical event bytes
-//	ledger.tree         level (1 byte) || index (8 bytes) → node hash: every
-//	                    leaf hash (level 0) and every perfect-subtree root
+//	ledger.events       index (8 bytes big-endian) → the event's RFC 6962
+//	                    leaf hash (32 bytes) || its canonical bytes
+//	ledger.tree         level (1 byte) || index (8 bytes) → the hash of
+//	                    every perfect subtree of level >= minStoredLevel
+//	                    (lower levels are recomputed from leaf hashes)
 //	ledger.checkpoints  tree size (8 bytes) → signed checkpoint record
 //	ledger.idx.actor, .tenant, .correlation, .capability, .type, .decision
-//	                    value || 0x00 || index → empty: one entry per event
-//	                    that has the field (values never contain 0x00)
-//	ledger.idx.time     time (8 bytes) || index → empty
+//	                    value || 0x00 || first index → a chunk of the value's
+//	                    posting list (see postings.go); values never
+//	                    contain 0x00
+//	ledger.idx.time     time (8 bytes) → the first index with that time
+//	                    (times never decrease, so this maps a time range to
+//	                    an index range)
 var (
 	bucketMeta        = []byte("ledger.meta")
 	bucketEvents      = []byte("ledger.events")
@@ -35,6 +40,9 @@ var (
 	metaLastCP     = []byte("last_checkpoint_event") // index+1 of the last checkpoint event, 0 for none
 	metaPolicyHash = []byte("policy_hash")
 )
+
+// leafSize is the size of the leaf hash stored before each event's bytes.
+const leafSize = 32
 
 // formatVersion is the layout version written in ledger.meta; Open refuses
 // a file with another one.
@@ -96,7 +104,7 @@ func indexPrefix(value string) []byte {
 	return append(append(p, value...), 0)
 }
 
-// keyIndex reads the event index at the end of an index key.
+// keyIndex reads the 8-byte big-endian index at the end of a key.
 func keyIndex(k []byte) uint64 {
 	return binary.BigEndian.Uint64(k[len(k)-8:])
 }

@@ -78,7 +78,7 @@ func (t *Tx) checkAgainstTree(b checkpoint.Body) error {
 	root := rangeRoot(t.st.rng)
 	if b.Size < t.st.size {
 		var err error
-		if root, err = rootAtSize(t.b.tree, b.Size); err != nil {
+		if root, err = rootAtSize(t.nodes(), b.Size); err != nil {
 			return err
 		}
 	}
@@ -97,11 +97,11 @@ func (t *Tx) checkAgainstTree(b checkpoint.Body) error {
 	return nil
 }
 
-func rootAtSize(tree *bolt.Bucket, size uint64) ([]byte, error) {
+func rootAtSize(src nodeSource, size uint64) ([]byte, error) {
 	if size == 0 {
 		return EmptyRoot(), nil
 	}
-	return rootAt(tree, size)
+	return rootAt(src, size)
 }
 
 func signedKeys(keys, signers []string) []string {

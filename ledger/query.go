@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/policy"
@@ -91,7 +89,7 @@ func (s *Store) Query(q Query) (*Page, error) {
 			}
 			page.Events = append(page.Events, e)
 		}
-		return nil
+		return m.err()
 	})
 	return page, err
 }
@@ -109,18 +107,17 @@ func (s *Store) Count(q Query) (uint64, error) {
 		for idx, ok := m.next(q.Start); ok; idx, ok = m.next(idx + 1) {
 			n++
 		}
-		return nil
+		return m.err()
 	})
 	return n, err
 }
 
-// matcher finds matching indexes by intersecting index cursors
-// (a leapfrog join): each cursor seeks to the current candidate, and the
-// candidate jumps to the largest index any cursor reports, until all agree.
+// matcher finds matching indexes by intersecting posting lists (a
+// leapfrog join): each list seeks to the current candidate, and the
+// candidate jumps to the largest index any list reports, until all agree.
 type matcher struct {
-	curs     []*bolt.Cursor
-	prefixes [][]byte
-	lo, hi   uint64 // the index range the time bounds allow
+	lists  []*postingCursor
+	lo, hi uint64 // the index range the time bounds allow
 }
 
 func (r *reader) matcher(q *Query) *matcher {
@@ -134,8 +131,7 @@ func (r *reader) matcher(q *Query) *matcher {
 		idxCapability: string(q.Capability), idxType: string(q.Type), idxDecision: string(q.Decision),
 	} {
 		if v != "" {
-			m.curs = append(m.curs, r.idx[i].Cursor())
-			m.prefixes = append(m.prefixes, indexPrefix(v))
+			m.lists = append(m.lists, newPostingCursor(r.idx[i], v))
 		}
 	}
 	return m
@@ -148,13 +144,13 @@ func (r *reader) timeRange(since, until int64) (uint64, uint64) {
 	c := r.tm.Cursor()
 	if since > 0 {
 		lo = r.size
-		if k, _ := c.Seek(u64(uint64(since))); k != nil {
-			lo = keyIndex(k)
+		if k, v := c.Seek(u64(uint64(since))); k != nil {
+			lo, _ = getU64(v)
 		}
 	}
 	if until > 0 {
-		if k, _ := c.Seek(u64(uint64(until) + 1)); k != nil {
-			hi = keyIndex(k)
+		if k, v := c.Seek(u64(uint64(until) + 1)); k != nil {
+			hi, _ = getU64(v)
 		}
 	}
 	return lo, hi
@@ -166,11 +162,8 @@ func (m *matcher) next(from uint64) (uint64, bool) {
 	if cand >= m.hi {
 		return 0, false
 	}
-	if len(m.curs) == 0 {
-		return cand, true
-	}
-	for i, agreed := 0, 0; agreed < len(m.curs); i = (i + 1) % len(m.curs) {
-		idx, ok := m.seek(i, cand)
+	for i, agreed := 0, 0; agreed < len(m.lists); i = (i + 1) % len(m.lists) {
+		idx, ok := m.lists[i].seek(cand)
 		if !ok || idx >= m.hi {
 			return 0, false
 		}
@@ -183,15 +176,12 @@ func (m *matcher) next(from uint64) (uint64, bool) {
 	return cand, true
 }
 
-// seek positions cursor i at its first entry with index >= cand.
-func (m *matcher) seek(i int, cand uint64) (uint64, bool) {
-	p := m.prefixes[i]
-	key := make([]byte, len(p)+8)
-	copy(key, p)
-	copy(key[len(p):], u64(cand))
-	k, _ := m.curs[i].Seek(key)
-	if k == nil || len(k) != len(p)+8 || !bytes.HasPrefix(k, p) {
-		return 0, false
+// err reports a corrupt index chunk met while matching.
+func (m *matcher) err() error {
+	for _, l := range m.lists {
+		if l.err != nil {
+			return l.err
+		}
 	}
-	return keyIndex(k), true
+	return nil
 }

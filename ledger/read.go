@@ -52,16 +52,18 @@ func (r *reader) event(i uint64) (Event, error) {
 	if i >= r.size {
 		return Event{}, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, r.size)
 	}
-	b := r.events.Get(u64(i))
-	if b == nil {
+	v := r.events.Get(u64(i))
+	if len(v) < leafSize {
 		return Event{}, fmt.Errorf("%w: event %d missing", ErrCorrupt, i)
 	}
-	e, err := UnmarshalEvent(b)
+	e, err := UnmarshalEvent(v[leafSize:])
 	if err != nil {
 		return Event{}, fmt.Errorf("event %d: %w", i, err)
 	}
 	return e, nil
 }
+
+func (r *reader) nodes() ledgerNodes { return ledgerNodes{tree: r.tree, events: r.events} }
 
 func (r *reader) root(size uint64) ([]byte, error) {
 	if size > r.size {
@@ -70,7 +72,7 @@ func (r *reader) root(size uint64) ([]byte, error) {
 	if size == 0 {
 		return EmptyRoot(), nil
 	}
-	return rootAt(r.tree, size)
+	return rootAt(r.nodes(), size)
 }
 
 // Event returns the event at index i.
@@ -130,7 +132,7 @@ func (r *reader) inclusion(index, size uint64) (*InclusionProof, error) {
 	if size > r.size || index >= size {
 		return nil, fmt.Errorf("%w: index %d in size %d, ledger size %d", ErrOutOfRange, index, size, r.size)
 	}
-	leaf, err := getNode(r.tree, leafID(index))
+	leaf, err := r.nodes().node(leafID(index))
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +140,7 @@ func (r *reader) inclusion(index, size uint64) (*InclusionProof, error) {
 	if err != nil {
 		return nil, err
 	}
-	hashes, err := inclusionProof(r.tree, index, size)
+	hashes, err := inclusionProof(r.nodes(), index, size)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +171,7 @@ func (r *reader) consistency(from, to uint64) (*ConsistencyProof, error) {
 	if err != nil {
 		return nil, err
 	}
-	hashes, err := consistencyProof(r.tree, from, to)
+	hashes, err := consistencyProof(r.nodes(), from, to)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/policy"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Evaluator re-evaluates recorded requests: *policy.Set implements it.
@@ -159,9 +158,7 @@ func newReplayer(ev Evaluator, opts ReplayOptions) *replayer {
 func (rp *replayer) run(r *reader, from, to uint64) (*ReplayReport, error) {
 	rp.rep.To = to
 	if from < to {
-		tc := r.idx[idxType].Cursor()
-		prefix := indexPrefix(string(TypePolicyDecision))
-		m := &matcher{curs: []*bolt.Cursor{tc}, prefixes: [][]byte{prefix}, lo: from, hi: to}
+		m := &matcher{lists: []*postingCursor{newPostingCursor(r.idx[idxType], string(TypePolicyDecision))}, lo: from, hi: to}
 		for idx, ok := m.next(from); ok; idx, ok = m.next(idx + 1) {
 			e, err := r.event(idx)
 			if err != nil {
@@ -169,6 +166,9 @@ func (rp *replayer) run(r *reader, from, to uint64) (*ReplayReport, error) {
 			}
 			rp.decision(&e)
 			rp.progress(idx+1-from, to-from)
+		}
+		if err := m.err(); err != nil {
+			return nil, err
 		}
 	}
 	rp.rep.TotalEvents = to - from

@@ -22,6 +22,7 @@ type Tx struct {
 	st    state
 	b     txBuckets
 	arena []byte
+	post  pending
 	err   error
 }
 
@@ -75,6 +76,9 @@ func (s *Store) Update(fn func(tx *Tx) error) (Head, error) {
 		err = tx.err
 	}
 	if err == nil {
+		err = tx.post.flush(&tx.b.idx, tx.alloc)
+	}
+	if err == nil {
 		err = tx.writeMeta()
 	}
 	if err != nil {
@@ -120,6 +124,8 @@ func (t *Tx) Size() uint64 { return t.st.size }
 
 // Root is the tree root including events appended in this Tx.
 func (t *Tx) Root() []byte { return rangeRoot(t.st.rng) }
+
+func (t *Tx) nodes() ledgerNodes { return ledgerNodes{tree: t.b.tree, events: t.b.events} }
 
 // AppliedIndex is the applied Raft index as of this Tx.
 func (t *Tx) AppliedIndex() uint64 { return t.st.applied }
@@ -231,10 +237,16 @@ func (t *Tx) derive(e *Event, check bool) error {
 // store writes one validated, encoded event: its bytes, its tree nodes, its
 // index entries, and advances the in-memory state.
 func (t *Tx) store(e *Event, b, leaf []byte) error {
-	if err := t.b.events.Put(u64(e.Index), b); err != nil {
+	val := make([]byte, leafSize+len(b))
+	copy(val, leaf)
+	copy(val[leafSize:], b)
+	if err := t.b.events.Put(u64(e.Index), val); err != nil {
 		return fmt.Errorf("store event %d: %w", e.Index, err)
 	}
 	err := appendLeaf(t.st.rng, leaf, func(id compact.NodeID, h []byte) error {
+		if id.Level < minStoredLevel {
+			return nil
+		}
 		return t.b.tree.Put(t.nodeKey(id), h)
 	})
 	if err != nil {
@@ -260,23 +272,27 @@ func (t *Tx) advance(e *Event) {
 	}
 }
 
+// putIndexes queues the event's equality-index postings (written once per
+// Tx, before commit) and records the first index of each distinct time.
 func (t *Tx) putIndexes(e *Event) error {
 	for i := range indexDefs {
-		v := indexDefs[i].value(e)
-		if v == "" {
-			continue
-		}
-		if err := t.b.idx[i].Put(t.indexKey(v, e.Index), []byte{}); err != nil {
-			return fmt.Errorf("index %s of %d: %w", indexDefs[i].name, e.Index, err)
+		if v := indexDefs[i].value(e); v != "" {
+			t.post.add(i, v, e.Index)
 		}
 	}
-	k := t.alloc(16)
-	copy(k, u64(uint64(e.Time)))
-	copy(k[8:], u64(e.Index))
-	if err := t.b.time.Put(k, []byte{}); err != nil {
+	if e.Index > 0 && e.Time == t.st.lastTime {
+		return nil
+	}
+	if err := t.b.time.Put(t.timeKey(e.Time), u64(e.Index)); err != nil {
 		return fmt.Errorf("time index of %d: %w", e.Index, err)
 	}
 	return nil
+}
+
+func (t *Tx) timeKey(tm int64) []byte {
+	k := t.alloc(8)
+	copy(k, u64(uint64(tm)))
+	return k
 }
 
 // alloc carves n bytes from the Tx's key arena. bbolt keeps references to
@@ -288,14 +304,6 @@ func (t *Tx) alloc(n int) []byte {
 	start := len(t.arena)
 	t.arena = t.arena[:start+n]
 	return t.arena[start : start+n : start+n]
-}
-
-func (t *Tx) indexKey(v string, idx uint64) []byte {
-	k := t.alloc(len(v) + 9)
-	copy(k, v)
-	k[len(v)] = 0
-	copy(k[len(v)+1:], u64(idx))
-	return k
 }
 
 func (t *Tx) nodeKey(id compact.NodeID) []byte {

@@ -156,12 +156,10 @@ func (v *verifier) loadCheckpoints() {
 	v.cpRoots[0] = EmptyRoot()
 }
 
-// scanEvents walks events and stored leaves together, in index order.
+// scanEvents walks the events in index order.
 func (v *verifier) scanEvents() {
 	ec := v.r.events.Cursor()
-	lc := v.r.tree.Cursor()
 	ek, ev := ec.First()
-	lk, lv := lc.Seek([]byte{0})
 	want := map[uint64]bool{}
 	for _, cp := range v.cps {
 		want[cp.Size] = true
@@ -172,17 +170,20 @@ func (v *verifier) scanEvents() {
 			v.bad(i, "sequence", "expected event %d, found key %x", i, ek)
 			return
 		}
-		leaf := LeafHash(ev)
-		if len(lk) != 9 || !bytes.Equal(lk, nodeKey(leafID(i))) || !bytes.Equal(lv, leaf) {
-			v.bad(i, "leaf", "event %d does not hash to its stored leaf (event bytes or leaf changed)", i)
+		if len(ev) < leafSize {
+			v.bad(i, "event", "event %d is truncated", i)
+			return
 		}
-		v.checkEvent(i, ev)
+		leaf := LeafHash(ev[leafSize:])
+		if !bytes.Equal(ev[:leafSize], leaf) {
+			v.bad(i, "leaf", "event %d does not hash to its stored leaf hash (its bytes or the hash changed)", i)
+		}
+		v.checkEvent(i, ev[leafSize:])
 		v.appendLeaf(i, leaf)
 		if want[i+1] {
 			v.cpRoots[i+1] = rangeRoot(v.rng)
 		}
 		ek, ev = ec.Next()
-		lk, lv = lc.Next()
 		v.progress(i + 1)
 	}
 	if i != v.r.size {
@@ -219,7 +220,7 @@ func (v *verifier) checkEvent(i uint64, b []byte) {
 // reported bad (then the difference is that leaf's consequence).
 func (v *verifier) appendLeaf(i uint64, leaf []byte) {
 	_ = appendLeaf(v.rng, leaf, func(id compact.NodeID, h []byte) error {
-		if id.Level == 0 {
+		if id.Level < minStoredLevel {
 			return nil
 		}
 		begin, _ := id.Coverage()
@@ -235,7 +236,7 @@ func (v *verifier) appendLeaf(i uint64, leaf []byte) {
 
 // checkHead compares the recomputed root with the root the stored nodes give.
 func (v *verifier) checkHead() {
-	stored, err := rootAtSize(v.r.tree, v.r.size)
+	stored, err := rootAtSize(v.r.nodes(), v.r.size)
 	if err != nil {
 		v.rep.add(nil, "tree", "%v", err)
 		return
@@ -283,7 +284,7 @@ func (v *verifier) checkConsistency(a, b CheckpointRecord) {
 	if b.Size > v.r.size {
 		return
 	}
-	p, err := consistencyProof(v.r.tree, a.Size, b.Size)
+	p, err := consistencyProof(v.r.nodes(), a.Size, b.Size)
 	if err == nil {
 		err = proof.VerifyConsistency(hasher, a.Size, b.Size, p, a.Root, b.Root)
 	}

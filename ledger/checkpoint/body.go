@@ -174,3 +174,9 @@ func (b Body) Equal(o Body) bool {
 	y, err2 := o.Text()
 	return err1 == nil && err2 == nil && x == y && bytes.Equal(b.Root, o.Root)
 }
+
+// String returns the body text, or "" for an invalid body.
+func (b Body) String() string {
+	t, _ := b.Text()
+	return t
+}
