@@ -28,6 +28,23 @@
 // live in the state keyed by link hash, never in the token, and Charge
 // charges every link of a chain at once or none.
 //
+// A Verifier keeps two bounded, lock-free caches keyed by link hash:
+// verified signatures, and prepared chains (keyed by the last link's hash,
+// which commits to every body of the chain through the parent hashes). A
+// prepared chain holds everything that does not change with time or state:
+// linkage, narrowing and signatures checked, the effective constraints
+// compiled for matching, the effective window, the links with use limits.
+// Checking a chain seen before is then a cache lookup, a comparison of the
+// links' hashes and signatures, and the per-call checks: invoker, window,
+// revocation (skipped while an EpochState's revocation epoch is unchanged),
+// use counts of limited links, constraints.
+//
+// Constraint patterns follow capability.Pattern ("*" one segment, "**" the
+// rest). Intersections are exact (the meet of two patterns matches exactly
+// the paths both match); narrowing is checked pattern by pattern, so a child
+// pattern covered only by a union of several parent patterns counts as
+// widening.
+//
 // The token file (.tok) is a PEM block of type "CNV DELEGATION LINK" around
 // the canonical encoding of {body, sig}, where body is the exact signed body
 // bytes.
