@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cnv-project/cnv/runtime/capability"
+	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
@@ -28,7 +29,10 @@ type PolicyDecision struct {
 	// RequestID is the invocation's nonce.
 	RequestID string `json:"request_id,omitempty"`
 	// ChainLinks are the delegation links' hashes, origin first.
-	ChainLinks []string `json:"chain_links,omitempty"`
+	ChainLinks []delegation.Hash `json:"chain_links,omitempty"`
+	// Constraints are the chain's effective constraints (the intersection
+	// of every link's), absent for a direct invocation.
+	Constraints *delegation.Constraints `json:"constraints,omitempty"`
 	// UseCounts are the per-link use counters after this invocation
 	// charged them, in ChainLinks order.
 	UseCounts []UseCount `json:"use_counts,omitempty"`
@@ -36,7 +40,7 @@ type PolicyDecision struct {
 
 // UseCount is one delegation link's use counter after a charge.
 type UseCount struct {
-	Link string `json:"link"`
+	Link delegation.Hash `json:"link"`
 	Used uint64 `json:"used"`
 	// Max is the link's max_uses (0: unlimited).
 	Max uint64 `json:"max,omitempty"`
@@ -61,13 +65,18 @@ func (p PolicyDecision) validate() error {
 		return fmt.Errorf("%w: more than %d chain links", ErrInvalidEvent, limits.MaxChainDepth)
 	}
 	for _, l := range p.ChainLinks {
-		if err := checkID("chain link", l); err != nil {
-			return err
+		if l.IsZero() {
+			return fmt.Errorf("%w: zero chain link hash", ErrInvalidEvent)
 		}
 	}
 	for _, u := range p.UseCounts {
-		if err := checkID("use count link", u.Link); err != nil {
-			return err
+		if u.Link.IsZero() || (u.Max > 0 && u.Used > u.Max) {
+			return fmt.Errorf("%w: use count %+v", ErrInvalidEvent, u)
+		}
+	}
+	if p.Constraints != nil {
+		if err := p.Constraints.Validate(); err != nil {
+			return fmt.Errorf("%w: constraints: %v", ErrInvalidEvent, err)
 		}
 	}
 	return checkAll(checkHexHash("args_digest", p.ArgsDigest, true), checkOptID("request_id", p.RequestID))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/codec"
+	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
@@ -67,7 +68,7 @@ func sampleEvents() []Event {
 		{Actor: "bob", Data: DelegationExpired{TokenID: "tok1"}},
 		{Actor: "alice", Data: DelegationRevoked{TokenID: "tok2", RevokedBy: "alice"}},
 		{Actor: "admin", Data: ModeChanged{From: ModeNormal, To: ModeMaintenance, ChangedBy: "admin"}},
-		decision("bob", "default", "user.create", policy.Allow, ""),
+		delegatedDecision(),
 		{Actor: "mallory", Data: SecurityViolation{ViolationType: "forged_chain", Severity: SeverityHigh, Description: "bad link"}},
 		{Actor: "system", Data: AuditCheckpoint{CheckpointID: "cp-1"}},
 		{Actor: "admin", Data: PrincipalRegistered{Principal: p}},
@@ -95,4 +96,21 @@ func mustMarshal(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// delegatedDecision is a PolicyDecision made through a two-link chain.
+func delegatedDecision() Event {
+	e := decision("bob", "default", "user.create", policy.Allow, "")
+	d := e.Data.(PolicyDecision)
+	l1, l2 := delegation.Hash{1}, delegation.Hash{2}
+	c, err := delegation.NewConstraints([]string{"user.*"}, nil, []string{"user"}, []string{"create", "read"}, capability.LevelMutate)
+	if err != nil {
+		panic(err)
+	}
+	d.ChainLinks, d.Constraints = []delegation.Hash{l1, l2}, &c
+	d.UseCounts = []UseCount{{Link: l1, Used: 3, Max: 10}, {Link: l2, Used: 1}}
+	d.Request.ChainDepth, d.Request.Invoker = 2, "k_fedcba9876543210"
+	d.ArgsDigest, d.RequestID = "aa00000000000000000000000000000000000000000000000000000000000000", "req-77"
+	e.Data = d
+	return e
 }

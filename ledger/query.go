@@ -36,8 +36,8 @@ type Query struct {
 // Page is one page of query results.
 type Page struct {
 	Events []Event `json:"events"`
-	// More reports whether further events match; Next is then the Start
-	// of the next page.
+	// More reports whether further events match; Next (the last
+	// returned index + 1) is then the Start of the next page.
 	More bool   `json:"more"`
 	Next uint64 `json:"next,omitempty"`
 }
@@ -80,7 +80,7 @@ func (s *Store) Query(q Query) (*Page, error) {
 		m := r.matcher(&q)
 		for idx, ok := m.next(q.Start); ok; idx, ok = m.next(idx + 1) {
 			if len(page.Events) == limit {
-				page.More, page.Next = true, idx
+				page.More, page.Next = true, page.Events[limit-1].Index+1
 				return nil
 			}
 			e, err := r.event(idx)

@@ -65,6 +65,7 @@ func newRootCmd() *cobra.Command {
 		newDelegationCmd,
 		newGraphCmd,
 		newKeygenCmd,
+		newLedgerCmd,
 		newPolicyCmd,
 	} {
 		root.AddCommand(newCmd())
