@@ -41,7 +41,7 @@ type PolicyDecision struct {
 // UseCount is one delegation link's use counter after a charge.
 type UseCount struct {
 	Link delegation.Hash `json:"link"`
-	Used uint64 `json:"used"`
+	Used uint64          `json:"used"`
 	// Max is the link's max_uses (0: unlimited).
 	Max uint64 `json:"max,omitempty"`
 }
