@@ -12,9 +12,10 @@ import (
 //	                    event time, last checkpoint event, policy hash
 //	ledger.events       index (8 bytes big-endian) → the event's RFC 6962
 //	                    leaf hash (32 bytes) || its canonical bytes
-//	ledger.tree         level (1 byte) || index (8 bytes) → the hash of
-//	                    every perfect subtree of level >= minStoredLevel
-//	                    (lower levels are recomputed from leaf hashes)
+//	ledger.tree         tile level (1 byte) || tile index (8 bytes) → a
+//	                    tile of perfect-subtree hashes of level >=
+//	                    minStoredLevel (see tree.go; lower levels are
+//	                    recomputed from leaf hashes)
 //	ledger.checkpoints  tree size (8 bytes) → signed checkpoint record
 //	ledger.idx.actor, .tenant, .correlation, .capability, .type, .decision
 //	                    value || 0x00 || first index → a chunk of the value's

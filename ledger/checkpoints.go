@@ -221,7 +221,7 @@ func (s *Store) Checkpoints() ([]CheckpointRecord, error) {
 		if r.empty {
 			return nil
 		}
-		return r.checkpoints.ForEach(func(k, v []byte) error {
+		return r.checkpointsB().ForEach(func(k, v []byte) error {
 			rec, err := decodeCheckpoint(v)
 			if err != nil {
 				return err

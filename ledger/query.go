@@ -131,7 +131,7 @@ func (r *reader) matcher(q *Query) *matcher {
 		idxCapability: string(q.Capability), idxType: string(q.Type), idxDecision: string(q.Decision),
 	} {
 		if v != "" {
-			m.lists = append(m.lists, newPostingCursor(r.idx[i], v))
+			m.lists = append(m.lists, newPostingCursor(r.idxB(i), v))
 		}
 	}
 	return m
@@ -141,7 +141,7 @@ func (r *reader) matcher(q *Query) *matcher {
 // Event times never decrease with the index, so the range is contiguous.
 func (r *reader) timeRange(since, until int64) (uint64, uint64) {
 	lo, hi := uint64(0), r.size
-	c := r.tm.Cursor()
+	c := r.timeB().Cursor()
 	if since > 0 {
 		lo = r.size
 		if k, v := c.Seek(u64(uint64(since))); k != nil {

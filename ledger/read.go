@@ -8,51 +8,66 @@ import (
 
 // view runs fn on a read transaction of the ledger's buckets.
 func (s *Store) view(fn func(r *reader) error) error {
-	return s.View(func(tx *bolt.Tx) error {
-		r, err := newReader(tx)
-		if err != nil {
-			return err
-		}
-		return fn(r)
+	return s.View(func(tx *bolt.Tx) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				ce, ok := p.(missingBucket)
+				if !ok {
+					panic(p)
+				}
+				err = fmt.Errorf("%w: missing bucket %s", ErrCorrupt, string(ce))
+			}
+		}()
+		return fn(newReader(tx))
 	})
 }
 
+// missingBucket is panicked by reader when a ledger bucket is absent from a
+// file that has ledger meta, and turned into ErrCorrupt by view.
+type missingBucket string
+
 // reader reads the ledger within one bbolt transaction: a consistent
-// snapshot of events, tree, indexes and checkpoints.
+// snapshot of events, tree, indexes and checkpoints. Buckets are opened on
+// first use, since most reads need two or three of them.
 type reader struct {
 	tx                            *bolt.Tx
 	size                          uint64
+	empty                         bool
 	events, tree, checkpoints, tm *bolt.Bucket
 	idx                           [numIndexes]*bolt.Bucket
-	empty                         bool
 }
 
-func newReader(tx *bolt.Tx) (*reader, error) {
+func newReader(tx *bolt.Tx) *reader {
 	r := &reader{tx: tx}
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil { // a fresh file opened read-only: an empty ledger
 		r.empty = true
-		return r, nil
+		return r
 	}
 	r.size, _ = getU64(meta.Get(metaSize))
-	r.events, r.tree = tx.Bucket(bucketEvents), tx.Bucket(bucketTree)
-	r.checkpoints, r.tm = tx.Bucket(bucketCheckpoints), tx.Bucket(bucketIdxTime)
-	ok := r.events != nil && r.tree != nil && r.checkpoints != nil && r.tm != nil
-	for i, d := range indexDefs {
-		r.idx[i] = tx.Bucket(d.bucket)
-		ok = ok && r.idx[i] != nil
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: missing ledger buckets", ErrCorrupt)
-	}
-	return r, nil
+	return r
 }
+
+func (r *reader) open(b **bolt.Bucket, name []byte) *bolt.Bucket {
+	if *b == nil {
+		if *b = r.tx.Bucket(name); *b == nil {
+			panic(missingBucket(name))
+		}
+	}
+	return *b
+}
+
+func (r *reader) eventsB() *bolt.Bucket      { return r.open(&r.events, bucketEvents) }
+func (r *reader) treeB() *bolt.Bucket        { return r.open(&r.tree, bucketTree) }
+func (r *reader) checkpointsB() *bolt.Bucket { return r.open(&r.checkpoints, bucketCheckpoints) }
+func (r *reader) timeB() *bolt.Bucket        { return r.open(&r.tm, bucketIdxTime) }
+func (r *reader) idxB(i int) *bolt.Bucket    { return r.open(&r.idx[i], indexDefs[i].bucket) }
 
 func (r *reader) event(i uint64) (Event, error) {
 	if i >= r.size {
 		return Event{}, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, r.size)
 	}
-	v := r.events.Get(u64(i))
+	v := r.eventsB().Get(u64(i))
 	if len(v) < leafSize {
 		return Event{}, fmt.Errorf("%w: event %d missing", ErrCorrupt, i)
 	}
@@ -63,7 +78,13 @@ func (r *reader) event(i uint64) (Event, error) {
 	return e, nil
 }
 
-func (r *reader) nodes() ledgerNodes { return ledgerNodes{tree: r.tree, events: r.events} }
+// nodes reads tree nodes; an empty ledger has none to read.
+func (r *reader) nodes() *ledgerNodes {
+	if r.empty {
+		return &ledgerNodes{}
+	}
+	return &ledgerNodes{tree: r.treeB(), events: r.eventsB()}
+}
 
 func (r *reader) root(size uint64) ([]byte, error) {
 	if size > r.size {

@@ -158,7 +158,7 @@ func newReplayer(ev Evaluator, opts ReplayOptions) *replayer {
 func (rp *replayer) run(r *reader, from, to uint64) (*ReplayReport, error) {
 	rp.rep.To = to
 	if from < to {
-		m := &matcher{lists: []*postingCursor{newPostingCursor(r.idx[idxType], string(TypePolicyDecision))}, lo: from, hi: to}
+		m := &matcher{lists: []*postingCursor{newPostingCursor(r.idxB(idxType), string(TypePolicyDecision))}, lo: from, hi: to}
 		for idx, ok := m.next(from); ok; idx, ok = m.next(idx + 1) {
 			e, err := r.event(idx)
 			if err != nil {

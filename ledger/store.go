@@ -177,7 +177,7 @@ func loadState(tx *bolt.Tx) (state, error) {
 	if err := checkLastEvent(tx, st.size); err != nil {
 		return st, err
 	}
-	rng, err := loadRange(ledgerNodes{tree: tx.Bucket(bucketTree), events: tx.Bucket(bucketEvents)}, st.size)
+	rng, err := loadRange(&ledgerNodes{tree: tx.Bucket(bucketTree), events: tx.Bucket(bucketEvents)}, st.size)
 	if err != nil {
 		return st, err
 	}

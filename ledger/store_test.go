@@ -167,3 +167,52 @@ func TestProofsVerify(t *testing.T) {
 		t.Fatalf("out of range: %v", err)
 	}
 }
+
+// A file with no ledger in it (a fresh file, or one holding only another
+// component's buckets) reads as an empty ledger.
+func TestReadOnlyEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if rep, err := s.Verify(VerifyOptions{Structure: true}); err != nil || !rep.OK || rep.Size != 0 {
+		t.Fatalf("verify %v %+v", err, rep)
+	}
+	if p, err := s.ConsistencyProof(0, 0); err != nil || len(p.Proof) != 0 {
+		t.Fatalf("consistency %v", err)
+	}
+	if p, err := s.Query(Query{Actor: "a"}); err != nil || len(p.Events) != 0 {
+		t.Fatalf("query %v", err)
+	}
+	if cps, err := s.Checkpoints(); err != nil || len(cps) != 0 {
+		t.Fatalf("checkpoints %v", err)
+	}
+	if rep, err := s.Replay(sameAsRecorded{}, ReplayOptions{}); err != nil || rep.TotalEvents != 0 {
+		t.Fatalf("replay %v", err)
+	}
+	var buf bytes.Buffer
+	if n, err := s.Export(&buf, 0, 0); err != nil || n != 0 {
+		t.Fatalf("export %v", err)
+	}
+	if _, err := s.AppendBatch([]Event{decision("a", "t", "user.read", "allow", "")}, AppendOptions{}, nil); err == nil {
+		t.Fatal("append on a read-only store")
+	}
+}
+
+func TestMissingBucketIsCorrupt(t *testing.T) {
+	s := openTest(t)
+	mustAppend(t, s, AppendOptions{Time: t0}, decision("a", "t", "user.read", "allow", ""))
+	if _, err := s.Update(func(tx *Tx) error { return tx.Bolt().DeleteBucket(indexDefs[idxActor].bucket) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Query(Query{Actor: "a"}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("%v", err)
+	}
+}

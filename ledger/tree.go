@@ -3,7 +3,9 @@ package ledger
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
+	"sort"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -47,11 +49,34 @@ const minStoredLevel = 2
 
 func leafID(i uint64) compact.NodeID { return compact.NewNodeID(0, i) }
 
-func nodeKey(id compact.NodeID) []byte {
-	k := make([]byte, 9)
-	k[0] = byte(id.Level)
-	copy(k[1:], u64(id.Index))
-	return k
+// Interior nodes of level >= minStoredLevel are stored in tiles. A tile
+// holds tileHeight levels of one subtree whose root (one level above the
+// tile) is not in it: 16 + 8 + 4 + 2 nodes, so that every sibling an
+// inclusion path needs at those levels is in the same tile. A proof over a
+// million events reads 5 tiles instead of 18 nodes, and a batch of 512
+// events writes about a dozen tiles instead of 256 nodes. Tile (t, j)
+// covers levels minStoredLevel+4t to minStoredLevel+4t+3 and, at its lowest
+// level, nodes 16j to 16j+15. Slots of nodes that do not exist yet are zero.
+const (
+	tileHeight = 4
+	tileSlots  = 16 + 8 + 4 + 2
+	tileBytes  = tileSlots * sha256.Size
+)
+
+// tileBase is the first slot of each level inside a tile.
+var tileBase = [tileHeight]int{0, 16, 24, 28}
+
+type tileKey [9]byte
+
+// tileOf returns the tile holding a stored node and the node's slot in it.
+func tileOf(id compact.NodeID) (tileKey, int) {
+	l := id.Level - minStoredLevel
+	rel := l % tileHeight
+	width := uint64(1) << (tileHeight - rel)
+	var k tileKey
+	k[0] = byte(l / tileHeight)
+	binary.BigEndian.PutUint64(k[1:], id.Index/width)
+	return k, tileBase[rel] + int(id.Index%width)
 }
 
 // nodeSource returns tree node hashes (copies, safe after the transaction).
@@ -59,43 +84,137 @@ type nodeSource interface {
 	node(id compact.NodeID) ([]byte, error)
 }
 
-// ledgerNodes reads nodes from a ledger: stored levels from the tree
-// bucket, lower levels recomputed from the leaf hashes stored with events.
+// ledgerNodes reads nodes from a ledger: stored levels from tiles, lower
+// levels recomputed from the leaf hashes stored with events. It keeps the
+// last tile read, since a proof asks for consecutive levels of one path.
 type ledgerNodes struct {
 	tree, events *bolt.Bucket
+	// pending, in a write transaction, holds tiles not yet written.
+	pending *tileWriter
+	last    tileKey
+	tile    []byte
+	// group caches four consecutive leaf hashes starting at groupAt.
+	group   [][]byte
+	groupAt uint64
 }
 
-func (n ledgerNodes) node(id compact.NodeID) ([]byte, error) {
-	if id.Level >= minStoredLevel {
-		return getNode(n.tree, id)
+func (n *ledgerNodes) node(id compact.NodeID) ([]byte, error) {
+	if id.Level < minStoredLevel {
+		return n.lowNode(id)
 	}
+	k, slot := tileOf(id)
+	if n.tile == nil || k != n.last {
+		n.tile, n.last = n.readTile(k), k
+	}
+	h := n.tile[slot*sha256.Size : (slot+1)*sha256.Size]
+	if isZero(h) {
+		return nil, fmt.Errorf("%w: tree node (level %d, index %d) missing", ErrCorrupt, id.Level, id.Index)
+	}
+	return append([]byte(nil), h...), nil
+}
+
+// readTile returns a tile's bytes (all zero when absent or malformed).
+func (n *ledgerNodes) readTile(k tileKey) []byte {
+	if n.pending != nil {
+		if v, ok := n.pending.tiles[k]; ok {
+			return v
+		}
+	}
+	v := n.tree.Get(k[:])
+	if len(v) != tileBytes {
+		return make([]byte, tileBytes)
+	}
+	return v
+}
+
+func isZero(h []byte) bool {
+	for _, b := range h {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// lowNode recomputes a level-0 or level-1 node from stored leaf hashes.
+func (n *ledgerNodes) lowNode(id compact.NodeID) ([]byte, error) {
 	begin, end := id.Coverage()
-	hashes := make([][]byte, 0, end-begin)
-	c := n.events.Cursor()
-	k, v := c.Seek(u64(begin))
+	var hashes [2][]byte
 	for i := begin; i < end; i++ {
-		if !bytes.Equal(k, u64(i)) || len(v) < sha256.Size {
-			return nil, fmt.Errorf("%w: event %d missing or malformed", ErrCorrupt, i)
+		h, err := n.leaf(i)
+		if err != nil {
+			return nil, err
 		}
-		hashes = append(hashes, append([]byte(nil), v[:sha256.Size]...))
-		k, v = c.Next()
+		hashes[i-begin] = h
 	}
-	for len(hashes) > 1 {
-		for j := 0; j < len(hashes)/2; j++ {
-			hashes[j] = hashChildren(hashes[2*j], hashes[2*j+1])
-		}
-		hashes = hashes[:len(hashes)/2]
+	if end-begin == 2 {
+		return hashChildren(hashes[0], hashes[1]), nil
 	}
 	return hashes[0], nil
 }
 
-// getNode returns a copy of a stored node hash.
-func getNode(b *bolt.Bucket, id compact.NodeID) ([]byte, error) {
-	v := b.Get(nodeKey(id))
-	if len(v) != sha256.Size {
-		return nil, fmt.Errorf("%w: tree node (level %d, index %d) missing or malformed", ErrCorrupt, id.Level, id.Index)
+// leaf returns leaf hash i. It reads the aligned group of four leaves
+// around i at once: an inclusion proof needs the leaf, its sibling and the
+// two leaves of the sibling pair, all in that group.
+func (n *ledgerNodes) leaf(i uint64) ([]byte, error) {
+	g := i &^ 3
+	if n.group == nil || n.groupAt != g {
+		n.readGroup(g)
 	}
-	return append([]byte(nil), v...), nil
+	if h := n.group[i-g]; h != nil {
+		return h, nil
+	}
+	return nil, fmt.Errorf("%w: event %d missing or malformed", ErrCorrupt, i)
+}
+
+func (n *ledgerNodes) readGroup(g uint64) {
+	n.group, n.groupAt = make([][]byte, 4), g
+	c := n.events.Cursor()
+	k, v := c.Seek(u64(g))
+	for j := uint64(0); j < 4 && k != nil; j++ {
+		if bytes.Equal(k, u64(g+j)) && len(v) >= sha256.Size {
+			n.group[j] = append([]byte(nil), v[:sha256.Size]...)
+		}
+		k, v = c.Next()
+	}
+}
+
+// tileWriter collects a write transaction's node hashes into tiles and
+// writes each touched tile once, before commit.
+type tileWriter struct {
+	tiles map[tileKey][]byte
+}
+
+func (w *tileWriter) set(tree *bolt.Bucket, id compact.NodeID, h []byte) {
+	k, slot := tileOf(id)
+	v, ok := w.tiles[k]
+	if !ok {
+		if w.tiles == nil {
+			w.tiles = map[tileKey][]byte{}
+		}
+		v = make([]byte, tileBytes)
+		copy(v, tree.Get(k[:]))
+		w.tiles[k] = v
+	}
+	copy(v[slot*sha256.Size:], h)
+}
+
+// flush writes the touched tiles; alloc gives key memory valid until commit.
+func (w *tileWriter) flush(tree *bolt.Bucket, alloc func(int) []byte) error {
+	keys := make([]tileKey, 0, len(w.tiles))
+	for k := range w.tiles {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i][:], keys[j][:]) < 0 })
+	for _, k := range keys {
+		kk := alloc(len(k))
+		copy(kk, k[:])
+		if err := tree.Put(kk, w.tiles[k]); err != nil {
+			return fmt.Errorf("store tree tile: %w", err)
+		}
+	}
+	w.tiles = nil
+	return nil
 }
 
 func getNodes(src nodeSource, ids []compact.NodeID) ([][]byte, error) {

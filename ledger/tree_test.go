@@ -92,3 +92,26 @@ func TestHashChildrenMatchesReference(t *testing.T) {
 		t.Fatal("hashChildren differs from RFC 6962")
 	}
 }
+
+// Every stored node has its own slot, and siblings share a tile (so an
+// inclusion path reads one tile per four levels).
+func TestTileLayout(t *testing.T) {
+	seen := map[[2]any]compact.NodeID{}
+	for level := uint(minStoredLevel); level < minStoredLevel+12; level++ {
+		for idx := uint64(0); idx < 300; idx++ {
+			id := compact.NewNodeID(level, idx)
+			k, slot := tileOf(id)
+			if slot < 0 || slot >= tileSlots {
+				t.Fatalf("%+v: slot %d", id, slot)
+			}
+			key := [2]any{k, slot}
+			if other, dup := seen[key]; dup {
+				t.Fatalf("%+v and %+v share tile %x slot %d", id, other, k, slot)
+			}
+			seen[key] = id
+			if k2, _ := tileOf(id.Sibling()); k2 != k {
+				t.Fatalf("%+v and its sibling are in different tiles", id)
+			}
+		}
+	}
+}

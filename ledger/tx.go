@@ -23,6 +23,7 @@ type Tx struct {
 	b     txBuckets
 	arena []byte
 	post  pending
+	tiles tileWriter
 	err   error
 }
 
@@ -79,6 +80,9 @@ func (s *Store) Update(fn func(tx *Tx) error) (Head, error) {
 		err = tx.post.flush(&tx.b.idx, tx.alloc)
 	}
 	if err == nil {
+		err = tx.tiles.flush(tx.b.tree, tx.alloc)
+	}
+	if err == nil {
 		err = tx.writeMeta()
 	}
 	if err != nil {
@@ -125,7 +129,9 @@ func (t *Tx) Size() uint64 { return t.st.size }
 // Root is the tree root including events appended in this Tx.
 func (t *Tx) Root() []byte { return rangeRoot(t.st.rng) }
 
-func (t *Tx) nodes() ledgerNodes { return ledgerNodes{tree: t.b.tree, events: t.b.events} }
+func (t *Tx) nodes() *ledgerNodes {
+	return &ledgerNodes{tree: t.b.tree, events: t.b.events, pending: &t.tiles}
+}
 
 // AppliedIndex is the applied Raft index as of this Tx.
 func (t *Tx) AppliedIndex() uint64 { return t.st.applied }
@@ -244,10 +250,10 @@ func (t *Tx) store(e *Event, b, leaf []byte) error {
 		return fmt.Errorf("store event %d: %w", e.Index, err)
 	}
 	err := appendLeaf(t.st.rng, leaf, func(id compact.NodeID, h []byte) error {
-		if id.Level < minStoredLevel {
-			return nil
+		if id.Level >= minStoredLevel {
+			t.tiles.set(t.b.tree, id, h)
 		}
-		return t.b.tree.Put(t.nodeKey(id), h)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store tree nodes of %d: %w", e.Index, err)
@@ -306,12 +312,6 @@ func (t *Tx) alloc(n int) []byte {
 	return t.arena[start : start+n : start+n]
 }
 
-func (t *Tx) nodeKey(id compact.NodeID) []byte {
-	k := t.alloc(9)
-	k[0] = byte(id.Level)
-	copy(k[1:], u64(id.Index))
-	return k
-}
 
 func (t *Tx) writeMeta() error {
 	m := t.b.meta

@@ -72,19 +72,14 @@ func (s *Store) Verify(opts VerifyOptions) (*VerifyReport, error) {
 	err := s.View(func(tx *bolt.Tx) (err error) {
 		defer func() {
 			if p := recover(); p != nil { // bbolt panics on some page corruption
-				rep.add(nil, "structure", "reading the file panicked: %v", p)
+				rep.add(nil, "structure", "reading the file failed: %v", p)
 				err = nil
 			}
 		}()
 		if opts.Structure {
 			checkStructure(tx, rep)
 		}
-		r, err := newReader(tx)
-		if err != nil {
-			rep.add(nil, "structure", "%v", err)
-			return nil
-		}
-		newVerifier(r, rep, opts).run()
+		newVerifier(newReader(tx), rep, opts).run()
 		return nil
 	})
 	rep.OK = rep.ProblemCount == 0
@@ -98,11 +93,12 @@ func checkStructure(tx *bolt.Tx, rep *VerifyReport) {
 }
 
 type verifier struct {
-	r    *reader
-	rep  *VerifyReport
-	opts VerifyOptions
-	rng  *compact.Range
-	cps  []CheckpointRecord
+	r     *reader
+	rep   *VerifyReport
+	opts  VerifyOptions
+	rng   *compact.Range
+	nodes *ledgerNodes
+	cps   []CheckpointRecord
 	// roots recomputed at each checkpoint size
 	cpRoots  map[uint64][]byte
 	lastBad  uint64
@@ -114,7 +110,8 @@ func newVerifier(r *reader, rep *VerifyReport, opts VerifyOptions) *verifier {
 	if opts.ProgressEvery == 0 {
 		opts.ProgressEvery = 1 << 16
 	}
-	return &verifier{r: r, rep: rep, opts: opts, rng: rangeFactory.NewEmptyRange(0), cpRoots: map[uint64][]byte{}}
+	return &verifier{r: r, rep: rep, opts: opts, rng: rangeFactory.NewEmptyRange(0), nodes: r.nodes(),
+		cpRoots: map[uint64][]byte{}}
 }
 
 func (v *verifier) run() {
@@ -139,7 +136,7 @@ func (v *verifier) bad(i uint64, kind, format string, args ...any) {
 }
 
 func (v *verifier) loadCheckpoints() {
-	c := v.r.checkpoints.Cursor()
+	c := v.r.checkpointsB().Cursor()
 	for k, val := c.First(); k != nil; k, val = c.Next() {
 		rec, err := decodeCheckpoint(val)
 		size, _ := getU64(k)
@@ -158,7 +155,7 @@ func (v *verifier) loadCheckpoints() {
 
 // scanEvents walks the events in index order.
 func (v *verifier) scanEvents() {
-	ec := v.r.events.Cursor()
+	ec := v.r.eventsB().Cursor()
 	ek, ev := ec.First()
 	want := map[uint64]bool{}
 	for _, cp := range v.cps {
@@ -227,7 +224,7 @@ func (v *verifier) appendLeaf(i uint64, leaf []byte) {
 		if v.anyBad && v.lastBad >= begin {
 			return nil
 		}
-		if stored := v.r.tree.Get(nodeKey(id)); !bytes.Equal(stored, h) {
+		if stored, _ := v.nodes.node(id); !bytes.Equal(stored, h) {
 			v.bad(begin, "tree", "stored tree node (level %d, index %d) over events %d.. disagrees with the events", id.Level, id.Index, begin)
 		}
 		return nil

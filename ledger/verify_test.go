@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/cnv-project/cnv/ledger/checkpoint"
@@ -170,7 +171,11 @@ func TestVerifyTamperedTreeNode(t *testing.T) {
 	fillLedger(t, s, 16)
 	// Interior node (level 2, index 1) covers events 4..7.
 	rawUpdate(t, s, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTree).Put([]byte{2, 0, 0, 0, 0, 0, 0, 0, 1}, make([]byte, 32))
+		k, slot := tileOf(compact.NewNodeID(2, 1))
+		b := tx.Bucket(bucketTree)
+		v := append([]byte(nil), b.Get(k[:])...)
+		v[slot*32+5] ^= 0x10
+		return b.Put(k[:], v)
 	})
 	rep, _ := s.Verify(VerifyOptions{})
 	if rep.OK || rep.FirstBadIndex == nil || *rep.FirstBadIndex != 4 {
