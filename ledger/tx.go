@@ -312,7 +312,6 @@ func (t *Tx) alloc(n int) []byte {
 	return t.arena[start : start+n : start+n]
 }
 
-
 func (t *Tx) writeMeta() error {
 	m := t.b.meta
 	return firstErr(
