@@ -23,7 +23,7 @@ func benchEvent(i int) Event {
 	}
 	e := decision(fmt.Sprintf("agent-%04d", i%1000), fmt.Sprintf("tenant-%d", i%10),
 		fmt.Sprintf("svc%d.op%d", i%5, i%10), d, "")
-	e.Correlation = fmt.Sprintf("req-%d", i)
+	e.Correlation = fmt.Sprintf("req-%d", i/8)
 	return e
 }
 

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -114,3 +115,5 @@ func delegatedDecision() Event {
 	e.Data = d
 	return e
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

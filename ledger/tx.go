@@ -3,6 +3,8 @@ package ledger
 import (
 	"encoding/hex"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
@@ -158,6 +160,9 @@ func (t *Tx) fail(err error) error {
 // would go backwards to its predecessor's), fills PolicyDecision actor,
 // tenant and capability from the request, computes checkpoint fields,
 // validates, stores, hashes into the tree and indexes each event.
+//
+// Validation, encoding and leaf hashing of a large batch run on several
+// cores; storing runs in order, so the result does not depend on it.
 func (t *Tx) Append(opts AppendOptions, events ...Event) ([]Appended, error) {
 	if t.err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTxFailed, t.err)
@@ -165,57 +170,135 @@ func (t *Tx) Append(opts AppendOptions, events ...Event) ([]Appended, error) {
 	if len(events) > limits.MaxLedgerBatch {
 		return nil, t.fail(fmt.Errorf("%w: %d events in one append, limit %d", ErrInvalidEvent, len(events), limits.MaxLedgerBatch))
 	}
-	out := make([]Appended, 0, len(events))
-	for i := range events {
-		a, err := t.appendOne(events[i], opts)
-		if err != nil {
+	prep, err := t.prepareAll(events, opts)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	out := make([]Appended, len(prep))
+	for i := range prep {
+		p := &prep[i]
+		if err := t.finish(p, opts); err != nil {
 			return nil, t.fail(fmt.Errorf("event %d of %d: %w", i, len(events), err))
 		}
-		out = append(out, a)
+		if err := t.store(&p.e, p.b, p.leaf); err != nil {
+			return nil, t.fail(fmt.Errorf("event %d of %d: %w", i, len(events), err))
+		}
+		out[i] = Appended{Index: p.e.Index, Time: p.e.Time, LeafHash: p.leaf}
 	}
 	return out, nil
 }
 
-func (t *Tx) appendOne(e Event, o AppendOptions) (Appended, error) {
-	if err := t.assign(&e, o); err != nil {
-		return Appended{}, err
+// prepared is an event on its way in: assigned, then encoded and hashed.
+type prepared struct {
+	e    Event
+	b    []byte
+	leaf []byte
+	err  error
+	// late events (checkpoints) derive fields from the tree as it is just
+	// before them, so they are encoded in order, not in parallel.
+	late bool
+}
+
+// cursor tracks index and time through a batch before it is stored.
+type cursor struct {
+	size     uint64
+	lastTime int64
+}
+
+// prepareAll assigns every event in order, then validates, encodes and
+// hashes them, in parallel for large batches.
+func (t *Tx) prepareAll(events []Event, o AppendOptions) ([]prepared, error) {
+	prep := make([]prepared, len(events))
+	c := cursor{size: t.st.size, lastTime: t.st.lastTime}
+	for i := range events {
+		p := &prep[i]
+		p.e = events[i]
+		if err := assign(&p.e, o, &c); err != nil {
+			return nil, fmt.Errorf("event %d of %d: %w", i, len(events), err)
+		}
+		p.late = isCheckpoint(p.e.Data)
 	}
+	parallel(len(prep), func(i int) {
+		if p := &prep[i]; !p.late {
+			p.b, p.leaf, p.err = encode(&p.e)
+		}
+	})
+	return prep, nil
+}
+
+// parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines; small batches
+// run inline.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), 4, n/64)
+	if workers < 2 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				fn(i)
+			}
+		}(w)
+	}
+	wg.Wait()
+}
+
+func encode(e *Event) ([]byte, []byte, error) {
 	if err := e.Validate(); err != nil {
-		return Appended{}, err
+		return nil, nil, err
 	}
 	b, err := e.MarshalCanonical()
 	if err != nil {
-		return Appended{}, err
+		return nil, nil, err
 	}
-	leaf := LeafHash(b)
-	if err := t.store(&e, b, leaf); err != nil {
-		return Appended{}, err
-	}
-	return Appended{Index: e.Index, Time: e.Time, LeafHash: leaf}, nil
+	return b, LeafHash(b), nil
 }
 
-// assign sets what the ledger owns: index, raft index, time and derived
-// payload fields, or in Exact mode checks that the event already has them.
-func (t *Tx) assign(e *Event, o AppendOptions) error {
+// finish completes a prepared event just before it is stored: a late
+// event gets its derived fields from the current tree and is encoded.
+func (t *Tx) finish(p *prepared, o AppendOptions) error {
+	if !p.late {
+		return p.err
+	}
+	if err := t.derive(&p.e, o.Exact); err != nil {
+		return err
+	}
+	p.b, p.leaf, p.err = encode(&p.e)
+	return p.err
+}
+
+func isCheckpoint(p Payload) bool {
+	switch p.(type) {
+	case AuditCheckpoint, Checkpoint:
+		return true
+	}
+	return false
+}
+
+// assign sets what the ledger owns, index, raft index and time, or in
+// Exact mode checks that the event already has them, and advances c.
+func assign(e *Event, o AppendOptions, c *cursor) error {
 	e.Data = payloadValue(e.Data)
 	e.fillFromPayload()
 	if !o.Exact {
-		e.Index, e.RaftIndex = t.st.size, o.RaftIndex
+		e.Index, e.RaftIndex = c.size, o.RaftIndex
 		if e.Time == 0 {
 			e.Time = o.Time
 		}
-		if e.Time < t.st.lastTime {
-			e.Time = t.st.lastTime
-		}
-		return t.derive(e, false)
+		e.Time = max(e.Time, c.lastTime)
+	} else if e.Index != c.size {
+		return fmt.Errorf("%w: event index %d, the ledger's next index is %d", ErrSequence, e.Index, c.size)
+	} else if e.Time < c.lastTime {
+		return fmt.Errorf("%w: event %d time %d is before its predecessor's %d", ErrSequence, e.Index, e.Time, c.lastTime)
 	}
-	if e.Index != t.st.size {
-		return fmt.Errorf("%w: event index %d, the ledger's next index is %d", ErrSequence, e.Index, t.st.size)
-	}
-	if e.Time < t.st.lastTime {
-		return fmt.Errorf("%w: event %d time %d is before its predecessor's %d", ErrSequence, e.Index, e.Time, t.st.lastTime)
-	}
-	return t.derive(e, true)
+	c.size, c.lastTime = c.size+1, e.Time
+	return nil
 }
 
 // derive computes checkpoint payload fields from the ledger's state. With
