@@ -21,7 +21,13 @@
 // top-level bucket whose name starts with "ledger." (see buckets.go); the
 // FSM must use other names.
 //
+// Store.Update and Store.AppendBatch write; Query, Count, Event,
+// InclusionProof, ConsistencyProof, Checkpoints, Export, Verify and Replay
+// read a consistent snapshot and run concurrently with the writer. WriteTo
+// and Restore copy and replace the whole file (the FSM's snapshots). See
+// DESIGN.md for the layout and its trade-offs.
+//
 // It imports runtime packages only (codec, capability, principal, policy,
-// cnverr, limits) plus ledger/checkpoint; nothing from fsm, cluster,
-// transport or cmd.
+// delegation, cnverr, limits) plus ledger/checkpoint; nothing from fsm,
+// cluster, transport or cmd.
 package ledger
