@@ -7,6 +7,7 @@ package ledger
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/cnv-project/cnv/runtime/capability"
@@ -224,5 +225,28 @@ func TestGovReplayDeterministic(t *testing.T) {
 		} else if !bytes.Equal(b, first) {
 			t.Fatalf("run %d differs", run)
 		}
+	}
+}
+
+func TestReplayProgress(t *testing.T) {
+	s := openTest(t)
+	for i := 0; i < 10; i++ {
+		e := decision("a", "t", "user.read", policy.Allow, "")
+		if i%3 == 1 {
+			e = Event{Actor: "a", Data: NodeLeft{NodeID: "n1"}}
+		}
+		mustAppend(t, s, AppendOptions{Time: t0}, e)
+	}
+	var calls [][2]uint64
+	_, err := s.Replay(sameAsRecorded{}, ReplayOptions{From: 1, ProgressEvery: 4,
+		Progress: func(done, total uint64) { calls = append(calls, [2]uint64{done, total}) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Events 1..9: decisions at 2,3,5,6,8,9 (done = index): reports when
+	// done first reaches 4 and 8, then once at the end.
+	want := "[[5 9] [8 9] [9 9]]"
+	if got := fmt.Sprint(calls); got != want {
+		t.Fatalf("progress calls %s, want %s", got, want)
 	}
 }

@@ -141,6 +141,8 @@ type replayer struct {
 	hashes  map[string]bool
 	byCap   map[string]*Group
 	byAgent map[string]*Group
+	// progress reporting state
+	reported, nextReport uint64
 }
 
 func newReplayer(ev Evaluator, opts ReplayOptions) *replayer {
@@ -152,7 +154,7 @@ func newReplayer(ev Evaluator, opts ReplayOptions) *replayer {
 		rep.NewPolicyHash = ev.Hash()
 	}
 	return &replayer{ev: ev, opts: opts, rep: rep, hashes: map[string]bool{},
-		byCap: map[string]*Group{}, byAgent: map[string]*Group{}}
+		byCap: map[string]*Group{}, byAgent: map[string]*Group{}, nextReport: opts.ProgressEvery, reported: ^uint64(0)}
 }
 
 func (rp *replayer) run(r *reader, from, to uint64) (*ReplayReport, error) {
@@ -176,10 +178,15 @@ func (rp *replayer) run(r *reader, from, to uint64) (*ReplayReport, error) {
 	return rp.finish(), nil
 }
 
+// progress reports each time another ProgressEvery events are done, and
+// once at the end.
 func (rp *replayer) progress(done, total uint64) {
-	if rp.opts.Progress != nil && (done%rp.opts.ProgressEvery == 0 || done == total) {
-		rp.opts.Progress(done, total)
+	if rp.opts.Progress == nil || rp.reported == total || (done < rp.nextReport && done < total) {
+		return
 	}
+	rp.opts.Progress(done, total)
+	rp.reported = done
+	rp.nextReport = done - done%rp.opts.ProgressEvery + rp.opts.ProgressEvery
 }
 
 func (rp *replayer) decision(e *Event) {
