@@ -35,6 +35,7 @@ type reader struct {
 	empty                         bool
 	events, tree, checkpoints, tm *bolt.Bucket
 	idx                           [numIndexes]*bolt.Bucket
+	nodeReader                    *ledgerNodes
 }
 
 func newReader(tx *bolt.Tx) *reader {
@@ -78,12 +79,17 @@ func (r *reader) event(i uint64) (Event, error) {
 	return e, nil
 }
 
-// nodes reads tree nodes; an empty ledger has none to read.
+// nodes reads tree nodes (one reader per transaction, so its tile and
+// leaf caches serve every node a request needs); an empty ledger has none.
 func (r *reader) nodes() *ledgerNodes {
-	if r.empty {
-		return &ledgerNodes{}
+	switch {
+	case r.nodeReader != nil:
+	case r.empty:
+		r.nodeReader = &ledgerNodes{}
+	default:
+		r.nodeReader = &ledgerNodes{tree: r.treeB(), events: r.eventsB()}
 	}
-	return &ledgerNodes{tree: r.treeB(), events: r.eventsB()}
+	return r.nodeReader
 }
 
 func (r *reader) root(size uint64) ([]byte, error) {
