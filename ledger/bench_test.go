@@ -195,3 +195,18 @@ func BenchmarkVerify1M(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/bigN, "ns/event")
 }
+
+// BenchmarkVerify1MStructure adds bbolt's page-structure check, as the CLI
+// does by default.
+func BenchmarkVerify1MStructure(b *testing.B) {
+	s := bigLedger(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := s.Verify(VerifyOptions{Structure: true})
+		if err != nil || !rep.OK {
+			b.Fatalf("%v %+v", err, rep)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/bigN, "ns/event")
+}
