@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -231,4 +232,20 @@ func (s *Store) Checkpoints() ([]CheckpointRecord, error) {
 		})
 	})
 	return out, err
+}
+
+// CheckpointBody is the checkpoint body a Checkpoint event commits to: the
+// tree head and policy hash it records, stamped with the event's time. It
+// is a pure function of the event, so every node that applied the event
+// signs the same text.
+func CheckpointBody(origin string, e Event) (checkpoint.Body, error) {
+	p, ok := payloadValue(e.Data).(Checkpoint)
+	if !ok {
+		return checkpoint.Body{}, fmt.Errorf("%w: %s is not a Checkpoint event", ErrInvalidEvent, e.Type())
+	}
+	root, err := hex.DecodeString(p.Root)
+	if err != nil {
+		return checkpoint.Body{}, fmt.Errorf("%w: checkpoint root: %v", ErrInvalidEvent, err)
+	}
+	return checkpoint.Body{Origin: origin, Size: p.Size, Root: root, PolicyHash: p.PolicyHash, Time: e.Time}, nil
 }

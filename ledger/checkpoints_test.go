@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -105,5 +106,41 @@ func TestCheckpointsConsistent(t *testing.T) {
 		if err := proof.VerifyConsistency(hasher, a.Size, b.Size, Bytes(p.Proof), a.Root, b.Root); err != nil {
 			t.Fatalf("%d -> %d: %v", a.Size, b.Size, err)
 		}
+	}
+}
+
+// The FSM's flow: a Checkpoint event is appended, every node derives the
+// same body from it, signs it on its own, and the signatures merge into
+// one stored checkpoint that verifies against the tree.
+func TestCheckpointFromEvent(t *testing.T) {
+	s := openTest(t)
+	hash := "bb00000000000000000000000000000000000000000000000000000000000000"
+	mustAppend(t, s, AppendOptions{Time: t0},
+		Event{Actor: "admin", Data: PolicyChanged{PolicyID: "main", Change: ChangeUpdated, ChangedBy: "admin", PolicyHash: hash}},
+		decision("a", "t", "user.read", policy.Allow, ""))
+	before := s.Head()
+	res := mustAppend(t, s, AppendOptions{Time: t0 + 5}, Event{Actor: "system", Data: Checkpoint{}})
+	e, _ := s.Event(res.Events[0].Index)
+	for seed := byte(1); seed <= 3; seed++ {
+		body, err := CheckpointBody("cnv.test", e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body.Size != before.Size || !bytes.Equal(body.Root, before.Root) || body.PolicyHash != hash || body.Time != t0+5 {
+			t.Fatalf("body %+v, head before %+v", body, before)
+		}
+		signer := nodeSigner(t, seed)
+		signed, _ := checkpoint.Sign(body.String(), signer)
+		if _, err := s.AddCheckpoint(signed, []string{signer.VerifierKey()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cps, _ := s.Checkpoints()
+	if len(cps) != 1 || len(cps[0].Signers) != 3 || cps[0].Size != before.Size {
+		t.Fatalf("%+v", cps)
+	}
+	verifyOK(t, s)
+	if _, err := CheckpointBody("o", decision("a", "t", "user.read", policy.Allow, "")); !errors.Is(err, ErrInvalidEvent) {
+		t.Fatalf("%v", err)
 	}
 }

@@ -188,10 +188,14 @@ type AuditCheckpoint struct {
 }
 
 // Checkpoint records in the log itself that a checkpoint was cut: the tree
-// head (Size, Root) just before this event. The ledger fills in every field.
+// head (Size, Root) just before this event and the policy hash in force.
+// The ledger fills in every field, so every replica derives the same
+// checkpoint body from it (CheckpointBody) and nodes can cosign it
+// independently.
 type Checkpoint struct {
 	Size            uint64 `json:"size"`
 	Root            string `json:"root"`
+	PolicyHash      string `json:"policy_hash,omitempty"`
 	EventsSinceLast uint64 `json:"events_since_last"`
 }
 
@@ -362,7 +366,9 @@ func (p SecurityViolation) validate() error {
 
 func (p AuditCheckpoint) validate() error { return checkID("checkpoint_id", p.CheckpointID) }
 
-func (p Checkpoint) validate() error { return checkHexHash("root", p.Root, false) }
+func (p Checkpoint) validate() error {
+	return checkAll(checkHexHash("root", p.Root, false), checkHexHash("policy_hash", p.PolicyHash, true))
+}
 
 func (p PrincipalRegistered) validate() error {
 	if err := p.Principal.Validate(); err != nil {

@@ -312,6 +312,7 @@ func (t *Tx) derive(e *Event, check bool) error {
 		want = p
 	case Checkpoint:
 		p.Size, p.Root, p.EventsSinceLast = t.st.size, hex.EncodeToString(rangeRoot(t.st.rng)), since
+		p.PolicyHash = t.st.policyHash
 		want = p
 	default:
 		return nil
