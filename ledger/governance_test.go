@@ -250,3 +250,33 @@ func TestReplayProgress(t *testing.T) {
 		t.Fatalf("progress calls %s, want %s", got, want)
 	}
 }
+
+// Replay under a real policy set sees the whole recorded request: here the
+// agent type and the delegation chain depth decide.
+func TestReplayRealPolicy(t *testing.T) {
+	set, err := policy.Parse([]byte(`{"default":"allow","rules":[
+	  {"name":"no-delegated-create","priority":10,
+	   "when":[{"type":"capability","pattern":"user.create"},{"type":"delegated"}],
+	   "action":{"type":"deny","reason":"direct only"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t)
+	mustAppend(t, s, AppendOptions{Time: t0},
+		decision("amy", "default", "user.create", policy.Allow, ""), // direct
+		delegatedDecision(), // bob, through a two-link chain
+		decision("bob", "default", "user.read", policy.Allow, ""))
+	rep, err := s.Replay(set, ReplayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.NewPolicyHash != set.Hash() || len(rep.Differences) != 3 {
+		t.Fatalf("%+v", rep)
+	}
+	// Recorded allows named rule r1; the new set allows by default (no
+	// rule) except the delegated create, which it denies.
+	kinds := fmt.Sprintf("%s %s %s", rep.Differences[0].Kind, rep.Differences[1].Kind, rep.Differences[2].Kind)
+	if kinds != "reason_changed allow_to_deny reason_changed" || rep.Differences[1].Agent != "bob" {
+		t.Fatalf("%+v", rep.Differences)
+	}
+}

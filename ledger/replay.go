@@ -15,6 +15,8 @@ type Evaluator interface {
 	Hash() string
 }
 
+var _ Evaluator = (*policy.Set)(nil)
+
 // Difference kinds.
 const (
 	DiffAllowToDeny     = "allow_to_deny"
