@@ -54,7 +54,11 @@ func (t *Tx) addCheckpoint(signed []byte, verifierKeys []string) (CheckpointReco
 	if err := t.checkAgainstTree(cp.Body); err != nil {
 		return CheckpointRecord{}, err
 	}
-	sc := storedCheckpoint{Note: string(signed), VerifierKeys: signedKeys(verifierKeys, cp.Signers)}
+	norm, err := checkpoint.Merge(signed) // canonical signature order
+	if err != nil {
+		return CheckpointRecord{}, fmt.Errorf("%w: %w", ErrCheckpoint, err)
+	}
+	sc := storedCheckpoint{Note: string(norm), VerifierKeys: cp.Keys}
 	if old, ok, err := readCheckpoint(t.b.checkpoints, cp.Body.Size); err != nil {
 		return CheckpointRecord{}, err
 	} else if ok {
@@ -103,20 +107,6 @@ func rootAtSize(src nodeSource, size uint64) ([]byte, error) {
 		return EmptyRoot(), nil
 	}
 	return rootAt(src, size)
-}
-
-func signedKeys(keys, signers []string) []string {
-	names := map[string]bool{}
-	for _, s := range signers {
-		names[s] = true
-	}
-	var out []string
-	for _, k := range keys {
-		if v, err := checkpoint.Verifiers([]string{k}); err == nil && names[v[0].Name()] {
-			out = append(out, k)
-		}
-	}
-	return checkpoint.MergeKeys(out)
 }
 
 func mergeCheckpoints(old, add storedCheckpoint) (storedCheckpoint, error) {

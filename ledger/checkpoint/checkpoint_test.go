@@ -229,3 +229,22 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// Open reports exactly the keys that verified a signature, not every key
+// it was given, even when two keys share a name.
+func TestOpenKeys(t *testing.T) {
+	s1, s2 := testSigner(t, 1), testSigner(t, 2)
+	impostor, err := NewSigner(s1.Name(), testKey(t, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := testBody().Text()
+	signed, _ := Sign(text, s1)
+	got, err := Open(signed, []string{impostor.VerifierKey(), s1.VerifierKey(), s2.VerifierKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Keys) != 1 || got.Keys[0] != s1.VerifierKey() {
+		t.Fatalf("keys %v", got.Keys)
+	}
+}

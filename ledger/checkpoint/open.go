@@ -15,6 +15,9 @@ type Signed struct {
 	Text string
 	// Signers lists the key names that signed, sorted.
 	Signers []string
+	// Keys are the verifier keys, of those given, that verified a
+	// signature, sorted.
+	Keys []string
 }
 
 // Open parses a signed checkpoint and verifies it against verifierKeys
@@ -26,6 +29,10 @@ func Open(signed []byte, verifierKeys []string) (*Signed, error) {
 	vs, err := Verifiers(verifierKeys)
 	if err != nil {
 		return nil, err
+	}
+	byKey := map[sigKey]string{}
+	for i, v := range vs {
+		byKey[sigKey{v.Name(), v.KeyHash()}] = verifierKeys[i]
 	}
 	if _, err := split(signed); err != nil {
 		return nil, err
@@ -44,8 +51,10 @@ func Open(signed []byte, verifierKeys []string) (*Signed, error) {
 	out := &Signed{Body: body, Text: n.Text}
 	for _, s := range n.Sigs {
 		out.Signers = append(out.Signers, s.Name)
+		out.Keys = append(out.Keys, byKey[sigKey{s.Name, s.Hash}])
 	}
 	sort.Strings(out.Signers)
+	sort.Strings(out.Keys)
 	return out, nil
 }
 
