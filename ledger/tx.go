@@ -76,27 +76,37 @@ func (s *Store) Update(fn func(tx *Tx) error) (Head, error) {
 		err = fn(tx)
 	}
 	if err == nil {
-		err = tx.err
-	}
-	if err == nil {
-		err = tx.post.flush(&tx.b.idx, tx.alloc)
-	}
-	if err == nil {
-		err = tx.tiles.flush(tx.b.tree, tx.alloc)
-	}
-	if err == nil {
-		err = tx.writeMeta()
+		err = tx.commit()
 	}
 	if err != nil {
 		return Head{}, err
-	}
-	if err := btx.Commit(); err != nil {
-		return Head{}, fmt.Errorf("ledger: commit: %w", err)
 	}
 	s.st = tx.st
 	h := tx.st.head()
 	s.head.Store(h)
 	return *h, nil
+}
+
+// commit writes what the Tx deferred (index chunks, tiles, meta) and
+// commits, unless an earlier ledger write failed.
+func (t *Tx) commit() error {
+	err := t.err
+	if err == nil {
+		err = t.post.flush(&t.b.idx, t.alloc)
+	}
+	if err == nil {
+		err = t.tiles.flush(t.b.tree, t.alloc)
+	}
+	if err == nil {
+		err = t.writeMeta()
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.btx.Commit(); err != nil {
+		return fmt.Errorf("ledger: commit: %w", err)
+	}
+	return nil
 }
 
 func newTx(btx *bolt.Tx, st state) (*Tx, error) {
