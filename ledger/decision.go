@@ -28,8 +28,8 @@ type PolicyDecision struct {
 	ArgsDigest string `json:"args_digest,omitempty"`
 	// RequestID is the invocation's nonce.
 	RequestID string `json:"request_id,omitempty"`
-	// ChainLinks are the delegation links' hashes, origin first.
-	ChainLinks []delegation.Hash `json:"chain_links,omitempty"`
+	// ChainLinks are the delegation links' hashes (hex), origin first.
+	ChainLinks []string `json:"chain_links,omitempty"`
 	// Constraints are the chain's effective constraints (the intersection
 	// of every link's), absent for a direct invocation.
 	Constraints *delegation.Constraints `json:"constraints,omitempty"`
@@ -40,8 +40,9 @@ type PolicyDecision struct {
 
 // UseCount is one delegation link's use counter after a charge.
 type UseCount struct {
-	Link delegation.Hash `json:"link"`
-	Used uint64          `json:"used"`
+	// Link is the link's hash (hex).
+	Link string `json:"link"`
+	Used uint64 `json:"used"`
 	// Max is the link's max_uses (0: unlimited).
 	Max uint64 `json:"max,omitempty"`
 }
@@ -65,13 +66,16 @@ func (p PolicyDecision) validate() error {
 		return fmt.Errorf("%w: more than %d chain links", ErrInvalidEvent, limits.MaxChainDepth)
 	}
 	for _, l := range p.ChainLinks {
-		if l.IsZero() {
-			return fmt.Errorf("%w: zero chain link hash", ErrInvalidEvent)
+		if err := checkHexHash("chain link", l, false); err != nil {
+			return err
 		}
 	}
 	for _, u := range p.UseCounts {
-		if u.Link.IsZero() || (u.Max > 0 && u.Used > u.Max) {
-			return fmt.Errorf("%w: use count %+v", ErrInvalidEvent, u)
+		if err := checkHexHash("use count link", u.Link, false); err != nil {
+			return err
+		}
+		if u.Max > 0 && u.Used > u.Max {
+			return fmt.Errorf("%w: link %s used %d of %d", ErrInvalidEvent, u.Link, u.Used, u.Max)
 		}
 	}
 	if p.Constraints != nil {

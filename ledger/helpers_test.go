@@ -103,12 +103,12 @@ func mustMarshal(t testing.TB, v any) []byte {
 func delegatedDecision() Event {
 	e := decision("bob", "default", "user.create", policy.Allow, "")
 	d := e.Data.(PolicyDecision)
-	l1, l2 := delegation.Hash{1}, delegation.Hash{2}
+	l1, l2 := delegation.Hash{1}.String(), delegation.Hash{2}.String()
 	c, err := delegation.NewConstraints([]string{"user.*"}, nil, []string{"user"}, []string{"create", "read"}, capability.LevelMutate)
 	if err != nil {
 		panic(err)
 	}
-	d.ChainLinks, d.Constraints = []delegation.Hash{l1, l2}, &c
+	d.ChainLinks, d.Constraints = []string{l1, l2}, &c
 	d.UseCounts = []UseCount{{Link: l1, Used: 3, Max: 10}, {Link: l2, Used: 1}}
 	d.Request.ChainDepth, d.Request.Invoker = 2, "k_fedcba9876543210"
 	d.ArgsDigest, d.RequestID = "aa00000000000000000000000000000000000000000000000000000000000000", "req-77"
