@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash"
+	"unsafe"
 )
 
 // DigestDomain starts every batch digest, so a batch digest can never
@@ -19,47 +20,36 @@ const DigestSize = sha256.Size
 type Digest [DigestSize]byte
 
 // Entry is one completed invocation as it enters its session's batch
-// digest, in execution order.
+// digest, in execution order. Who ran what (capability index, agent,
+// tenant, correlation, session key) is the same for every entry of a
+// session, so it is bound once per batch, in the batch header.
 type Entry struct {
-	Seq         uint64
-	CapIndex    uint32
-	Agent       AgentHandle
-	Tenant      TenantHandle
-	Correlation uint64
-	Outcome     Outcome
-	Attempts    uint32
-	Args        []byte
+	Seq      uint64
+	Outcome  Outcome
+	Attempts uint32
+	Args     []byte
 }
 
 // entryHeaderLen is the fixed part of an encoded entry.
-const entryHeaderLen = 8 + 4 + 8 + 8 + 8 + 1 + 4 + 4
+const entryHeaderLen = 8 + 1 + 4 + 4
 
-// putEntryHeader encodes e's fixed part, big-endian:
+// BatchDigest computes a batch digest the way the dispatcher does:
 //
-//	seq u64 | cap_index u32 | agent u64 | tenant u64 | correlation u64 |
-//	outcome u8 | attempts u32 | len(args) u32
+//	SHA-256( DigestDomain
+//	       | prev (32 bytes; zero for a session's first batch)
+//	       | cap_index u32 | agent u64 | tenant u64 | correlation u64
+//	       | len(key) u32 | key
+//	       | for each entry, in execution order:
+//	           seq u64 | outcome u8 | attempts u32 | len(args) u32 | args )
 //
-// and the args bytes follow it in the digest.
-func putEntryHeader(b *[entryHeaderLen]byte, e *Entry) {
-	binary.BigEndian.PutUint64(b[0:], e.Seq)
-	binary.BigEndian.PutUint32(b[8:], e.CapIndex)
-	binary.BigEndian.PutUint64(b[12:], uint64(e.Agent))
-	binary.BigEndian.PutUint64(b[20:], uint64(e.Tenant))
-	binary.BigEndian.PutUint64(b[28:], e.Correlation)
-	b[36] = byte(e.Outcome)
-	binary.BigEndian.PutUint32(b[37:], e.Attempts)
-	binary.BigEndian.PutUint32(b[41:], uint32(len(e.Args)))
-}
-
-// BatchDigest computes the digest of one batch the way the dispatcher
-// does: SHA-256 over DigestDomain, the previous batch's digest (zero for a
-// session's first batch) and each entry (header, then args) in order. A
-// verifier holding the invocations recomputes it; chaining prev links the
-// batches of a session into one sequence.
-func BatchDigest(prev Digest, entries []Entry) Digest {
+// with every integer big-endian. A verifier holding the invocations
+// recomputes it; chaining prev links the batches of a session into one
+// sequence, and the header binds them to the session's certificate key and
+// principal.
+func BatchDigest(prev Digest, key string, c Context, entries []Entry) Digest {
 	var d batchDigester
 	d.h = sha256.New()
-	d.start(prev)
+	d.start(prev, key, c)
 	for i := range entries {
 		d.add(&entries[i])
 	}
@@ -69,22 +59,38 @@ func BatchDigest(prev Digest, entries []Entry) Digest {
 // batchDigester is the incremental form used by the shard worker.
 type batchDigester struct {
 	h   hash.Hash
-	hdr [entryHeaderLen]byte
+	buf [64]byte
 	out [DigestSize]byte
 }
 
-func (d *batchDigester) start(prev Digest) {
+func (d *batchDigester) start(prev Digest, key string, c Context) {
 	d.h.Reset()
 	d.h.Write(digestDomain)
 	d.h.Write(prev[:])
+	b := d.buf[:0]
+	b = binary.BigEndian.AppendUint32(b, c.CapIndex)
+	b = binary.BigEndian.AppendUint64(b, uint64(c.Agent))
+	b = binary.BigEndian.AppendUint64(b, uint64(c.Tenant))
+	b = binary.BigEndian.AppendUint64(b, c.Correlation)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(key)))
+	d.h.Write(b)
+	d.h.Write(unsafe.Slice(unsafe.StringData(key), len(key)))
 }
 
+// add hashes one entry, with a single Write when it fits the scratch
+// buffer (the common case: args under 48 bytes).
 func (d *batchDigester) add(e *Entry) {
-	putEntryHeader(&d.hdr, e)
-	d.h.Write(d.hdr[:])
-	if len(e.Args) > 0 {
-		d.h.Write(e.Args)
+	b := d.buf[:0]
+	b = binary.BigEndian.AppendUint64(b, e.Seq)
+	b = append(b, byte(e.Outcome))
+	b = binary.BigEndian.AppendUint32(b, e.Attempts)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Args)))
+	if len(e.Args) <= len(d.buf)-entryHeaderLen {
+		d.h.Write(append(b, e.Args...))
+		return
 	}
+	d.h.Write(b)
+	d.h.Write(e.Args)
 }
 
 func (d *batchDigester) sum() Digest {
@@ -125,12 +131,12 @@ type batchState struct {
 	disabled bool
 }
 
-func (b *batchState) add(e *Entry, now int64) {
+func (b *batchState) add(e *Entry, now int64, key string, c Context) {
 	if b.disabled {
 		return
 	}
 	if b.count == 0 {
-		b.dg.start(b.prev)
+		b.dg.start(b.prev, key, c)
 		b.first = now
 	}
 	b.dg.add(e)
@@ -140,9 +146,9 @@ func (b *batchState) add(e *Entry, now int64) {
 }
 
 // cut closes the open batch and starts the next one from its digest.
-func (b *batchState) cut(key string, shard int, final bool) Batch {
+func (b *batchState) cut(key string, c Context, shard int, final bool) Batch {
 	if b.count == 0 {
-		b.dg.start(b.prev)
+		b.dg.start(b.prev, key, c)
 	}
 	b.number++
 	out := Batch{

@@ -1,9 +1,12 @@
 package hotpath
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"strconv"
 	"testing"
 	"time"
@@ -48,8 +51,7 @@ func expectedEntries(seqs []uint64) []Entry {
 		if q%2 == 1 {
 			out = OutcomeFailed
 		}
-		es = append(es, Entry{Seq: q, CapIndex: 2, Agent: 11, Tenant: 22, Correlation: CorrelationHash("corr"),
-			Outcome: out, Attempts: 1, Args: []byte("arg-" + strconv.FormatUint(q, 10))})
+		es = append(es, Entry{Seq: q, Outcome: out, Attempts: 1, Args: []byte("arg-" + strconv.FormatUint(q, 10))})
 	}
 	return es
 }
@@ -67,7 +69,8 @@ func TestDigestDeterministicAndVerifiable(t *testing.T) {
 	if got.FirstNanos != epoch.UnixNano() || got.LastNanos != epoch.UnixNano() {
 		t.Fatalf("times %d %d", got.FirstNanos, got.LastNanos)
 	}
-	if want := BatchDigest(Digest{}, expectedEntries(seqs)); got.Digest != want {
+	c := Context{Agent: 11, Tenant: 22, CapIndex: 2, Correlation: CorrelationHash("corr")}
+	if want := BatchDigest(Digest{}, "cert-9", c, expectedEntries(seqs)); got.Digest != want {
 		t.Fatalf("digest %x, recomputed %x", got.Digest, want)
 	}
 	swapped := []uint64{2, 1, 3, 4, 10, 11}
@@ -79,14 +82,26 @@ func TestDigestDeterministicAndVerifiable(t *testing.T) {
 func TestBatchDigestPinned(t *testing.T) {
 	// Pins the entry encoding (cross-checked with Python hashlib over the
 	// documented layout): changing it breaks every recorded batch.
-	d := BatchDigest(Digest{}, []Entry{{Seq: 1, CapIndex: 2, Agent: 3, Tenant: 4, Correlation: 5,
-		Outcome: OutcomeOK, Attempts: 1, Args: []byte("x")}})
-	const want = "960b29965510897e5a46ad6364be20c4221dd2522005d99eb462e3000614bcad"
+	c := Context{CapIndex: 2, Agent: 3, Tenant: 4, Correlation: 5}
+	long := bytes.Repeat([]byte("y"), 100) // past the single-Write scratch buffer
+	d := BatchDigest(Digest{}, "cert", c, []Entry{
+		{Seq: 1, Outcome: OutcomeOK, Attempts: 1, Args: []byte("x")},
+		{Seq: 2, Outcome: OutcomeFailed, Attempts: 3, Args: long},
+	})
+	const want = "96271f74b359b61a1229e27a6d21496a16003cc9374ea636ac42e03325d92bcb"
 	if got := hex.EncodeToString(d[:]); got != want {
 		t.Fatalf("digest %s, want %s", got, want)
 	}
-	if BatchDigest(d, nil) == BatchDigest(Digest{}, nil) {
+	if BatchDigest(d, "cert", c, nil) == BatchDigest(Digest{}, "cert", c, nil) {
 		t.Fatal("prev not chained")
+	}
+	if BatchDigest(Digest{}, "cert2", c, nil) == BatchDigest(Digest{}, "cert", c, nil) {
+		t.Fatal("key not bound")
+	}
+	c2 := c
+	c2.Agent++
+	if BatchDigest(Digest{}, "cert", c2, nil) == BatchDigest(Digest{}, "cert", c, nil) {
+		t.Fatal("agent not bound")
 	}
 }
 
@@ -197,3 +212,5 @@ func TestStopCutsOpenBatches(t *testing.T) {
 		t.Fatalf("close after stop: %v", err)
 	}
 }
+
+func newSHA() hash.Hash { return sha256.New() }

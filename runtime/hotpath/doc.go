@@ -50,9 +50,12 @@
 // # Accountability
 //
 // Every completed invocation enters its session's open batch: a SHA-256
-// chained over DigestDomain, the previous batch's digest and each entry
-// (sequence, capability index, agent, tenant, correlation, outcome,
-// attempts, args) in execution order; see BatchDigest for the exact bytes.
+// chained over DigestDomain, the previous batch's digest, the session's
+// binding (capability index, agent, tenant, correlation, key) and each
+// entry (sequence, outcome, attempts, args) in execution order; see
+// BatchDigest for the exact bytes. SHA-256 and not a cheaper keyed hash:
+// clients choose the args, and a non-cryptographic hash would let them
+// make two different histories digest alike.
 // Cut (every T ms), Config.BatchMaxCount (every N invocations), Session.Close
 // and Stop close batches and hand them to Config.BatchSink without stopping
 // the shard; the cluster commits each as a HotPathBatch ledger event.

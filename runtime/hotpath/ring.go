@@ -113,12 +113,20 @@ func (r *Ring[T]) TryPop() (T, bool) {
 	}
 }
 
-// popInto is the single-consumer pop: only one goroutine may ever call it
-// (and no one TryPop) on a ring. It copies the value into *dst instead of
-// returning it and needs no CAS on head.
-func (r *Ring[T]) popInto(dst *T) bool {
+// The single-consumer API: a ring whose only consumer is one goroutine may
+// use consumerPos/popAt/commitHead instead of TryPop (never both). popAt
+// needs no CAS, and the consumer publishes its position once per batch
+// with commitHead instead of once per value; until then producers see the
+// ring a little fuller than it is (safe: a push may be refused early, never
+// accepted late), and Len and Stats trail by the uncommitted pops.
+
+// consumerPos is the position of the next value to pop.
+func (r *Ring[T]) consumerPos() uint64 { return r.head.Load() }
+
+// popAt moves the value at position pos (the consumer's private position)
+// into *dst and frees its slot; false when it has not been pushed yet.
+func (r *Ring[T]) popAt(pos uint64, dst *T) bool {
 	var zero T
-	pos := r.head.Load()
 	sl := &r.slots[pos&r.mask]
 	if sl.seq.Load() != pos+1 {
 		return false
@@ -126,9 +134,11 @@ func (r *Ring[T]) popInto(dst *T) bool {
 	*dst = sl.val
 	sl.val = zero
 	sl.seq.Store(pos + r.mask + 1)
-	r.head.Store(pos + 1)
 	return true
 }
+
+// commitHead publishes the consumer's position.
+func (r *Ring[T]) commitHead(pos uint64) { r.head.Store(pos) }
 
 // Close makes every later TryPush fail. Values already pushed stay
 // poppable. Closing twice is harmless.

@@ -13,11 +13,15 @@ import (
 // stepped, or a fake in tests) while the timer runs on the monotonic clock.
 const maxRetryPark = 10 * time.Millisecond
 
-// invocation is what a submission copies into a shard's queue slot.
+// invocation is what a submission copies into a shard's queue slot. The
+// padding makes a slot (8-byte sequence + invocation) exactly one cache
+// line, so a producer filling one slot never shares a line with the worker
+// draining the previous one.
 type invocation struct {
 	s    *Session
 	seq  uint64
 	args []byte
+	_    [16]byte
 }
 
 type ctlKind uint8
@@ -161,13 +165,19 @@ func (sh *shard) beginRun() {
 	}
 }
 
-// drain runs up to RunLength queued invocations.
+// drain runs up to RunLength queued invocations and then publishes the
+// queue position once.
 func (sh *shard) drain() int {
 	w := &sh.w
+	pos := sh.q.consumerPos()
 	n := 0
-	for n < RunLength && sh.q.popInto(&w.inv) {
+	for n < RunLength && sh.q.popAt(pos, &w.inv) {
+		pos++
 		sh.execute(&w.inv, 1)
 		n++
+	}
+	if n > 0 {
+		sh.q.commitHead(pos)
 	}
 	w.inv = invocation{}
 	return n
@@ -293,13 +303,12 @@ func (sh *shard) complete(inv *invocation, attempts int, out Outcome, err error)
 func (sh *shard) record(s *Session, inv *invocation, attempts int, out Outcome) {
 	w := &sh.w
 	e := &w.entry
-	e.Seq, e.CapIndex, e.Agent, e.Tenant = inv.seq, s.ctx.CapIndex, s.ctx.Agent, s.ctx.Tenant
-	e.Correlation, e.Outcome, e.Attempts, e.Args = s.ctx.Correlation, out, uint32(attempts), inv.args
+	e.Seq, e.Outcome, e.Attempts, e.Args = inv.seq, out, uint32(attempts), inv.args
 	if s.batch.count == 0 && !s.inBatchDirty {
 		s.inBatchDirty = true
 		w.batchDirty = append(w.batchDirty, s)
 	}
-	s.batch.add(e, w.now)
+	s.batch.add(e, w.now, s.key, s.ctx)
 	e.Args = nil
 	if m := sh.d.cfg.BatchMaxCount; m > 0 && s.batch.count >= m {
 		sh.emit(s, false)
@@ -308,7 +317,7 @@ func (sh *shard) record(s *Session, inv *invocation, attempts int, out Outcome) 
 
 // emit cuts s's open batch and hands it to the sink.
 func (sh *shard) emit(s *Session, final bool) {
-	b := s.batch.cut(s.key, sh.id, final)
+	b := s.batch.cut(s.key, s.ctx, sh.id, final)
 	sh.d.cfg.BatchSink(b)
 }
 
