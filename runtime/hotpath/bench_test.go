@@ -77,7 +77,6 @@ func benchDispatchOne(b *testing.B, digest bool) {
 // on (the configuration the cluster runs).
 func BenchmarkDispatch(b *testing.B) { benchDispatchOne(b, true) }
 
-
 // BenchmarkDispatchNoDigest is BenchmarkDispatch without batch digests.
 func BenchmarkDispatchNoDigest(b *testing.B) { benchDispatchOne(b, false) }
 
