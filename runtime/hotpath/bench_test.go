@@ -203,6 +203,7 @@ func BenchmarkQueue(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			q := NewRing[uint64](n)
 			b.ReportAllocs()
+			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				for j := 0; j < n; j++ {
 					q.TryPush(uint64(j))
@@ -220,6 +221,7 @@ func BenchmarkQueue(b *testing.B) {
 func BenchmarkQueueMPMC(b *testing.B) {
 	q := NewRing[uint64](1024)
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			q.TryPush(1)
@@ -233,6 +235,7 @@ func BenchmarkContextPool(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			p := NewContextPool(16)
 			b.ReportAllocs()
+			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				for j := 0; j < n; j++ {
 					_ = NewContext(p.AllocAgent(), p.AllocTenant(), 0, 0)
@@ -275,6 +278,7 @@ func BenchmarkArena(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			a := NewArena(1 << 20)
 			b.ReportAllocs()
+			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				for j := 0; j < n; j++ {
 					if _, ok := Put(a, uint64(j)); !ok {
