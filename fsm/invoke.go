@@ -145,7 +145,8 @@ func (a *applier) baseResult(c *Invoke, ref capability.Ref, node graph.Node, jud
 		effects[i].Sensitivity = node.Sensitivity
 	}
 	return Result{Time: a.now, Capability: ref, Effects: effects, Input: node.Input, Output: node.Output,
-		Judged: judged, Invoker: c.Invoker, Tenant: tenant, Chain: linkHashes(c.Links)}
+		Judged: judged, Invoker: c.Invoker, Tenant: tenant, Chain: linkHashes(c.Links),
+		CorrelationID: c.Invocation.CorrelationID}
 }
 
 func (a *applier) ledgerDecision(c *Invoke, res *Result, req *policy.Request) {

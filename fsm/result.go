@@ -35,6 +35,8 @@ type Result struct {
 	Invoker    principal.KeyID       `json:"invoker"`
 	Tenant     string                `json:"tenant"`
 	Chain      []string              `json:"chain,omitempty"`
+	// CorrelationID is the invocation's correlation id.
+	CorrelationID string `json:"correlation_id,omitempty"`
 }
 
 // Allowed reports whether the command was applied and allowed.

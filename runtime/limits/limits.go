@@ -270,3 +270,106 @@ const (
 	// node.
 	DelegationCacheEntries = 8192
 )
+
+// Fault-injection suite (jepsen/).
+const (
+	// MaxHistoryBytes bounds a saved run history that jepsen loads to
+	// re-check offline. A 100-run campaign of 60 s at a few hundred ops/s
+	// writes histories of a few megabytes each; 256 MiB leaves room for long
+	// runs with full ledger reads while keeping a hostile file from
+	// exhausting memory.
+	MaxHistoryBytes = 256 << 20
+)
+
+// Cluster reads and writes.
+const (
+	// MaxReadWait bounds how long a read waits for the local state to
+	// reach the index it must reflect (a read index or --min-index): long
+	// enough for a follower to catch up after a brief stall, short enough
+	// that a partitioned node answers with an error rather than hanging.
+	MaxReadWait = 5 * 1000 * 1000 * 1000 // nanoseconds (5s)
+)
+
+// Gossip (cluster/gossip).
+const (
+	// MaxGossipAddrLen bounds the Raft and API addresses a member advertises
+	// in its gossip metadata. Node metadata must fit memberlist's 512-byte
+	// meta limit together with a MaxIDLen node id and a graph hash; 96
+	// bytes holds any host:port with an IPv6 literal and a zone, or a
+	// reasonable DNS name.
+	MaxGossipAddrLen = 96
+
+	// MaxGossipStateBytes bounds the state one member sends another in a
+	// memberlist push/pull exchange: a header and, when it fits, the
+	// encoded graph snapshot. memberlist itself refuses user state over
+	// 20 MiB; snapshots larger than this travel through the API fetch hook
+	// instead, so one exchange never stalls the gossip stream for long.
+	MaxGossipStateBytes = 16 << 20
+
+	// GossipEventBuffer is how many membership events wait for a slow
+	// consumer before newer ones are dropped (and counted). Events are
+	// hints; Members() is the truth, so a consumer that falls behind only
+	// reacts later.
+	GossipEventBuffer = 1024
+
+	// MaxGossipGraphCandidates bounds the members one graph-sync round tries
+	// before it gives up until the next round, so a cluster of edges that
+	// all advertise a snapshot they cannot serve does not stall the loop.
+	MaxGossipGraphCandidates = 4
+)
+
+// Hot-path wire protocol (transport/hotwire).
+const (
+	// MaxHotArgsBytes bounds the arguments of one hot-path invocation. Hot
+	// path work is small by definition (FastPath: ≤ 1ms); bigger inputs
+	// belong on the normal invocation path. The server keeps the bytes of
+	// every invocation in flight, so this times the session windows bounds
+	// a connection's pinned memory.
+	MaxHotArgsBytes = 64 << 10
+
+	// MaxHotOutputBytes bounds what one handler may answer. A larger output
+	// turns the result into a TooLarge failure instead of a response frame
+	// the client would refuse.
+	MaxHotOutputBytes = 64 << 10
+
+	// MaxHotControlBytes bounds a control frame (hello, session open and
+	// close, errors). The largest is a session open, which carries one
+	// certificate (MaxCertificateBytes) plus a key and a signature.
+	MaxHotControlBytes = MaxCertificateBytes + 4<<10
+
+	// MaxHotFrameBytes bounds any frame's length field. A length beyond it
+	// means the peer is not speaking the protocol (or framing is lost), so
+	// the connection is closed after an error frame.
+	MaxHotFrameBytes = MaxHotControlBytes
+
+	// HotReadChunkBytes is the size of the buffers a connection reads into.
+	// Invocation arguments are borrowed from them until the invocation
+	// completes, so a chunk is reused only when every invocation it carried
+	// is done. It holds at least one largest invocation frame.
+	HotReadChunkBytes = 128 << 10
+
+	// MaxHotConnChunks bounds the read chunks one connection may pin
+	// (16 MiB). When all are pinned by invocations in flight the connection
+	// stops reading until one frees: TCP back-pressure, not a drop.
+	MaxHotConnChunks = 128
+
+	// MaxHotConnPendingBytes bounds the responses a connection has queued
+	// but not yet written. Beyond it the server stops reading that
+	// connection's requests until the client reads its responses, so a
+	// client that never reads cannot grow the server's memory.
+	MaxHotConnPendingBytes = 8 << 20
+
+	// MaxHotSessionsPerConn bounds the sessions open at once on one
+	// connection. Each holds a dispatcher session, a response buffer and a
+	// window-sized in-flight ring.
+	MaxHotSessionsPerConn = 1024
+
+	// MaxHotConns is the default bound on concurrent hot-path connections
+	// per server; each costs two goroutines and at least one read chunk.
+	MaxHotConns = 4096
+)
+
+// MaxResponseBody bounds what the Go client reads from one API answer: a
+// full page of MaxQueryLimit events, or a batch of MaxBatchInvocations
+// outcomes with their certificates, fits well inside it.
+const MaxResponseBody = 256 << 20

@@ -1,0 +1,111 @@
+package cluster
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/cnv-project/cnv/runtime/clock"
+)
+
+// Config configures a Node.
+type Config struct {
+	// NodeID names the node in the Raft configuration and the ledger.
+	NodeID string
+	// DataDir holds state.db (ledger and replicated state), raft/ (log,
+	// stable store, snapshots) and node.key (generated on first start).
+	DataDir string
+	// RaftListener is the listener for Raft traffic (the caller binds it,
+	// so tests can use port 0). RaftAdvertise is the address peers dial;
+	// empty means the listener's address.
+	RaftListener  net.Listener
+	RaftAdvertise string
+	// APIAddr is this node's HTTP API address as peers should dial it.
+	APIAddr string
+	// Bootstrap starts a new single-node cluster when the data dir has no
+	// Raft state. BootstrapPeers, when set, bootstraps with exactly those
+	// servers (bootstrap-expect: every initial node uses the same list).
+	Bootstrap      bool
+	BootstrapPeers []Peer
+	// AdminKeys are installed by the first leader of a new cluster.
+	AdminKeys []ed25519.PublicKey
+	// Peers reaches other nodes. Required.
+	Peers PeerClient
+	// Dial rewrites the address Raft dials (fault injection); nil dials
+	// directly.
+	Dial func(addr string, timeout time.Duration) (net.Conn, error)
+
+	Logger hclog.Logger
+	Clock  clock.Clock
+
+	// Raft tuning; zero values take the defaults below.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	SnapshotThreshold  uint64
+	SnapshotInterval   time.Duration
+	TrailingLogs       uint64
+	// MaxBatchCommands bounds the commands group-committed in one entry.
+	MaxBatchCommands int
+	// MaxInflight bounds the Raft entries proposed and not yet applied.
+	MaxInflight int
+	// ForwardHold is how long a write waits for a leader before 503.
+	ForwardHold time.Duration
+}
+
+// Peer is a server in a bootstrap configuration.
+type Peer struct {
+	ID       string `json:"node_id"`
+	RaftAddr string `json:"raft_addr"`
+}
+
+func (c *Config) setDefaults() error {
+	if c.NodeID == "" || c.DataDir == "" || c.RaftListener == nil || c.APIAddr == "" {
+		return errors.New("cluster: NodeID, DataDir, RaftListener and APIAddr are required")
+	}
+	if c.Peers == nil {
+		return errors.New("cluster: Peers is required")
+	}
+	if c.RaftAdvertise == "" {
+		c.RaftAdvertise = c.RaftListener.Addr().String()
+	}
+	if _, _, err := net.SplitHostPort(c.RaftAdvertise); err != nil {
+		return fmt.Errorf("cluster: raft advertise address %q: %w", c.RaftAdvertise, err)
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	if c.Clock == nil {
+		c.Clock = clock.System{}
+	}
+	setDur(&c.HeartbeatTimeout, time.Second)
+	setDur(&c.ElectionTimeout, time.Second)
+	setDur(&c.LeaderLeaseTimeout, 500*time.Millisecond)
+	setDur(&c.CommitTimeout, 5*time.Millisecond)
+	setDur(&c.SnapshotInterval, 30*time.Second)
+	setDur(&c.ForwardHold, 5*time.Second)
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = 8192
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = 10240
+	}
+	if c.MaxBatchCommands == 0 {
+		c.MaxBatchCommands = 2048
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = 16
+	}
+	return nil
+}
+
+func setDur(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}

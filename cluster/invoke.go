@@ -1,0 +1,181 @@
+package cluster
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+
+	"github.com/cnv-project/cnv/fsm"
+	"github.com/cnv-project/cnv/runtime/certificate"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/delegation"
+	"github.com/cnv-project/cnv/runtime/invocation"
+	"github.com/cnv-project/cnv/runtime/limits"
+	"github.com/cnv-project/cnv/runtime/principal"
+)
+
+// Outcome is one invocation's answer: the committed result and, for a
+// ledgered decision, the node-signed proof of it (a certificate when
+// allowed, a receipt otherwise). Err set means the invocation was
+// rejected and nothing was applied.
+type Outcome struct {
+	RequestID   string
+	Result      fsm.Result
+	Certificate *certificate.Signed
+	Receipt     *SignedReceipt
+	Err         *cnverr.Error
+}
+
+// Invoke authenticates a signed batch, proposes its invocations as one
+// group and answers each with its outcome. Only the leader invokes; a
+// follower gets ErrNotLeader (the transport forwards the request). A
+// whole-request error (bad signature, unknown key, malformed batch) means
+// nothing was proposed.
+func (n *Node) Invoke(ctx context.Context, s *invocation.Signed) ([]Outcome, error) {
+	if !n.IsLeader() {
+		return nil, ErrNotLeader
+	}
+	view := n.fsm.View()
+	lookup := func(k principal.KeyID) (ed25519.PublicKey, bool) {
+		p, ok := view.Principal(k)
+		return p.PublicKey, ok
+	}
+	batch, err := s.Open(lookup, n.vcache)
+	if err != nil {
+		return nil, err
+	}
+	outs := make([]Outcome, len(batch.Invocations))
+	cmds := make([]fsm.Command, 0, len(outs))
+	slots := make([]int, 0, len(outs))
+	for i := range batch.Invocations {
+		inv := batch.Invocations[i]
+		outs[i].RequestID = inv.RequestID
+		cmd, err := n.prepare(view, batch.Invoker, inv)
+		if err != nil {
+			outs[i].Err = render(err)
+			continue
+		}
+		cmds = append(cmds, cmd)
+		slots = append(slots, i)
+	}
+	if len(cmds) == 0 {
+		return outs, nil
+	}
+	results, _, err := n.props.submit(ctx, cmds)
+	if err != nil {
+		return nil, err
+	}
+	for j, res := range results {
+		n.finish(&outs[slots[j]], res)
+	}
+	return outs, nil
+}
+
+// prepare checks what does not need the committed state — the capability
+// exists, the links decode, verify and chain to the invoker — and builds
+// the command.
+func (n *Node) prepare(view *fsm.View, invoker principal.KeyID, inv invocation.Invocation) (fsm.Command, error) {
+	ref, err := inv.Ref()
+	if err != nil {
+		return fsm.Command{}, err
+	}
+	if _, ok := view.Capability(ref); !ok {
+		return fsm.Command{}, cnverr.New(cnverr.CommandNotFound, "capability %s is not registered", ref)
+	}
+	links, err := n.links(inv.Chain, invoker)
+	if err != nil {
+		return fsm.Command{}, err
+	}
+	inv.Chain = nil
+	return fsm.Command{Kind: fsm.KindInvoke, Invoke: &fsm.Invoke{Invoker: invoker, Invocation: inv, Links: links}}, nil
+}
+
+// links decodes and verifies a chain's signatures, linkage and narrowing
+// (cached by the verifier) and that its last audience is the invoker.
+func (n *Node) links(chain [][]byte, invoker principal.KeyID) ([]fsm.Link, error) {
+	if len(chain) == 0 {
+		return nil, nil
+	}
+	if len(chain) > limits.MaxChainDepth {
+		return nil, cnverr.New(cnverr.InvalidInput, "delegation chain has %d links; at most %d", len(chain), limits.MaxChainDepth)
+	}
+	decoded := make([]delegation.Link, len(chain))
+	for i, raw := range chain {
+		l, err := delegation.Decode(raw)
+		if err != nil {
+			return nil, fmt.Errorf("delegation link %d: %w", i, err)
+		}
+		decoded[i] = l
+	}
+	if _, err := n.verifier.Prepare(decoded); err != nil {
+		return nil, err
+	}
+	last := decoded[len(decoded)-1].Body()
+	if last.AudienceID != invoker {
+		return nil, cnverr.New(cnverr.PermissionDenied, "delegation chain ends at %s, not at the invoker %s", last.AudienceID, invoker)
+	}
+	out := make([]fsm.Link, len(decoded))
+	for i, l := range decoded {
+		b := l.Body()
+		out[i] = fsm.Link{Hash: l.Hash(), Issuer: b.IssuerID, Audience: b.AudienceID, Constraints: b.Constraints,
+			NotBefore: b.NotBefore, NotAfter: b.NotAfter, MaxUses: b.MaxUses}
+	}
+	return out, nil
+}
+
+// finish turns a committed result into an outcome with its proof.
+func (n *Node) finish(o *Outcome, res fsm.Result) {
+	o.Result = res
+	if res.Err != nil {
+		o.Err = res.Err
+		return
+	}
+	if res.Allowed() {
+		cert, err := n.certify(o.RequestID, res)
+		if err != nil {
+			o.Err = render(err)
+			return
+		}
+		o.Certificate = &cert
+		return
+	}
+	rcpt, err := n.receipt(o.RequestID, res)
+	if err != nil {
+		o.Err = render(err)
+		return
+	}
+	o.Receipt = &rcpt
+}
+
+// certify walks the certificate through its checked states and signs it
+// with the node key at the committed time.
+func (n *Node) certify(requestID string, res fsm.Result) (certificate.Signed, error) {
+	origin := principal.KeyID("")
+	if res.Judged.KeyID != res.Invoker {
+		origin = res.Judged.KeyID
+	}
+	c, err := certificate.New(certificate.Params{
+		Capability: res.Capability, Effects: res.Effects, Input: res.Input, Output: res.Output,
+		AgentID: res.Judged.AgentID, AgentType: res.Judged.AgentType, KeyID: res.Invoker,
+		Tenant: res.Tenant, Origin: origin, Chain: res.Chain, RequestID: requestID,
+		CorrelationID: res.CorrelationID, IssuedAt: res.Time,
+	})
+	if err != nil {
+		return certificate.Signed{}, err
+	}
+	pc, err := certificate.CheckPolicy(c, res.Policy)
+	if err != nil {
+		return certificate.Signed{}, err
+	}
+	cc, err := certificate.CheckCapability(pc, certificate.Available{res.Capability.ID()})
+	if err != nil {
+		return certificate.Signed{}, err
+	}
+	v, err := certificate.Verify(cc, res.Time, certificate.Placement{LedgerIndex: res.LedgerIndex, LeafHash: res.LeafHash.String()}, n.signer)
+	if err != nil {
+		return certificate.Signed{}, err
+	}
+	return v.Export()
+}
+
+func render(err error) *cnverr.Error { return cnverr.Render(err) }

@@ -1,0 +1,97 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cnv-project/cnv/fsm"
+)
+
+// maintain runs the node's housekeeping: the first leader installs the
+// admin keys, every node makes sure its record (ID, addresses, public key)
+// is in the replicated state, and the leader keeps voter flags current.
+func (n *Node) maintain() {
+	t := time.NewTicker(150 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.shutdownCh:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := n.maintainOnce(ctx); err != nil {
+			n.log.Debug("maintenance step failed; will retry", "error", err)
+		}
+		cancel()
+	}
+}
+
+func (n *Node) maintainOnce(ctx context.Context) error {
+	view := n.fsm.View()
+	if n.IsLeader() {
+		if !view.Bootstrapped && len(n.cfg.AdminKeys) > 0 {
+			cmd := fsm.Command{Kind: fsm.KindBootstrap, Bootstrap: &fsm.Bootstrap{AdminKeys: n.cfg.AdminKeys}}
+			if _, _, err := n.props.submit(ctx, []fsm.Command{cmd}); err != nil {
+				return err
+			}
+			n.log.Info("cluster bootstrapped", "admin_keys", len(n.cfg.AdminKeys))
+		}
+		if err := n.syncVoterFlags(ctx, view); err != nil {
+			return err
+		}
+	}
+	if !n.recordCurrent(view) {
+		return n.registerSelf(ctx)
+	}
+	return nil
+}
+
+func (n *Node) ownRecord() fsm.Node {
+	return fsm.Node{ID: n.cfg.NodeID, RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, PublicKey: n.pub, KeyID: n.keyID}
+}
+
+func (n *Node) recordCurrent(view *fsm.View) bool {
+	rec, ok := view.Nodes[n.cfg.NodeID]
+	return ok && rec.KeyID == n.keyID && rec.APIAddr == n.cfg.APIAddr && rec.RaftAddr == n.cfg.RaftAdvertise
+}
+
+func (n *Node) registerSelf(ctx context.Context) error {
+	sn, err := signNode(n.ownRecord(), n.key)
+	if err != nil {
+		return err
+	}
+	if n.IsLeader() {
+		return n.RegisterNode(ctx, sn)
+	}
+	_, addr := n.Leader()
+	if addr == "" {
+		return ErrNoLeader
+	}
+	return n.cfg.Peers.RegisterNode(ctx, addr, sn)
+}
+
+// syncVoterFlags re-proposes records whose voter flag no longer matches
+// the Raft configuration (after a promotion).
+func (n *Node) syncVoterFlags(ctx context.Context, view *fsm.View) error {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return raftErr(err)
+	}
+	var cmds []fsm.Command
+	for _, s := range f.Configuration().Servers {
+		rec, ok := view.Nodes[string(s.ID)]
+		if !ok || rec.Voter == (s.Suffrage == raft.Voter) || rec.RaftAddr != string(s.Address) {
+			continue
+		}
+		rec.Voter = s.Suffrage == raft.Voter
+		cmds = append(cmds, fsm.Command{Kind: fsm.KindNode, Node: &rec})
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	_, _, err := n.props.submit(ctx, cmds)
+	return err
+}

@@ -1,0 +1,251 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cnv-project/cnv/fsm"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/principal"
+)
+
+// IsLeader reports whether this node is the Raft leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the current leader's ID and API address ("" when
+// unknown).
+func (n *Node) Leader() (id, apiAddr string) {
+	_, lid := n.raft.LeaderWithID()
+	id = string(lid)
+	if id == "" {
+		return "", ""
+	}
+	if id == n.cfg.NodeID {
+		return id, n.cfg.APIAddr
+	}
+	if rec, ok := n.fsm.View().Nodes[id]; ok {
+		return id, rec.APIAddr
+	}
+	return id, ""
+}
+
+// LeaderAPI waits (up to ForwardHold or ctx) for a leader whose API address
+// is known and returns it; it returns ErrNoLeader when none appears.
+func (n *Node) LeaderAPI(ctx context.Context) (string, error) {
+	deadline := time.NewTimer(n.cfg.ForwardHold)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if id, addr := n.Leader(); addr != "" && id != "" {
+			return addr, nil
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return "", ErrNoLeader
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w: %v", ErrNoLeader, ctx.Err())
+		case <-n.shutdownCh:
+			return "", ErrShutdown
+		}
+	}
+}
+
+// Member is one server of the Raft configuration with its node record.
+type Member struct {
+	NodeID   string          `json:"node_id"`
+	RaftAddr string          `json:"raft_addr"`
+	APIAddr  string          `json:"api_addr,omitempty"`
+	Raft     string          `json:"raft"`
+	Leader   bool            `json:"leader"`
+	KeyID    principal.KeyID `json:"key_id,omitempty"`
+}
+
+// Members lists the Raft configuration with the node records.
+func (n *Node) Members() ([]Member, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, raftErr(err)
+	}
+	_, leader := n.raft.LeaderWithID()
+	nodes := n.fsm.View().Nodes
+	var out []Member
+	for _, s := range f.Configuration().Servers {
+		m := Member{NodeID: string(s.ID), RaftAddr: string(s.Address), Raft: "voter", Leader: s.ID == leader}
+		if s.Suffrage != raft.Voter {
+			m.Raft = "nonvoter"
+		}
+		if rec, ok := nodes[m.NodeID]; ok {
+			m.APIAddr, m.KeyID = rec.APIAddr, rec.KeyID
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// AddServer adds (or re-addresses) a server; leader only.
+func (n *Node) AddServer(ctx context.Context, req JoinRequest) error {
+	if err := principal.CheckID("node_id", req.NodeID); err != nil {
+		return err
+	}
+	if req.RaftAddr == "" {
+		return cnverr.New(cnverr.InvalidInput, "join: raft_addr is required")
+	}
+	if !n.IsLeader() {
+		return ErrNotLeader
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return raftErr(err)
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == raft.ServerID(req.NodeID) && s.Address == raft.ServerAddress(req.RaftAddr) {
+			n.log.Info("join: server already a member", "node_id", req.NodeID)
+			return nil
+		}
+		if s.ID == raft.ServerID(req.NodeID) || s.Address == raft.ServerAddress(req.RaftAddr) {
+			n.log.Info("join: replacing a member with the same id or address", "node_id", s.ID, "addr", s.Address)
+			if err := n.raft.RemoveServer(s.ID, 0, 0).Error(); err != nil {
+				return raftErr(err)
+			}
+		}
+	}
+	var fut raft.IndexFuture
+	if req.Nonvoter {
+		fut = n.raft.AddNonvoter(raft.ServerID(req.NodeID), raft.ServerAddress(req.RaftAddr), 0, 0)
+	} else {
+		fut = n.raft.AddVoter(raft.ServerID(req.NodeID), raft.ServerAddress(req.RaftAddr), 0, 0)
+	}
+	if err := fut.Error(); err != nil {
+		return raftErr(err)
+	}
+	n.log.Info("server added", "node_id", req.NodeID, "raft", req.RaftAddr, "voter", !req.Nonvoter)
+	return nil
+}
+
+// HandleJoin adds req's server when this node leads, and otherwise
+// forwards the request once to the leader.
+func (n *Node) HandleJoin(ctx context.Context, req JoinRequest) error {
+	err := n.AddServer(ctx, req)
+	if !errors.Is(err, ErrNotLeader) || req.Forwarded {
+		return err
+	}
+	addr, err := n.LeaderAPI(ctx)
+	if err != nil {
+		return err
+	}
+	req.Forwarded = true
+	return n.cfg.Peers.Join(ctx, addr, req)
+}
+
+// Join asks the members at addrs (API addresses) to add this node, trying
+// them in turn until one succeeds or ctx ends.
+func (n *Node) Join(ctx context.Context, addrs []string) error {
+	req := JoinRequest{NodeID: n.cfg.NodeID, RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr}
+	var last error
+	for attempt := 0; ; attempt++ {
+		for _, a := range addrs {
+			if last = n.cfg.Peers.Join(ctx, a, req); last == nil {
+				n.log.Info("joined the cluster", "via", a)
+				return nil
+			}
+			n.log.Debug("join attempt failed", "via", a, "error", last)
+		}
+		select {
+		case <-ctx.Done():
+			return cnverr.New(cnverr.Unavailable, "could not join via %v: %v (last error: %v)", addrs, ctx.Err(), last)
+		case <-n.shutdownCh:
+			return ErrShutdown
+		case <-time.After(backoff(attempt)):
+		}
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt, 4)
+	return d
+}
+
+// RemoveServer removes a server from the Raft configuration and records
+// its departure; leader only.
+func (n *Node) RemoveServer(ctx context.Context, req RemoveRequest) error {
+	if !n.IsLeader() {
+		return ErrNotLeader
+	}
+	if err := n.raft.RemoveServer(raft.ServerID(req.NodeID), 0, 0).Error(); err != nil {
+		return raftErr(err)
+	}
+	n.log.Info("server removed", "node_id", req.NodeID, "reason", req.Reason)
+	cmd := fsm.Command{Kind: fsm.KindNodeLeft, NodeLeft: &fsm.NodeLeft{ID: req.NodeID, Reason: req.Reason}}
+	_, _, err := n.props.submit(ctx, []fsm.Command{cmd})
+	return err
+}
+
+// HandleRemove removes a server when this node leads, else forwards once.
+func (n *Node) HandleRemove(ctx context.Context, req RemoveRequest) error {
+	if req.NodeID == "" {
+		return cnverr.New(cnverr.InvalidInput, "remove: node_id is required")
+	}
+	err := n.RemoveServer(ctx, req)
+	if !errors.Is(err, ErrNotLeader) || req.Forwarded {
+		return err
+	}
+	addr, err := n.LeaderAPI(ctx)
+	if err != nil {
+		return err
+	}
+	req.Forwarded = true
+	return n.cfg.Peers.Remove(ctx, addr, req)
+}
+
+// Leave removes this node from the cluster, handing leadership over first
+// when it leads. The caller shuts the node down afterwards.
+func (n *Node) Leave(ctx context.Context) error {
+	if n.IsLeader() {
+		if err := n.raft.LeadershipTransfer().Error(); err != nil {
+			n.log.Warn("leadership transfer failed; removing self as leader", "error", err)
+			return n.RemoveServer(ctx, RemoveRequest{NodeID: n.cfg.NodeID, Reason: "left"})
+		}
+	}
+	addr, err := n.LeaderAPI(ctx)
+	if err != nil {
+		return err
+	}
+	return n.cfg.Peers.Remove(ctx, addr, RemoveRequest{NodeID: n.cfg.NodeID, Reason: "left", Forwarded: true})
+}
+
+// RegisterNode publishes a member's signed record; leader only. The record
+// must verify under its own key and name a server of the configuration at
+// the same Raft address.
+func (n *Node) RegisterNode(ctx context.Context, sn SignedNode) error {
+	if !sn.verify() {
+		return ErrBadNodeRecord
+	}
+	if !n.IsLeader() {
+		return ErrNotLeader
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return raftErr(err)
+	}
+	rec := sn.Record
+	found := false
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == rec.ID && string(s.Address) == rec.RaftAddr {
+			found, rec.Voter = true, s.Suffrage == raft.Voter
+		}
+	}
+	if !found {
+		return cnverr.New(cnverr.PermissionDenied, "node %s at %s is not in the raft configuration", rec.ID, rec.RaftAddr)
+	}
+	res, _, err := n.props.submit(ctx, []fsm.Command{{Kind: fsm.KindNode, Node: &rec}})
+	if err == nil && len(res) == 1 && res[0].Err != nil {
+		err = res[0].Err
+	}
+	return err
+}

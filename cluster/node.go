@@ -1,0 +1,274 @@
+package cluster
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/cnv-project/cnv/fsm"
+	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/runtime/certificate"
+	"github.com/cnv-project/cnv/runtime/delegation"
+	"github.com/cnv-project/cnv/runtime/invocation"
+	"github.com/cnv-project/cnv/runtime/principal"
+)
+
+// Node is one cnv server: Raft, the FSM over the ledger file, the leader's
+// proposal pipeline and the node's identity.
+type Node struct {
+	cfg Config
+	log hclog.Logger
+
+	key    ed25519.PrivateKey
+	pub    ed25519.PublicKey
+	keyID  principal.KeyID
+	signer *certificate.Signer
+
+	store   *ledger.Store
+	fsm     *fsm.FSM
+	applied *indexNotifier
+
+	raft     *raft.Raft
+	logStore *raftboltdb.BoltStore
+	snaps    *raft.FileSnapshotStore
+	trans    *raft.NetworkTransport
+
+	props    *proposer
+	verifier *delegation.Verifier
+	vcache   *invocation.VerifyCache
+
+	// barrierTerm is the last term in which this node, as leader, applied
+	// a barrier (see termBarrier).
+	barrierTerm atomic.Uint64
+
+	shutdownCh   chan struct{}
+	shutdownOnce sync.Once
+	wg           sync.WaitGroup
+}
+
+// New opens the node's data directory and starts Raft. It bootstraps a new
+// cluster only when asked and when the directory holds no Raft state.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger.Named("cluster"), shutdownCh: make(chan struct{})}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "raft"), 0o700); err != nil {
+		return nil, fmt.Errorf("cluster: data dir: %w", err)
+	}
+	if err := n.loadKey(); err != nil {
+		return nil, err
+	}
+	if err := n.openState(); err != nil {
+		return nil, err
+	}
+	if err := n.openRaft(); err != nil {
+		n.closeState()
+		return nil, err
+	}
+	n.verifier = delegation.NewVerifier(1 << 16)
+	n.vcache = invocation.NewVerifyCache(1 << 16)
+	n.props = newProposer(n)
+	n.goLoop(n.props.run)
+	n.goLoop(n.props.complete)
+	n.goLoop(n.maintain)
+	n.log.Info("node started", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "api", cfg.APIAddr, "key_id", n.keyID)
+	return n, nil
+}
+
+func (n *Node) goLoop(f func()) {
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); f() }()
+}
+
+// loadKey reads DataDir/node.key, generating the pair on first start.
+func (n *Node) loadKey() error {
+	base := filepath.Join(n.cfg.DataDir, "node")
+	priv, err := principal.LoadPrivate(base + ".key")
+	if errors.Is(err, fs.ErrNotExist) {
+		var pub ed25519.PublicKey
+		pub, priv, err = principal.Generate(rand.Reader)
+		if err == nil {
+			err = principal.WriteKeyPair(base, pub, priv)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: node key: %w", err)
+	}
+	n.key = priv
+	n.pub = priv.Public().(ed25519.PublicKey)
+	n.keyID = principal.IDOf(n.pub)
+	n.signer = certificate.NewSigner(priv)
+	return nil
+}
+
+func (n *Node) openState() error {
+	st, err := ledger.Open(filepath.Join(n.cfg.DataDir, "state.db"), ledger.Options{InitialMmapSize: 64 << 20})
+	if err != nil {
+		return fmt.Errorf("cluster: open state: %w", err)
+	}
+	f, err := fsm.New(st, n.cfg.Logger.Named("fsm"))
+	if err != nil {
+		st.Close()
+		return err
+	}
+	n.store, n.fsm = st, f
+	n.applied = newIndexNotifier(f.AppliedIndex())
+	return nil
+}
+
+func (n *Node) closeState() {
+	if n.logStore != nil {
+		n.logStore.Close()
+	}
+	if n.store != nil {
+		n.store.Close()
+	}
+}
+
+func (n *Node) raftConfig() *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.cfg.NodeID)
+	rc.Logger = n.cfg.Logger.Named("raft")
+	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = n.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = n.cfg.CommitTimeout
+	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	rc.SnapshotInterval = n.cfg.SnapshotInterval
+	rc.TrailingLogs = n.cfg.TrailingLogs
+	rc.MaxAppendEntries = 256
+	rc.BatchApplyCh = true
+	// The FSM's state lives in state.db and survives restarts; entries it
+	// already holds are skipped. Restoring the last snapshot on start would
+	// only rewrite the file (see restoreIfBehind for the lost-file case).
+	rc.NoSnapshotRestoreOnStart = true
+	return rc
+}
+
+func (n *Node) openRaft() error {
+	dir := filepath.Join(n.cfg.DataDir, "raft")
+	ls, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("cluster: raft log: %w", err)
+	}
+	n.logStore = ls
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, n.cfg.Logger.Named("snapshot"))
+	if err != nil {
+		return fmt.Errorf("cluster: snapshots: %w", err)
+	}
+	n.snaps = snaps
+	if err := n.restoreIfBehind(); err != nil {
+		return err
+	}
+	stream := &streamLayer{ln: n.cfg.RaftListener, advertise: n.cfg.RaftAdvertise, dial: n.cfg.Dial}
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: stream, MaxPool: 4, Timeout: 10 * time.Second, Logger: n.cfg.Logger.Named("raft-net"),
+	})
+	has, err := raft.HasExistingState(ls, ls, snaps)
+	if err != nil {
+		return fmt.Errorf("cluster: raft state: %w", err)
+	}
+	r, err := raft.NewRaft(n.raftConfig(), &notifyingFSM{FSM: n.fsm, n: n.applied}, ls, ls, snaps, n.trans)
+	if err != nil {
+		n.trans.Close()
+		return fmt.Errorf("cluster: start raft: %w", err)
+	}
+	n.raft = r
+	if has {
+		n.log.Info("existing raft state found; not bootstrapping")
+		return nil
+	}
+	return n.bootstrap()
+}
+
+func (n *Node) bootstrap() error {
+	var servers []raft.Server
+	switch {
+	case len(n.cfg.BootstrapPeers) > 0:
+		for _, p := range n.cfg.BootstrapPeers {
+			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr), Suffrage: raft.Voter})
+		}
+	case n.cfg.Bootstrap:
+		servers = []raft.Server{{ID: raft.ServerID(n.cfg.NodeID), Address: raft.ServerAddress(n.cfg.RaftAdvertise), Suffrage: raft.Voter}}
+	default:
+		return nil
+	}
+	n.log.Info("bootstrapping a new cluster", "servers", len(servers))
+	if err := n.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
+		return fmt.Errorf("cluster: bootstrap: %w", err)
+	}
+	return nil
+}
+
+// restoreIfBehind restores the newest snapshot into the FSM when the state
+// file is behind it (the file was lost or replaced): Raft will only replay
+// entries after the snapshot, so the file must hold everything before it.
+func (n *Node) restoreIfBehind() error {
+	metas, err := n.snaps.List()
+	if err != nil || len(metas) == 0 {
+		return err
+	}
+	if metas[0].Index <= n.fsm.AppliedIndex() {
+		return nil
+	}
+	n.log.Warn("state file is behind the last snapshot; restoring it", "state_index", n.fsm.AppliedIndex(), "snapshot_index", metas[0].Index)
+	_, rc, err := n.snaps.Open(metas[0].ID)
+	if err != nil {
+		return fmt.Errorf("cluster: open snapshot: %w", err)
+	}
+	if err := n.fsm.Restore(rc); err != nil {
+		return err
+	}
+	n.applied.advance(n.fsm.AppliedIndex())
+	return nil
+}
+
+// Shutdown stops the node: Raft, the pipeline and the files. It is safe to
+// call more than once.
+func (n *Node) Shutdown() error {
+	var err error
+	n.shutdownOnce.Do(func() {
+		close(n.shutdownCh)
+		err = n.raft.Shutdown().Error()
+		n.trans.Close()
+		n.props.stop()
+		n.wg.Wait()
+		n.applied.close()
+		n.closeState()
+		n.log.Info("node stopped")
+	})
+	return err
+}
+
+// ID is the node's ID.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// KeyID is the node key's ID (the signer of its certificates).
+func (n *Node) KeyID() principal.KeyID { return n.keyID }
+
+// PublicKey is the node's public key.
+func (n *Node) PublicKey() ed25519.PublicKey { return n.pub }
+
+// FSM is the node's state machine (read side).
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// Store is the node's ledger store (read side).
+func (n *Node) Store() *ledger.Store { return n.store }
+
+// Raft exposes the Raft instance (status, metrics, tests).
+func (n *Node) Raft() *raft.Raft { return n.raft }
+
+// APIAddr is the node's own API address.
+func (n *Node) APIAddr() string { return n.cfg.APIAddr }

@@ -1,0 +1,141 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/runtime/invocation"
+	"github.com/cnv-project/cnv/transport/client"
+	"github.com/cnv-project/cnv/transport/wire"
+)
+
+// handleInvoke commits a signed batch on the leader, forwarding it there
+// (once) from a follower. A batch of one invocation that is rejected
+// answers with the rejection's status; a larger batch answers 200 with
+// per-invocation errors.
+func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r, requestLimit)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	var signed invocation.Signed
+	if err := decodeBytes(body, isMsgpack(r), &signed); err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	outs, err := s.node.Invoke(r.Context(), &signed)
+	if notLeader(err) && r.Header.Get(wire.HeaderForwarded) == "" {
+		s.forwardInvoke(w, r, body)
+		return
+	}
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	if len(outs) == 1 && outs[0].Err != nil {
+		writeErr(w, r, outs[0].Err)
+		return
+	}
+	resp := wire.InvokeResponse{Node: s.node.ID(), Results: make([]wire.Outcome, len(outs))}
+	for i := range outs {
+		resp.Results[i] = toWire(&outs[i])
+	}
+	write(w, r, http.StatusOK, resp)
+}
+
+// forwardInvoke relays the request to the leader and its answer back. It
+// retries only while the answer says the target was not the leader (so
+// nothing was proposed), within the node's hold time.
+func (s *Server) forwardInvoke(w http.ResponseWriter, r *http.Request, body []byte) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	hdr := forwarded()
+	hdr.Set("Content-Type", r.Header.Get("Content-Type"))
+	for {
+		addr, err := s.node.LeaderAPI(ctx)
+		if err != nil {
+			writeErr(w, r, err)
+			return
+		}
+		var raw client.Raw
+		err = s.cfg.Peers.Client().DoRaw(ctx, http.MethodPost, addr, "/v1/invoke", bytes.NewReader(body), &raw, acceptLike(r, hdr))
+		var ae *client.APIError
+		if errors.As(err, &ae) && ae.NotLeader() {
+			if !sleepCtx(ctx, 50*time.Millisecond) {
+				writeErr(w, r, cluster.ErrNoLeader)
+				return
+			}
+			continue
+		}
+		if errors.As(err, &ae) {
+			writeErr(w, r, ae.Err)
+			return
+		}
+		if err != nil {
+			writeErr(w, r, peerErr(err))
+			return
+		}
+		w.Header().Set("Content-Type", raw.ContentType)
+		w.Header().Set(wire.HeaderNode, raw.Node)
+		w.WriteHeader(http.StatusOK)
+		w.Write(raw.Body)
+		return
+	}
+}
+
+func acceptLike(r *http.Request, hdr http.Header) http.Header {
+	h := hdr.Clone()
+	if a := r.Header.Get("Accept"); a != "" {
+		h.Set("Accept", a)
+	}
+	return h
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func toWire(o *cluster.Outcome) wire.Outcome {
+	res := &o.Result
+	out := wire.Outcome{RequestID: o.RequestID, Error: o.Err}
+	if o.Err != nil {
+		return out
+	}
+	out.Decision, out.Reason, out.Suggestion = string(res.Decision), res.Reason, res.Policy.Suggestion
+	out.LedgerIndex, out.LeafHash, out.Time, out.Duplicate = res.LedgerIndex, res.LeafHash.String(), res.Time, res.Duplicate
+	out.Policy = &wire.PolicyTrace{MatchedRule: res.Policy.MatchedRule, EvaluatedRules: res.Policy.EvaluatedRules, PolicyHash: res.Policy.PolicyHash}
+	for _, u := range res.UseCounts {
+		out.UseCounts = append(out.UseCounts, wire.UseCount{Link: u.Link, Used: u.Used, Max: u.Max})
+	}
+	switch {
+	case o.Certificate != nil:
+		c := o.Certificate
+		out.SignedBytes, out.Signature, out.Signer = c.SignedBytes, c.Signature, string(c.Signer)
+		body := c.Certificate
+		out.Certificate = &body
+	case o.Receipt != nil:
+		rc := o.Receipt
+		out.SignedBytes, out.Signature, out.Signer = rc.SignedBytes, rc.Signature, string(rc.Signer)
+		out.Receipt = receiptWire(&rc.Receipt)
+	}
+	return out
+}
+
+func receiptWire(r *cluster.Receipt) *wire.Receipt {
+	return &wire.Receipt{Domain: r.Domain, Decision: r.Decision, Reason: r.Reason, Capability: r.Capability,
+		Invoker: string(r.Invoker), AgentID: r.AgentID, Tenant: r.Tenant, RequestID: r.RequestID,
+		CorrelationID: r.CorrelationID, Chain: r.Chain, MatchedRule: r.MatchedRule, Time: r.Time,
+		LedgerIndex: r.LedgerIndex, LeafHash: r.LeafHash, Signer: string(r.Signer)}
+}

@@ -1,0 +1,303 @@
+package transport
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/runtime/capability"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/delegation"
+	"github.com/cnv-project/cnv/runtime/graph"
+	"github.com/cnv-project/cnv/runtime/limits"
+	"github.com/cnv-project/cnv/runtime/policy"
+	"github.com/cnv-project/cnv/transport/wire"
+)
+
+// read makes the local state fit for a read at the requested consistency
+// (def when the request names none) and returns the index it reflects,
+// also set as the X-Cnv-Index header. On error it has answered.
+func (s *Server) read(w http.ResponseWriter, r *http.Request, def cluster.Consistency) (uint64, bool) {
+	c, err := cluster.ParseConsistency(r.URL.Query().Get("consistency"), def)
+	if err != nil {
+		writeErr(w, r, err)
+		return 0, false
+	}
+	minIndex, err := queryUint(r, "min_index", 0)
+	if err != nil {
+		writeErr(w, r, err)
+		return 0, false
+	}
+	idx, err := s.node.Read(r.Context(), c, minIndex)
+	if err != nil {
+		writeErr(w, r, err)
+		return 0, false
+	}
+	w.Header().Set(wire.HeaderIndex, strconv.FormatUint(idx, 10))
+	return idx, true
+}
+
+func (s *Server) handleLedgerStatus(w http.ResponseWriter, r *http.Request) {
+	idx, ok := s.read(w, r, cluster.Linearizable)
+	if !ok {
+		return
+	}
+	h := s.node.Store().Head()
+	write(w, r, http.StatusOK, wire.LedgerStatus{Size: h.Size, Root: h.Root.String(), Index: idx, PolicyHash: h.PolicyHash, LastTime: h.LastTime})
+}
+
+// eventPage is wire.EventPage with the ledger's own event type (its JSON
+// form is the wire form).
+type eventPage struct {
+	Events []ledger.Event `json:"events"`
+	More   bool           `json:"more"`
+	Next   uint64         `json:"next,omitempty"`
+	Index  uint64         `json:"index"`
+}
+
+func (s *Server) handleLedgerEvents(w http.ResponseWriter, r *http.Request) {
+	s.runQuery(w, r, func(q *ledger.Query) error { return nil })
+}
+
+func (s *Server) handleLedgerQuery(w http.ResponseWriter, r *http.Request) {
+	s.runQuery(w, r, func(q *ledger.Query) error { return parseFilters(r, q) })
+}
+
+func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, filters func(*ledger.Query) error) {
+	var q ledger.Query
+	start, err := queryUint(r, "start", 0)
+	if err == nil {
+		var lim int64
+		lim, err = queryInt(r, "limit", 0)
+		q.Start, q.Limit = start, int(lim)
+		if lim < 0 || lim > limits.MaxQueryLimit {
+			err = cnverr.New(cnverr.InvalidInput, "limit must be between 0 and %d", limits.MaxQueryLimit)
+		}
+	}
+	if err == nil {
+		err = filters(&q)
+	}
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	idx, ok := s.read(w, r, cluster.Linearizable)
+	if !ok {
+		return
+	}
+	p, err := s.node.Store().Query(q)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	write(w, r, http.StatusOK, eventPage{Events: p.Events, More: p.More, Next: p.Next, Index: idx})
+}
+
+func parseFilters(r *http.Request, q *ledger.Query) error {
+	v := r.URL.Query()
+	q.Actor, q.Tenant, q.Correlation = v.Get("actor"), v.Get("tenant"), v.Get("correlation_id")
+	q.Type, q.Decision = ledger.Type(v.Get("type")), policy.Decision(v.Get("decision"))
+	if c := v.Get("capability"); c != "" {
+		p, err := capability.ParsePath(c)
+		if err != nil {
+			return err
+		}
+		q.Capability = p
+	}
+	var err error
+	if q.Since, err = queryInt(r, "since", 0); err != nil {
+		return err
+	}
+	q.Until, err = queryInt(r, "until", 0)
+	return err
+}
+
+func (s *Server) handleLedgerEvent(w http.ResponseWriter, r *http.Request) {
+	i, err := strconv.ParseUint(r.PathValue("index"), 10, 64)
+	if err != nil {
+		writeErr(w, r, cnverr.New(cnverr.InvalidInput, "event index %q is not a number", r.PathValue("index")))
+		return
+	}
+	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
+		return
+	}
+	ev, err := s.node.Store().Event(i)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	write(w, r, http.StatusOK, ev)
+}
+
+func (s *Server) handleLedgerProof(w http.ResponseWriter, r *http.Request) {
+	index, err := queryUint(r, "index", 0)
+	if err != nil || !r.URL.Query().Has("index") {
+		writeErr(w, r, cnverr.New(cnverr.InvalidInput, "proof needs index=N"))
+		return
+	}
+	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
+		return
+	}
+	size, err := queryUint(r, "size", s.node.Store().Head().Size)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	p, err := s.node.Store().InclusionProof(index, size)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	write(w, r, http.StatusOK, p)
+}
+
+func (s *Server) handleLedgerConsistency(w http.ResponseWriter, r *http.Request) {
+	from, err := queryUint(r, "from", 0)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
+		return
+	}
+	to, err := queryUint(r, "to", s.node.Store().Head().Size)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	p, err := s.node.Store().ConsistencyProof(from, to)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	write(w, r, http.StatusOK, p)
+}
+
+func (s *Server) handleLedgerCheckpoints(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
+		return
+	}
+	cps, err := s.node.Store().Checkpoints()
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	write(w, r, http.StatusOK, cps)
+}
+
+func (s *Server) handleLedgerVerify(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.node.Store().Verify(ledger.VerifyOptions{Structure: r.URL.Query().Get("structure") == "true"})
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	write(w, r, http.StatusOK, rep)
+}
+
+func (s *Server) handleLedgerExport(w http.ResponseWriter, r *http.Request) {
+	from, err := queryUint(r, "from", 0)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
+		return
+	}
+	to, err := queryUint(r, "to", s.node.Store().Head().Size)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	if _, err := s.node.Store().Export(w, from, to); err != nil {
+		s.log.Warn("ledger export stopped", "error", err)
+	}
+}
+
+func (s *Server) handleDelegation(w http.ResponseWriter, r *http.Request) {
+	h, err := delegation.ParseHash(r.PathValue("hash"))
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	idx, ok := s.read(w, r, cluster.Linearizable)
+	if !ok {
+		return
+	}
+	st, found, err := s.node.FSM().LinkStateOf(h)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	if !found {
+		writeErr(w, r, cnverr.New(cnverr.NotFound, "delegation link %s has no recorded use or revocation", h))
+		return
+	}
+	write(w, r, http.StatusOK, wire.LinkState{Hash: st.Hash.String(), Issuer: string(st.Issuer), Audience: string(st.Audience),
+		MaxUses: st.MaxUses, NotAfter: st.NotAfter, Uses: st.Uses, FirstUsed: st.FirstUsed, Revoked: st.Revoked,
+		RevokedAt: st.RevokedAt, RevokedBy: string(st.RevokedBy), Reason: st.Reason, Index: idx})
+}
+
+func (s *Server) handleCapabilities(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.read(w, r, cluster.Stale); !ok {
+		return
+	}
+	g := s.node.FSM().View().Graph
+	out := make([]graph.Node, 0, g.Len())
+	for i := 0; i < g.Len(); i++ {
+		out = append(out, g.Node(graph.Index(i)))
+	}
+	write(w, r, http.StatusOK, map[string]any{"index": g.RaftIndex(), "hash": g.Hash(), "capabilities": out})
+}
+
+func (s *Server) handleGraphSnapshot(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.read(w, r, cluster.Stale); !ok {
+		return
+	}
+	g := s.node.FSM().View().Graph
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("X-Cnv-Graph-Hash", g.Hash())
+	w.Header().Set("X-Cnv-Graph-Index", strconv.FormatUint(g.RaftIndex(), 10))
+	w.Write(g.Encode())
+}
+
+// graphAnswer is a graph query's answer with the snapshot it reflects.
+type graphAnswer struct {
+	Index  uint64 `json:"index"`
+	Hash   string `json:"hash"`
+	Result any    `json:"result"`
+}
+
+func (s *Server) handleGraphQuery(w http.ResponseWriter, r *http.Request) {
+	var req graph.Request
+	if err := decode(w, r, 1<<20, &req); err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	if _, ok := s.read(w, r, cluster.Stale); !ok {
+		return
+	}
+	g := s.node.FSM().View().Graph
+	res, err := graph.Execute(g, req)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	write(w, r, http.StatusOK, graphAnswer{Index: g.RaftIndex(), Hash: g.Hash(), Result: res})
+}
+
+func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
+		return
+	}
+	p := s.node.FSM().View().Policy
+	write(w, r, http.StatusOK, map[string]any{"hash": p.Hash(), "policy": p.Document()})
+}
+
+func (s *Server) handlePrincipals(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
+		return
+	}
+	write(w, r, http.StatusOK, s.node.FSM().View().PrincipalList())
+}

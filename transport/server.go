@@ -1,0 +1,124 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/transport/wire"
+)
+
+// Config configures a Server.
+type Config struct {
+	Node *cluster.Node
+	// Peers is the node-to-node client (also used to forward writes).
+	Peers *Peers
+	// Metrics renders Prometheus text for /metrics (nil: node metrics only).
+	Metrics func() string
+	// OnLeave is called after the node left the cluster through the API
+	// (the agent then shuts down).
+	OnLeave func()
+	Logger  hclog.Logger
+}
+
+// Server is the HTTP API of one node.
+type Server struct {
+	cfg  Config
+	node *cluster.Node
+	log  hclog.Logger
+	http *http.Server
+	mux  *http.ServeMux
+}
+
+// NewServer returns a server for cfg.Node.
+func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	s := &Server{cfg: cfg, node: cfg.Node, log: cfg.Logger.Named("http"), mux: http.NewServeMux()}
+	s.routes()
+	s.http = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	return s
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("POST /v1/invoke", s.handleInvoke)
+	m.HandleFunc("GET /v1/cluster/status", s.handleStatus)
+	m.HandleFunc("GET /v1/cluster/members", s.handleMembers)
+	m.HandleFunc("GET /v1/cluster/keys", s.handleKeys)
+	m.HandleFunc("POST /v1/cluster/join", s.handleJoin)
+	m.HandleFunc("POST /v1/cluster/leave", s.handleLeave)
+	m.HandleFunc("POST /v1/cluster/remove", s.handleRemove)
+	m.HandleFunc("POST /v1/internal/register", s.handleRegister)
+	m.HandleFunc("GET /v1/internal/read-index", s.handleReadIndex)
+	m.HandleFunc("GET /v1/ledger/status", s.handleLedgerStatus)
+	m.HandleFunc("GET /v1/ledger/events", s.handleLedgerEvents)
+	m.HandleFunc("GET /v1/ledger/events/{index}", s.handleLedgerEvent)
+	m.HandleFunc("GET /v1/ledger/query", s.handleLedgerQuery)
+	m.HandleFunc("GET /v1/ledger/proof", s.handleLedgerProof)
+	m.HandleFunc("GET /v1/ledger/consistency", s.handleLedgerConsistency)
+	m.HandleFunc("GET /v1/ledger/checkpoints", s.handleLedgerCheckpoints)
+	m.HandleFunc("GET /v1/ledger/verify", s.handleLedgerVerify)
+	m.HandleFunc("GET /v1/ledger/export", s.handleLedgerExport)
+	m.HandleFunc("GET /v1/delegations/{hash}", s.handleDelegation)
+	m.HandleFunc("GET /v1/capabilities", s.handleCapabilities)
+	m.HandleFunc("GET /v1/graph/snapshot", s.handleGraphSnapshot)
+	m.HandleFunc("POST /v1/graph/query", s.handleGraphQuery)
+	m.HandleFunc("GET /v1/policy", s.handlePolicy)
+	m.HandleFunc("GET /v1/principals", s.handlePrincipals)
+	m.HandleFunc("GET /metrics", s.handleMetrics)
+	m.HandleFunc("GET /healthz", s.handleHealth)
+	m.HandleFunc("GET /readyz", s.handleReady)
+}
+
+// ServeHTTP serves the API; every answer names the node.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(wire.HeaderNode, s.node.ID())
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("handler panic", "path", r.URL.Path, "panic", p)
+			writeErr(w, r, errInternal)
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+// Serve serves the API on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.http.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting requests and waits for those in flight.
+func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	write(w, r, http.StatusOK, map[string]string{"status": "ok", "node_id": s.node.ID()})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if err := s.node.Ready(); err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	write(w, r, http.StatusOK, map[string]any{"status": "ready", "node_id": s.node.ID(), "applied_index": s.node.AppliedIndex()})
+}

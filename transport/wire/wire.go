@@ -1,0 +1,213 @@
+// Package wire holds the JSON (and msgpack) shapes of cnv's HTTP API: what
+// the server writes and the Go client reads. It has no logic and imports
+// only runtime packages, so the client and outside tools (the
+// fault-injection suite) can use it without the server.
+package wire
+
+import (
+	"github.com/cnv-project/cnv/runtime/certificate"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+)
+
+// Content types the API speaks.
+const (
+	ContentJSON    = "application/json"
+	ContentMsgpack = "application/msgpack"
+)
+
+// Headers the API uses.
+const (
+	// HeaderForwarded marks a request one node forwarded to the leader; the
+	// leader never forwards it again.
+	HeaderForwarded = "X-Cnv-Forwarded"
+	// HeaderIndex carries the applied Raft index a read reflects.
+	HeaderIndex = "X-Cnv-Index"
+	// HeaderNode names the node that answered.
+	HeaderNode = "X-Cnv-Node"
+)
+
+// ErrorResponse is every error's body.
+type ErrorResponse struct {
+	Error *cnverr.Error `json:"error"`
+}
+
+// InvokeResponse answers POST /v1/invoke.
+type InvokeResponse struct {
+	// Node is the node that committed the batch (the leader).
+	Node    string    `json:"node"`
+	Results []Outcome `json:"results"`
+}
+
+// Outcome is one invocation's answer. SignedBytes, Signature and Signer
+// are the node's signature over the certificate (allow) or the receipt
+// (any other decision); Error set means nothing was applied.
+type Outcome struct {
+	RequestID   string            `json:"request_id"`
+	Decision    string            `json:"decision,omitempty"`
+	Reason      string            `json:"reason,omitempty"`
+	Suggestion  string            `json:"suggestion,omitempty"`
+	LedgerIndex uint64            `json:"ledger_index"`
+	LeafHash    string            `json:"leaf_hash,omitempty"`
+	Time        int64             `json:"time,omitempty"`
+	Duplicate   bool              `json:"duplicate,omitempty"`
+	UseCounts   []UseCount        `json:"use_counts,omitempty"`
+	SignedBytes []byte            `json:"signed_bytes,omitempty"`
+	Signature   []byte            `json:"signature,omitempty"`
+	Signer      string            `json:"signer,omitempty"`
+	Certificate *certificate.Body `json:"certificate,omitempty"`
+	Receipt     *Receipt          `json:"receipt,omitempty"`
+	Error       *cnverr.Error     `json:"error,omitempty"`
+	Policy      *PolicyTrace      `json:"policy,omitempty"`
+}
+
+// PolicyTrace is the policy's verdict on an invocation.
+type PolicyTrace struct {
+	MatchedRule    string   `json:"matched_rule,omitempty"`
+	EvaluatedRules []string `json:"evaluated_rules,omitempty"`
+	PolicyHash     string   `json:"policy_hash,omitempty"`
+}
+
+// UseCount is one delegation link's counter after the invocation.
+type UseCount struct {
+	Link string `json:"link"`
+	Used uint64 `json:"used"`
+	Max  uint64 `json:"max,omitempty"`
+}
+
+// Receipt is a node's signed statement of a ledgered non-allow decision.
+// Its canonical msgpack encoding is the Outcome's SignedBytes.
+type Receipt struct {
+	Domain        string   `json:"domain"`
+	Decision      string   `json:"decision"`
+	Reason        string   `json:"reason,omitempty"`
+	Capability    string   `json:"capability"`
+	Invoker       string   `json:"invoker"`
+	AgentID       string   `json:"agent_id"`
+	Tenant        string   `json:"tenant"`
+	RequestID     string   `json:"request_id"`
+	CorrelationID string   `json:"correlation_id,omitempty"`
+	Chain         []string `json:"chain,omitempty"`
+	MatchedRule   string   `json:"matched_rule,omitempty"`
+	Time          int64    `json:"time"`
+	LedgerIndex   uint64   `json:"ledger_index"`
+	LeafHash      string   `json:"leaf_hash"`
+	Signer        string   `json:"signer"`
+}
+
+// Status answers GET /v1/cluster/status.
+type Status struct {
+	NodeID       string `json:"node_id"`
+	KeyID        string `json:"key_id"`
+	State        string `json:"state"`
+	Leader       string `json:"leader"`
+	LeaderID     string `json:"leader_id"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	LastIndex    uint64 `json:"last_index"`
+	LedgerSize   uint64 `json:"ledger_size"`
+	LedgerRoot   string `json:"ledger_root"`
+	Bootstrapped bool   `json:"bootstrapped"`
+	RaftAddr     string `json:"raft_addr"`
+	APIAddr      string `json:"api_addr"`
+}
+
+// Member is one server of the Raft configuration.
+type Member struct {
+	NodeID   string `json:"node_id"`
+	RaftAddr string `json:"raft_addr"`
+	APIAddr  string `json:"api_addr,omitempty"`
+	Raft     string `json:"raft"`
+	Leader   bool   `json:"leader"`
+	KeyID    string `json:"key_id,omitempty"`
+	Gossip   string `json:"gossip,omitempty"`
+	Role     string `json:"role,omitempty"`
+}
+
+// NodeKey is one node's certificate-signing key (GET /v1/cluster/keys).
+type NodeKey struct {
+	NodeID       string `json:"node_id"`
+	KeyID        string `json:"key_id"`
+	PublicKeyPEM string `json:"public_key_pem"`
+}
+
+// JoinRequest is the body of POST /v1/cluster/join: either the joining
+// server's own record (node to member), or, from the CLI, the members this
+// node should join.
+type JoinRequest struct {
+	NodeID    string   `json:"node_id,omitempty"`
+	RaftAddr  string   `json:"raft_addr,omitempty"`
+	APIAddr   string   `json:"api_addr,omitempty"`
+	Nonvoter  bool     `json:"nonvoter,omitempty"`
+	Forwarded bool     `json:"forwarded,omitempty"`
+	Members   []string `json:"members,omitempty"`
+}
+
+// RemoveRequest is the body of POST /v1/cluster/remove.
+type RemoveRequest struct {
+	NodeID    string `json:"node_id"`
+	Reason    string `json:"reason,omitempty"`
+	Forwarded bool   `json:"forwarded,omitempty"`
+}
+
+// ReadIndexResponse answers the leader's read-index RPC.
+type ReadIndexResponse struct {
+	Index uint64 `json:"index"`
+}
+
+// LedgerStatus answers GET /v1/ledger/status.
+type LedgerStatus struct {
+	Size       uint64 `json:"size"`
+	Root       string `json:"root"`
+	Index      uint64 `json:"index"`
+	PolicyHash string `json:"policy_hash,omitempty"`
+	LastTime   int64  `json:"last_time,omitempty"`
+}
+
+// LinkState answers GET /v1/delegations/{hash}.
+type LinkState struct {
+	Hash      string `json:"hash"`
+	Issuer    string `json:"issuer,omitempty"`
+	Audience  string `json:"audience,omitempty"`
+	MaxUses   uint64 `json:"max_uses,omitempty"`
+	NotAfter  int64  `json:"not_after,omitempty"`
+	Uses      uint64 `json:"uses"`
+	FirstUsed int64  `json:"first_used,omitempty"`
+	Revoked   bool   `json:"revoked,omitempty"`
+	RevokedAt int64  `json:"revoked_at,omitempty"`
+	RevokedBy string `json:"revoked_by,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Index     uint64 `json:"index"`
+}
+
+// Event is a ledger event as the API shows it; Data is the typed payload
+// (its shape depends on Type).
+type Event struct {
+	Index       uint64            `json:"index"`
+	RaftIndex   uint64            `json:"raft_index"`
+	Time        int64             `json:"time"`
+	Type        string            `json:"type"`
+	Actor       string            `json:"actor"`
+	Tenant      string            `json:"tenant,omitempty"`
+	Correlation string            `json:"correlation_id,omitempty"`
+	Capability  string            `json:"capability,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	Data        map[string]any    `json:"data"`
+}
+
+// Decision is the event's policy decision, when it records one.
+func (e *Event) Decision() string {
+	if d, ok := e.Data["decision"].(string); ok {
+		return d
+	}
+	return ""
+}
+
+// EventPage answers GET /v1/ledger/events and /v1/ledger/query.
+type EventPage struct {
+	Events []Event `json:"events"`
+	More   bool    `json:"more"`
+	Next   uint64  `json:"next,omitempty"`
+	// Index is the applied Raft index the page reflects.
+	Index uint64 `json:"index"`
+}
