@@ -1,9 +1,9 @@
 package client
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
