@@ -1,0 +1,264 @@
+package gossip
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Suffrage is a Raft server's voting status.
+type Suffrage string
+
+const (
+	Voter    Suffrage = "voter"
+	Nonvoter Suffrage = "nonvoter"
+)
+
+// RaftServer is one entry of the Raft configuration.
+type RaftServer struct {
+	ID       string   `json:"id"`
+	Addr     string   `json:"addr"`
+	Suffrage Suffrage `json:"suffrage"`
+}
+
+// RaftConfig is what Reconcile needs to know about Raft: the configuration,
+// the leader running it and the leader's commit index.
+type RaftConfig struct {
+	Servers     []RaftServer `json:"servers"`
+	LeaderID    string       `json:"leader_id"`
+	CommitIndex uint64       `json:"commit_index"`
+}
+
+// Policy tunes Reconcile.
+type Policy struct {
+	// MaxLag is how many entries behind the commit index a non-voter may be
+	// and still count as caught up.
+	MaxLag uint64 `json:"max_lag"`
+	// StabilizationTime is how long a non-voter must stay alive and caught
+	// up before it is promoted.
+	StabilizationTime time.Duration `json:"stabilization_time"`
+	// DeadServerTimeout is how long a server must be dead, left or unknown
+	// to gossip before it is removed from the configuration.
+	DeadServerTimeout time.Duration `json:"dead_server_timeout"`
+}
+
+// DefaultPolicy is Consul's autopilot defaults for lag and stabilization,
+// and a removal delay longer than a reboot, so a restarting server keeps
+// its vote.
+func DefaultPolicy() Policy {
+	return Policy{MaxLag: 250, StabilizationTime: 10 * time.Second, DeadServerTimeout: 5 * time.Minute}
+}
+
+// State is what Reconcile remembers between rounds: since when each server
+// of the configuration has been healthy or dead. It is plain data: the
+// caller keeps it and passes it to every round. The zero value is ready.
+type State struct {
+	Servers map[string]ServerState `json:"servers"`
+}
+
+// ServerState is one server's timers; a zero time means "not now".
+type ServerState struct {
+	HealthySince time.Time `json:"healthy_since,omitzero"`
+	DeadSince    time.Time `json:"dead_since,omitzero"`
+}
+
+// ActionKind is a Raft configuration change.
+type ActionKind string
+
+const (
+	ActionAddNonvoter ActionKind = "add_nonvoter"
+	ActionPromote     ActionKind = "promote"
+	ActionRemove      ActionKind = "remove"
+)
+
+// Action is one configuration change Reconcile proposes; the leader applies
+// them in order.
+type Action struct {
+	Kind   ActionKind `json:"kind"`
+	ID     string     `json:"id"`
+	Addr   string     `json:"addr,omitempty"`
+	Reason string     `json:"reason"`
+}
+
+// Reconcile is the autopilot: from the Raft configuration, the gossip
+// members and the remembered timers it proposes configuration changes.
+// It is pure and deterministic: time is an argument and st is the only
+// thing it modifies.
+//
+//   - A live server member that is not in the configuration is added as a
+//     non-voter. Edge members never enter Raft.
+//   - A non-voter is promoted once it has been alive and within MaxLag of
+//     the commit index for StabilizationTime.
+//   - A server that has been dead, left or unknown to gossip for
+//     DeadServerTimeout is removed, at most one per round, never the
+//     leader, and a voter only if the voters still alive form a quorum of
+//     the configured voters. Non-voters go first.
+//
+// Timers are updated on every call; actions are proposed only when the
+// configuration names a leader that is one of its servers.
+func Reconcile(cfg RaftConfig, members []Member, st *State, now time.Time, p Policy) []Action {
+	v := newView(cfg, members)
+	st.observe(v, now, p)
+	if _, ok := v.config[cfg.LeaderID]; !ok {
+		return nil
+	}
+	acts := v.additions()
+	acts = append(acts, v.promotions(st, now, p)...)
+	if a, ok := v.removal(st, now, p); ok {
+		acts = append(acts, a)
+	}
+	return acts
+}
+
+// view indexes one round's inputs.
+type view struct {
+	cfg     RaftConfig
+	servers []RaftServer // sorted by ID
+	config  map[string]RaftServer
+	members map[string]Member
+	ids     []string // member ids, sorted
+}
+
+func newView(cfg RaftConfig, members []Member) *view {
+	v := &view{cfg: cfg, config: map[string]RaftServer{}, members: map[string]Member{}}
+	for _, s := range cfg.Servers {
+		if _, dup := v.config[s.ID]; !dup {
+			v.config[s.ID] = s
+			v.servers = append(v.servers, s)
+		}
+	}
+	slices.SortFunc(v.servers, func(a, b RaftServer) int { return strings.Compare(a.ID, b.ID) })
+	for _, m := range members {
+		if _, dup := v.members[m.NodeID]; !dup {
+			v.members[m.NodeID] = m
+			v.ids = append(v.ids, m.NodeID)
+		}
+	}
+	slices.Sort(v.ids)
+	return v
+}
+
+// alive reports whether server id is alive in gossip; the leader always is.
+func (v *view) alive(id string) bool {
+	m, ok := v.members[id]
+	return id == v.cfg.LeaderID || ok && m.State == StateAlive
+}
+
+// dead reports whether server id is dead, left or unknown to gossip.
+// Suspect servers are neither alive nor dead.
+func (v *view) dead(id string) bool {
+	m, ok := v.members[id]
+	return id != v.cfg.LeaderID && (!ok || m.State.Gone())
+}
+
+// lag is how far server id's applied index trails the commit index.
+func (v *view) lag(id string) uint64 {
+	applied := v.members[id].Applied
+	if applied >= v.cfg.CommitIndex {
+		return 0
+	}
+	return v.cfg.CommitIndex - applied
+}
+
+func (v *view) healthy(id string, p Policy) bool {
+	return v.alive(id) && v.members[id].Role == RoleServer && v.lag(id) <= p.MaxLag
+}
+
+// observe starts and clears the timers and forgets servers that left the
+// configuration.
+func (st *State) observe(v *view, now time.Time, p Policy) {
+	next := make(map[string]ServerState, len(v.servers))
+	for _, s := range v.servers {
+		ss := st.Servers[s.ID]
+		ss.HealthySince = since(ss.HealthySince, v.healthy(s.ID, p), now)
+		ss.DeadSince = since(ss.DeadSince, v.dead(s.ID), now)
+		next[s.ID] = ss
+	}
+	st.Servers = next
+}
+
+func since(t time.Time, cond bool, now time.Time) time.Time {
+	switch {
+	case !cond:
+		return time.Time{}
+	case t.IsZero():
+		return now
+	}
+	return t
+}
+
+// additions proposes every live server member outside the configuration,
+// unless a configured server already uses its Raft address.
+func (v *view) additions() []Action {
+	var out []Action
+	for _, id := range v.ids {
+		m := v.members[id]
+		if _, in := v.config[id]; in || m.Role != RoleServer || m.State != StateAlive || m.RaftAddr == "" {
+			continue
+		}
+		if v.addrTaken(m.RaftAddr) {
+			continue
+		}
+		out = append(out, Action{Kind: ActionAddNonvoter, ID: id, Addr: m.RaftAddr,
+			Reason: "live server member not in the raft configuration"})
+	}
+	return out
+}
+
+func (v *view) addrTaken(addr string) bool {
+	for _, s := range v.servers {
+		if s.Addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// promotions proposes every non-voter healthy for StabilizationTime.
+func (v *view) promotions(st *State, now time.Time, p Policy) []Action {
+	var out []Action
+	for _, s := range v.servers {
+		h := st.Servers[s.ID].HealthySince
+		if s.Suffrage != Nonvoter || h.IsZero() || now.Sub(h) < p.StabilizationTime {
+			continue
+		}
+		out = append(out, Action{Kind: ActionPromote, ID: s.ID, Addr: s.Addr,
+			Reason: fmt.Sprintf("caught up (lag %d <= %d) and healthy for %v", v.lag(s.ID), p.MaxLag, now.Sub(h))})
+	}
+	return out
+}
+
+// removal picks at most one server dead for DeadServerTimeout: non-voters
+// first, then voters while the live voters keep a quorum.
+func (v *view) removal(st *State, now time.Time, p Policy) (Action, bool) {
+	voters, live := 0, 0
+	for _, s := range v.servers {
+		if s.Suffrage == Voter {
+			voters++
+			if v.alive(s.ID) {
+				live++
+			}
+		}
+	}
+	quorum := voters/2 + 1
+	var pick *RaftServer
+	for i, s := range v.servers {
+		d := st.Servers[s.ID].DeadSince
+		if s.ID == v.cfg.LeaderID || d.IsZero() || now.Sub(d) < p.DeadServerTimeout {
+			continue
+		}
+		if s.Suffrage == Voter && live < quorum {
+			continue
+		}
+		if pick == nil || pick.Suffrage == Voter && s.Suffrage != Voter {
+			pick = &v.servers[i]
+		}
+	}
+	if pick == nil {
+		return Action{}, false
+	}
+	d := st.Servers[pick.ID].DeadSince
+	return Action{Kind: ActionRemove, ID: pick.ID, Addr: pick.Addr,
+		Reason: fmt.Sprintf("%s dead for %v; %d of %d voters alive (quorum %d)", pick.Suffrage, now.Sub(d), live, voters, quorum)}, true
+}
