@@ -272,3 +272,28 @@ func (n *Node) Raft() *raft.Raft { return n.raft }
 
 // APIAddr is the node's own API address.
 func (n *Node) APIAddr() string { return n.cfg.APIAddr }
+
+// HasState reports whether the node has Raft state (it was bootstrapped or
+// joined before).
+func (n *Node) HasState() bool {
+	has, err := raft.HasExistingState(n.logStore, n.logStore, n.snaps)
+	return err == nil && has
+}
+
+// RaftAddr is the Raft address peers dial.
+func (n *Node) RaftAddr() string { return n.cfg.RaftAdvertise }
+
+// BootstrapWith bootstraps a new cluster with exactly these servers. Every
+// initial server must use the same list. A node that already has state
+// ignores it.
+func (n *Node) BootstrapWith(peers []Peer) error {
+	if n.HasState() {
+		return nil
+	}
+	n.cfg.BootstrapPeers = peers
+	err := n.bootstrap()
+	if errors.Is(err, raft.ErrCantBootstrap) {
+		return nil
+	}
+	return err
+}

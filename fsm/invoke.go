@@ -76,6 +76,7 @@ func (a *applier) decide(c *Invoke) (Result, bool) {
 	if !found {
 		return errResult(cnverr.CommandNotFound, "capability %s is not registered", ref), false
 	}
+	ref = capability.Ref{Path: node.Path, Version: node.Version}
 	judged, chainErr := a.judged(c, invoker)
 	res := a.baseResult(c, ref, node, judged)
 	req := policy.Request{
@@ -113,11 +114,7 @@ func (a *applier) decide(c *Invoke) (Result, bool) {
 }
 
 func (a *applier) lookupCapability(ref capability.Ref) (graph.Node, bool) {
-	id, ok := a.w.registry.NodeByCapability(ref.ID())
-	if !ok {
-		return graph.Node{}, false
-	}
-	return a.w.registry.Node(id)
+	return resolve(a.w.registry, ref)
 }
 
 // judged is the principal the policy judges: the invoker for a direct

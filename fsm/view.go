@@ -33,13 +33,19 @@ func (v *View) Principal(k principal.KeyID) (principal.Principal, bool) {
 	return p, ok
 }
 
-// Capability resolves a path (with optional version) in the registry.
+// Capability resolves a path (with optional version) in the registry. A
+// bare path names its unversioned registration, or its only version (several
+// versions and none unversioned: not found); see graph.Registry.Resolve.
 func (v *View) Capability(ref capability.Ref) (graph.Node, bool) {
-	id, ok := v.Registry.NodeByCapability(ref.ID())
-	if !ok {
+	return resolve(v.Registry, ref)
+}
+
+func resolve(r *graph.Registry, ref capability.Ref) (graph.Node, bool) {
+	id, err := r.Resolve(ref.String())
+	if err != nil {
 		return graph.Node{}, false
 	}
-	return v.Registry.Node(id)
+	return r.Node(id)
 }
 
 // NodeList returns the node records sorted by ID.

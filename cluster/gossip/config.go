@@ -3,6 +3,7 @@ package gossip
 import (
 	"context"
 	"fmt"
+	"log"
 	"net"
 	"strconv"
 	"time"
@@ -181,7 +182,7 @@ func splitHostPort(addr string) (string, int, error) {
 
 // memberlistConfig builds memberlist's configuration around our delegate
 // and transport.
-func (c *Config) memberlistConfig(d *delegate, t memberlist.Transport, port int) *memberlist.Config {
+func (c *Config) memberlistConfig(d *delegate, t memberlist.Transport, port int, logger *log.Logger) *memberlist.Config {
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = c.NodeID
 	host, _, _ := splitHostPort(c.BindAddr)
@@ -192,7 +193,8 @@ func (c *Config) memberlistConfig(d *delegate, t memberlist.Transport, port int)
 	mc.Transport = t
 	mc.Delegate, mc.Events, mc.Merge = d, d, d
 	mc.SecretKey = c.SecretKey
-	mc.Logger = c.Logger.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	mc.Ping = pingDelegate{d.g}
+	mc.Logger = logger
 	c.Timing.apply(mc)
 	return mc
 }

@@ -78,7 +78,7 @@ func New(cfg Config) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip: bind %s: %w", cfg.BindAddr, err)
 	}
 	g := newGossip(cfg, tr)
-	ml, err := memberlist.Create(cfg.memberlistConfig(&delegate{g}, tr, tr.port()))
+	ml, err := memberlist.Create(cfg.memberlistConfig(&delegate{g}, tr, tr.port(), g.memberlistLogger()))
 	if err != nil {
 		_ = tr.Shutdown()
 		g.cancel()

@@ -16,10 +16,8 @@ type MemberState string
 const (
 	// StateAlive members answer probes.
 	StateAlive MemberState = "alive"
-	// StateSuspect members missed probes and may be dead; they still count
-	// as members. memberlist does not report its own suspicion, so a
-	// member shows suspect when a peer's view from a push/pull exchange
-	// says so; a short suspicion may never show.
+	// StateSuspect members missed this node's probes and may be dead;
+	// they still count as members (see suspicion.go for what is visible).
 	StateSuspect MemberState = "suspect"
 	// StateDead members were declared failed by the failure detector.
 	StateDead MemberState = "dead"
@@ -154,6 +152,23 @@ func (t *table) peerView(nodes []*memberlist.Node, self string, now time.Time) [
 		}
 	}
 	return changed
+}
+
+// setSuspect moves a member from alive to suspect (on) or back (off) and
+// returns it when it changed.
+func (t *table) setSuspect(id string, on bool, now time.Time) (Member, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.members[id]
+	from, to := StateAlive, StateSuspect
+	if !on {
+		from, to = to, from
+	}
+	if m == nil || m.State != from {
+		return Member{}, false
+	}
+	m.State, m.Since = to, now
+	return *m, true
 }
 
 // list returns every member sorted by node id, first dropping dead and left

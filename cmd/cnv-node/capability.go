@@ -14,7 +14,7 @@ func newCapabilityCmd() *cobra.Command {
 		Use:   "capability",
 		Short: "Capability identities and the capability registry",
 	}
-	cmd.AddCommand(newCapabilityIDCmd())
+	cmd.AddCommand(newCapabilityIDCmd(), newCapabilityRegisterCmd(), newCapabilityListCmd())
 	return cmd
 }
 

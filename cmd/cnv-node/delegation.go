@@ -22,7 +22,8 @@ func newDelegationCmd() *cobra.Command {
 		Use:   "delegation",
 		Short: "Signed delegation links: grant, inspect and verify chains offline",
 	}
-	cmd.AddCommand(newDelegationGrantCmd(), newDelegationInspectCmd(), newDelegationVerifyCmd())
+	cmd.AddCommand(newDelegationGrantCmd(), newDelegationInspectCmd(), newDelegationVerifyCmd(),
+		newDelegationRevokeCmd(), newDelegationShowCmd())
 	return cmd
 }
 

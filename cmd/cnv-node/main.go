@@ -61,12 +61,17 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().Bool("json", false, "print data as JSON")
 	// Each noun contributes one constructor; keep this list sorted.
 	for _, newCmd := range []func() *cobra.Command{
+		newAgentCmd,
 		newCapabilityCmd,
+		newCertCmd,
+		newClusterCmd,
 		newDelegationCmd,
 		newGraphCmd,
+		newInvokeCmd,
 		newKeygenCmd,
 		newLedgerCmd,
 		newPolicyCmd,
+		newPrincipalCmd,
 	} {
 		root.AddCommand(newCmd())
 	}

@@ -19,7 +19,7 @@ func newPolicyCmd() *cobra.Command {
 		Use:   "policy",
 		Short: "Policy sets: check a decision offline",
 	}
-	cmd.AddCommand(newPolicyCheckCmd())
+	cmd.AddCommand(newPolicyCheckCmd(), newPolicySetCmd(), newPolicyShowCmd())
 	return cmd
 }
 

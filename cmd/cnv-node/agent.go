@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/runtime/clock"
+	"github.com/cnv-project/cnv/runtime/principal"
+	"github.com/cnv-project/cnv/transport"
+	"github.com/cnv-project/cnv/transport/client"
+)
+
+type agentFlags struct {
+	nodeID, dataDir, raftAddr, httpAddr, advertise, apiAdvertise string
+	bootstrap                                                    bool
+	bootstrapExpect                                              int
+	join, adminKeys, dialMap                                     []string
+	logLevel                                                     string
+	logJSON                                                      bool
+	clockOffset, joinTimeout                                     time.Duration
+}
+
+func newAgentCmd() *cobra.Command {
+	var f agentFlags
+	cmd := &cobra.Command{
+		Use:   "agent --node-id ID --data-dir DIR --raft-addr HOST:PORT --http-addr HOST:PORT",
+		Short: "Run a cnv server node",
+		Long: `Run a cnv server node: Raft over --raft-addr, the HTTP API on --http-addr.
+
+A new cluster starts with --bootstrap on one node (or --bootstrap-expect N with
+--join listing the other initial members on every one of them); other nodes
+start with --join MEMBER (a member's HTTP address). A node restarted on the same
+data dir comes back with its state and never bootstraps again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.nodeID, "node-id", "", "node ID (required)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (required)")
+	fl.StringVar(&f.raftAddr, "raft-addr", "127.0.0.1:7001", "Raft bind address")
+	fl.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8001", "HTTP API bind address")
+	fl.StringVar(&f.advertise, "advertise", "", "Raft address peers dial (default: --raft-addr)")
+	fl.StringVar(&f.apiAdvertise, "api-advertise", "", "HTTP address peers dial (default: --http-addr)")
+	fl.BoolVar(&f.bootstrap, "bootstrap", false, "start a new single-node cluster (only when the data dir has no Raft state)")
+	fl.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "start a new cluster once this many servers (this one and --join) are up")
+	fl.StringSliceVar(&f.join, "join", nil, "members' HTTP addresses to join (comma-separated or repeated)")
+	fl.DurationVar(&f.joinTimeout, "join-timeout", 60*time.Second, "give up joining after this long")
+	fl.StringSliceVar(&f.adminKeys, "admin-key", nil, "admin public key file(s) installed when the cluster bootstraps")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	fl.BoolVar(&f.logJSON, "log-json", false, "log as JSON")
+	fl.StringSliceVar(&f.dialMap, "test-dial-map", nil, "test only: FROM=TO rewrites a peer address this node dials (fault injection)")
+	fl.DurationVar(&f.clockOffset, "test-clock-offset", 0, "test only: shift this node's wall clock")
+	fl.MarkHidden("test-dial-map")
+	fl.MarkHidden("test-clock-offset")
+	return cmd
+}
+
+func runAgent(cmd *cobra.Command, f agentFlags) error {
+	if f.nodeID == "" || f.dataDir == "" {
+		return exitWith(exitUsage, "--node-id and --data-dir are required")
+	}
+	if f.bootstrap && f.bootstrapExpect > 0 {
+		return exitWith(exitUsage, "--bootstrap and --bootstrap-expect are exclusive")
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "cnv", Level: hclog.LevelFromString(f.logLevel), Output: cmd.ErrOrStderr(), JSONFormat: f.logJSON})
+	admins, err := loadAdminKeys(f.adminKeys)
+	if err != nil {
+		return exitWith(exitUsage, "%v", err)
+	}
+	dial, err := dialRewriter(f.dialMap)
+	if err != nil {
+		return exitWith(exitUsage, "%v", err)
+	}
+	raftLn, err := net.Listen("tcp", f.raftAddr)
+	if err != nil {
+		return exitWith(exitError, "raft listener: %v", err)
+	}
+	apiLn, err := net.Listen("tcp", f.httpAddr)
+	if err != nil {
+		raftLn.Close()
+		return exitWith(exitError, "http listener: %v", err)
+	}
+	render, err := transport.ProcessMetrics("cnv")
+	if err != nil {
+		return exitWith(exitError, "metrics: %v", err)
+	}
+	peers := transport.NewPeers(client.Options{Timeout: 10 * time.Second, Dial: dial.context})
+	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
+	node, err := cluster.New(cluster.Config{
+		NodeID: f.nodeID, DataDir: f.dataDir, RaftListener: raftLn, RaftAdvertise: f.advertise,
+		APIAddr: apiAddr, Bootstrap: f.bootstrap, AdminKeys: admins, Peers: peers,
+		Dial: dial.timeout, Logger: log, Clock: clock.System{Offset: f.clockOffset},
+	})
+	if err != nil {
+		apiLn.Close()
+		return exitWith(exitError, "%v", err)
+	}
+	left := make(chan struct{})
+	srv := transport.NewServer(transport.Config{Node: node, Peers: peers, Metrics: render, Logger: log,
+		OnLeave: func() { close(left) }})
+	go srv.Serve(apiLn)
+	log.Info("cnv-node ready", "node_id", f.nodeID, "http", apiAddr, "raft", raftLn.Addr().String())
+	if err := startMembership(node, peers.Client(), f, log); err != nil {
+		shutdown(srv, node, log)
+		return exitWith(exitError, "%v", err)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case s := <-sig:
+		log.Info("signal received; shutting down", "signal", s.String())
+	case <-left:
+		log.Info("left the cluster; shutting down")
+	}
+	shutdown(srv, node, log)
+	return nil
+}
+
+func shutdown(srv *transport.Server, node *cluster.Node, log hclog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+	if err := node.Shutdown(); err != nil {
+		log.Warn("raft shutdown", "error", err)
+	}
+}
+
+// startMembership joins or bootstraps as the flags ask. A node with Raft
+// state already rejoins through its stored configuration.
+func startMembership(node *cluster.Node, cl *client.Client, f agentFlags, log hclog.Logger) error {
+	if node.HasState() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.joinTimeout)
+	defer cancel()
+	if f.bootstrapExpect > 0 {
+		return bootstrapExpect(ctx, node, cl, f, log)
+	}
+	if len(f.join) > 0 {
+		return node.Join(ctx, f.join)
+	}
+	return nil
+}
+
+// bootstrapExpect waits until --bootstrap-expect servers answer (this one
+// and those at --join), then bootstraps them all with the same sorted
+// configuration; if one of them already belongs to a cluster, it joins
+// instead.
+func bootstrapExpect(ctx context.Context, node *cluster.Node, cl *client.Client, f agentFlags, log hclog.Logger) error {
+	for {
+		peers := []cluster.Peer{{ID: f.nodeID, RaftAddr: node.RaftAddr()}}
+		existing := false
+		for _, a := range f.join {
+			st, err := cl.Status(ctx, a)
+			if err != nil {
+				continue
+			}
+			if st.LeaderID != "" || st.LastIndex > 0 {
+				existing = true
+			}
+			peers = append(peers, cluster.Peer{ID: st.NodeID, RaftAddr: st.RaftAddr})
+		}
+		if existing {
+			log.Info("a member already belongs to a cluster; joining it")
+			return node.Join(ctx, f.join)
+		}
+		if len(peers) >= f.bootstrapExpect {
+			sort.Slice(peers, func(i, j int) bool { return peers[i].ID < peers[j].ID })
+			return node.BootstrapWith(peers)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bootstrap-expect %d: only %d servers answered before the timeout", f.bootstrapExpect, len(peers))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func loadAdminKeys(files []string) ([]ed25519.PublicKey, error) {
+	var out []ed25519.PublicKey
+	for _, f := range files {
+		pub, err := principal.LoadPublic(f)
+		if err != nil {
+			return nil, fmt.Errorf("--admin-key %s: %w", f, err)
+		}
+		out = append(out, pub)
+	}
+	return out, nil
+}
+
+// rewriter maps dialed addresses (--test-dial-map FROM=TO).
+type rewriter map[string]string
+
+func dialRewriter(pairs []string) (rewriter, error) {
+	m := rewriter{}
+	for _, p := range pairs {
+		from, to, ok := strings.Cut(p, "=")
+		if !ok || from == "" || to == "" {
+			return nil, fmt.Errorf("--test-dial-map %q: want FROM=TO", p)
+		}
+		m[from] = to
+	}
+	return m, nil
+}
+
+func (m rewriter) addr(a string) string {
+	if to, ok := m[a]; ok {
+		return to
+	}
+	return a
+}
+
+func (m rewriter) timeout(addr string, d time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", m.addr(addr), d)
+}
+
+func (m rewriter) context(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, m.addr(addr))
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

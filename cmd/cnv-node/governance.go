@@ -1,0 +1,308 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cnv-project/cnv/runtime/certificate"
+	"github.com/cnv-project/cnv/runtime/graph"
+	"github.com/cnv-project/cnv/runtime/invocation"
+	"github.com/cnv-project/cnv/runtime/limits"
+	"github.com/cnv-project/cnv/runtime/principal"
+	"github.com/cnv-project/cnv/transport/wire"
+)
+
+// govInvoke invokes a built-in governance capability and prints the
+// outcome like `invoke` does.
+func govInvoke(cmd *cobra.Command, capPath string, payload []byte, args ...invocation.Arg) error {
+	return runInvoke(cmd, invocation.Invocation{Capability: capPath, Payload: payload, Args: args})
+}
+
+func newCapabilityRegisterCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "register --addr NODE --key ADMIN.key FILE.json",
+		Short: "Register the capabilities of a capability file (invokes capability.register)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := readFileLimit(args[0], limits.MaxCapabilityFileBytes)
+			if err != nil {
+				return exitWith(exitUsage, "%v", err)
+			}
+			if _, err := graph.ParseFile(data); err != nil {
+				return exitWith(exitUsage, "%s: %v", args[0], err)
+			}
+			return govInvoke(cmd, "capability.register", data)
+		},
+	}
+	addRemoteFlags(cmd, true)
+	return cmd
+}
+
+func newCapabilityListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list --addr NODE",
+		Short: "List the registered capabilities",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, addr, ctx, cancel, err := remote(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			var out struct {
+				Index        uint64       `json:"index"`
+				Hash         string       `json:"hash"`
+				Capabilities []graph.Node `json:"capabilities"`
+			}
+			if err := cl.Get(ctx, addr, "/v1/capabilities"+readQuery(cmd), &out); err != nil {
+				return remoteErr(err)
+			}
+			return emit(cmd, out, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CAPABILITY\tVERSION\tID\tEFFECTS")
+				for _, n := range out.Capabilities {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", n.Path, n.Version, n.Capability, n.Effects)
+				}
+				tw.Flush()
+				fmt.Fprintf(w, "(graph at raft index %d, hash %s)\n", out.Index, out.Hash)
+			})
+		},
+	}
+	addRemoteFlags(cmd, false)
+	addReadFlags(cmd)
+	return cmd
+}
+
+// addReadFlags adds --consistency and --min-index.
+func addReadFlags(cmd *cobra.Command) {
+	cmd.Flags().String("consistency", "", "linearizable or stale (default depends on the read)")
+	cmd.Flags().Uint64("min-index", 0, "stale reads: wait until the node has applied this index")
+}
+
+func readQuery(cmd *cobra.Command) string {
+	v := url.Values{}
+	if c, _ := cmd.Flags().GetString("consistency"); c != "" {
+		v.Set("consistency", c)
+	}
+	if m, _ := cmd.Flags().GetUint64("min-index"); m > 0 {
+		v.Set("min_index", fmt.Sprint(m))
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}
+
+func newPolicySetCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "set --addr NODE --key ADMIN.key POLICY.json",
+		Short: "Replace the cluster's policy set (invokes policy.set)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := readFileLimit(args[0], limits.MaxPolicyBytes)
+			if err != nil {
+				return exitWith(exitUsage, "%v", err)
+			}
+			return govInvoke(cmd, "policy.set", data)
+		},
+	}
+	addRemoteFlags(cmd, true)
+	return cmd
+}
+
+func newPolicyShowCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show --addr NODE",
+		Short: "Print the cluster's policy set",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, addr, ctx, cancel, err := remote(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			var out struct {
+				Hash   string          `json:"hash"`
+				Policy json.RawMessage `json:"policy"`
+			}
+			if err := cl.Get(ctx, addr, "/v1/policy"+readQuery(cmd), &out); err != nil {
+				return remoteErr(err)
+			}
+			return emit(cmd, out, func(w io.Writer) {
+				fmt.Fprintf(w, "hash: %s\n%s\n", out.Hash, out.Policy)
+			})
+		},
+	}
+	addRemoteFlags(cmd, false)
+	addReadFlags(cmd)
+	return cmd
+}
+
+func newPrincipalCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "principal", Short: "Register and list principals (agents, humans, services)"}
+	cmd.AddCommand(newPrincipalRegisterCmd(), newPrincipalListCmd())
+	return cmd
+}
+
+func newPrincipalRegisterCmd() *cobra.Command {
+	var agentID, agentType, tenant string
+	var admin bool
+	cmd := &cobra.Command{
+		Use:   "register --addr NODE --key ADMIN.key --agent-id ID [--agent-type agent] [--tenant T] PUBLIC.pub",
+		Short: "Register a public key as a principal (invokes principal.register)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pub, err := principal.LoadPublic(args[0])
+			if err != nil {
+				return exitWith(exitUsage, "%v", err)
+			}
+			at, err := principal.ParseAgentType(agentType)
+			if err != nil {
+				return exitWith(exitUsage, "--agent-type: %v", err)
+			}
+			doc, _ := json.Marshal(map[string]any{"public_key": []byte(pub), "agent_id": agentID, "agent_type": at, "tenant": tenant, "admin": admin})
+			return govInvoke(cmd, "principal.register", doc)
+		},
+	}
+	addRemoteFlags(cmd, true)
+	cmd.Flags().StringVar(&agentID, "agent-id", "", "the principal's agent id (required)")
+	cmd.Flags().StringVar(&agentType, "agent-type", "agent", "human, agent, service or system")
+	cmd.Flags().StringVar(&tenant, "tenant", principal.DefaultTenant, "tenant")
+	cmd.Flags().BoolVar(&admin, "admin", false, "make the principal an admin")
+	cmd.MarkFlagRequired("agent-id")
+	return cmd
+}
+
+func newPrincipalListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list --addr NODE",
+		Short: "List registered principals",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, addr, ctx, cancel, err := remote(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			var ps []principal.Principal
+			if err := cl.Get(ctx, addr, "/v1/principals"+readQuery(cmd), &ps); err != nil {
+				return remoteErr(err)
+			}
+			return emit(cmd, ps, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "AGENT\tTYPE\tTENANT\tKEY\tADMIN")
+				for _, p := range ps {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", p.AgentID, p.AgentType, p.Tenant, p.KeyID, p.Admin)
+				}
+				tw.Flush()
+			})
+		},
+	}
+	addRemoteFlags(cmd, false)
+	addReadFlags(cmd)
+	return cmd
+}
+
+func newDelegationRevokeCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "revoke --addr NODE --key K.key LINK-HASH",
+		Short: "Revoke a delegation link and every chain through it (invokes delegation.revoke)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a := []invocation.Arg{{Name: "link", Value: args[0]}}
+			if reason != "" {
+				a = append(a, invocation.Arg{Name: "reason", Value: reason})
+			}
+			return govInvoke(cmd, "delegation.revoke", nil, a...)
+		},
+	}
+	addRemoteFlags(cmd, true)
+	cmd.Flags().StringVar(&reason, "reason", "", "why")
+	return cmd
+}
+
+func newDelegationShowCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show --addr NODE LINK-HASH",
+		Short: "Show a delegation link's replicated state: uses charged and revocation",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, addr, ctx, cancel, err := remote(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			var ls wire.LinkState
+			if err := cl.Get(ctx, addr, "/v1/delegations/"+url.PathEscape(args[0])+readQuery(cmd), &ls); err != nil {
+				return remoteErr(err)
+			}
+			return emit(cmd, ls, func(w io.Writer) {
+				fmt.Fprintf(w, "link:     %s\nissuer:   %s\naudience: %s\nuses:     %d", ls.Hash, ls.Issuer, ls.Audience, ls.Uses)
+				if ls.MaxUses > 0 {
+					fmt.Fprintf(w, " of %d", ls.MaxUses)
+				}
+				fmt.Fprintln(w)
+				if ls.Revoked {
+					fmt.Fprintf(w, "revoked:  by %s at %d (%s)\n", ls.RevokedBy, ls.RevokedAt, ls.Reason)
+				}
+			})
+		},
+	}
+	addRemoteFlags(cmd, false)
+	addReadFlags(cmd)
+	return cmd
+}
+
+func newCertCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "cert", Short: "Certificates: verify offline"}
+	cmd.AddCommand(newCertVerifyCmd())
+	return cmd
+}
+
+func newCertVerifyCmd() *cobra.Command {
+	var trust []string
+	cmd := &cobra.Command{
+		Use:   "verify FILE --trust node1.pub,...",
+		Short: "Verify a certificate (the JSON `invoke --json` prints) against trusted node keys",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := readFileLimit(args[0], limits.MaxCertificateBytes)
+			if err != nil {
+				return exitWith(exitUsage, "%v", err)
+			}
+			var keys certificate.Trust = certificate.Trust{}
+			for _, f := range trust {
+				pub, err := principal.LoadPublic(f)
+				if err != nil {
+					return exitWith(exitUsage, "--trust %s: %v", f, err)
+				}
+				keys[principal.IDOf(pub)] = pub
+			}
+			var doc struct {
+				SignedBytes []byte `json:"signed_bytes"`
+				Signature   []byte `json:"signature"`
+			}
+			if err := json.Unmarshal(data, &doc); err != nil || len(doc.SignedBytes) == 0 {
+				return exitWith(exitUsage, "%s: not a certificate document (want signed_bytes and signature)", args[0])
+			}
+			c, err := certificate.ImportSigned(doc.SignedBytes, doc.Signature, keys, time.Now().UnixNano())
+			if err != nil {
+				return exitWith(exitDenied, "certificate does not verify: %v", err)
+			}
+			b := c.Body()
+			return emit(cmd, map[string]any{"valid": true, "certificate": b}, func(w io.Writer) {
+				fmt.Fprintf(w, "valid: %s for %s by %s (signed by %s, ledger index %d)\n", b.ID, b.Capability, b.AgentID, b.Signer, b.LedgerIndex)
+			})
+		},
+	}
+	cmd.Flags().StringSliceVar(&trust, "trust", nil, "trusted node public key files (comma-separated)")
+	cmd.MarkFlagRequired("trust")
+	return cmd
+}

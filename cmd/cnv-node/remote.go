@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/principal"
+	"github.com/cnv-project/cnv/transport/client"
+)
+
+// addRemoteFlags adds --addr (env CNV_ADDR) and, when withKey, --key (env
+// CNV_KEY) to a command that talks to a node.
+func addRemoteFlags(cmd *cobra.Command, withKey bool) {
+	cmd.Flags().String("addr", "", "node HTTP address (host:port or URL; env CNV_ADDR)")
+	cmd.Flags().Duration("timeout", 30*time.Second, "request timeout")
+	if withKey {
+		cmd.Flags().String("key", "", "private key file that signs (env CNV_KEY)")
+	}
+}
+
+// addrOf returns --addr or $CNV_ADDR; required.
+func addrOf(cmd *cobra.Command) (string, error) {
+	a, _ := cmd.Flags().GetString("addr")
+	if a == "" {
+		a = os.Getenv("CNV_ADDR")
+	}
+	if a == "" {
+		return "", exitWith(exitUsage, "--addr (or CNV_ADDR) is required")
+	}
+	return strings.Split(a, ",")[0], nil
+}
+
+// addrsOf returns every address of a comma-separated --addr.
+func addrsOf(cmd *cobra.Command) ([]string, error) {
+	if _, err := addrOf(cmd); err != nil {
+		return nil, err
+	}
+	all, _ := cmd.Flags().GetString("addr")
+	if all == "" {
+		all = os.Getenv("CNV_ADDR")
+	}
+	return strings.Split(all, ","), nil
+}
+
+func keyOf(cmd *cobra.Command) (ed25519.PrivateKey, error) {
+	k, _ := cmd.Flags().GetString("key")
+	if k == "" {
+		k = os.Getenv("CNV_KEY")
+	}
+	if k == "" {
+		return nil, exitWith(exitUsage, "--key (or CNV_KEY) is required")
+	}
+	priv, err := principal.LoadPrivate(k)
+	if err != nil {
+		return nil, exitWith(exitUsage, "--key: %v", err)
+	}
+	return priv, nil
+}
+
+// remote returns a client for cmd's flags (signing when needKey), the
+// node address and a context bounded by --timeout.
+func remote(cmd *cobra.Command, needKey bool) (*client.Client, string, context.Context, context.CancelFunc, error) {
+	addr, err := addrOf(cmd)
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	opts := client.Options{}
+	if needKey {
+		if opts.Key, err = keyOf(cmd); err != nil {
+			return nil, "", nil, nil, err
+		}
+	}
+	timeout, _ := cmd.Flags().GetDuration("timeout")
+	opts.Timeout = timeout
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	return client.New(opts), addr, ctx, cancel, nil
+}
+
+// remoteErr turns a client error into the command's exit: 3 for a
+// permission denial, 2 for invalid input, 1 otherwise.
+func remoteErr(err error) error {
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		code := exitError
+		switch ae.Err.Kind {
+		case cnverr.PermissionDenied:
+			code = exitDenied
+		}
+		return exitWith(code, "%s: %s", ae.Err.Kind, ae.Err.Message)
+	}
+	return exitWith(exitError, "%v", err)
+}
