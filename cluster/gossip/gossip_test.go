@@ -62,12 +62,8 @@ func TestShutdownMemberBecomesDead(t *testing.T) {
 }
 
 func TestSuspectBeforeDead(t *testing.T) {
-	// A long suspicion and frequent push/pull let a peer's view of the
-	// suspect reach the others before the suspicion ends.
-	slow := func(c *Config) {
-		c.Timing.SuspicionMult = 30
-		c.Timing.PushPullInterval = 100 * time.Millisecond
-	}
+	// A long suspicion (about 3s) leaves time to observe it.
+	slow := func(c *Config) { c.Timing.SuspicionMult = 30 }
 	gs := cluster(t, 3, 0, slow)
 	_ = gs[2].Shutdown()
 	waitFor(t, 10*time.Second, "s3 suspect on s1", func() bool { return memberState(gs[0], "s3") == StateSuspect })
