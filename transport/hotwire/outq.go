@@ -1,0 +1,130 @@
+package hotwire
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// outQueue collects frames from many goroutines (shard workers, the reader,
+// session goroutines) for one writer goroutine, which writes everything
+// queued since its last write in one call: under load, many responses share
+// a write. Producers never block; the reader watches pending to stop reading
+// requests while too many responses wait.
+type outQueue struct {
+	mu      sync.Mutex
+	buf     []byte
+	broken  bool // the writer failed; frames are discarded
+	pending atomic.Int64
+	wake    chan struct{}
+	room    chan struct{}
+	stop    chan struct{}
+	done    chan struct{} // closed when the writer exits
+	err     error         // the writer's error, read after done
+}
+
+func newOutQueue() *outQueue {
+	return &outQueue{
+		wake: make(chan struct{}, 1), room: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+// push queues a copy of b and wakes the writer.
+func (q *outQueue) push(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	q.mu.Lock()
+	if !q.broken {
+		q.buf = append(q.buf, b...)
+		q.pending.Add(int64(len(b)))
+	}
+	q.mu.Unlock()
+	q.kick()
+}
+
+// appendWith lets fn append frames to the queue in place, under the lock
+// (the client's invoke path: no intermediate copy, and frames keep the order
+// in which callers held the lock).
+func (q *outQueue) appendWith(fn func([]byte) []byte) bool {
+	q.mu.Lock()
+	if q.broken {
+		q.mu.Unlock()
+		return false
+	}
+	n := len(q.buf)
+	q.buf = fn(q.buf)
+	q.pending.Add(int64(len(q.buf) - n))
+	q.mu.Unlock()
+	return true
+}
+
+func (q *outQueue) kick() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close asks the writer to write what is queued and exit.
+func (q *outQueue) close() {
+	select {
+	case <-q.stop:
+	default:
+		close(q.stop)
+	}
+}
+
+// run is the writer loop. It returns after close (with everything queued
+// before it written) or on a write error, after which frames are dropped.
+func (q *outQueue) run(w net.Conn, timeout time.Duration) {
+	defer close(q.done)
+	var spare []byte
+	for {
+		select {
+		case <-q.wake:
+		case <-q.stop:
+			for {
+				n, err := q.flush(w, &spare, timeout)
+				if err != nil || n == 0 {
+					q.fail(err)
+					return
+				}
+			}
+		}
+		if _, err := q.flush(w, &spare, timeout); err != nil {
+			q.fail(err)
+			return
+		}
+	}
+}
+
+// flush swaps the queue's buffer with spare and writes it.
+func (q *outQueue) flush(w net.Conn, spare *[]byte, timeout time.Duration) (int, error) {
+	q.mu.Lock()
+	b := q.buf
+	q.buf = (*spare)[:0]
+	q.mu.Unlock()
+	*spare = b
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if timeout > 0 {
+		_ = w.SetWriteDeadline(time.Now().Add(timeout))
+	}
+	_, err := w.Write(b)
+	q.pending.Add(-int64(len(b)))
+	select {
+	case q.room <- struct{}{}:
+	default:
+	}
+	return len(b), err
+}
+
+func (q *outQueue) fail(err error) {
+	q.mu.Lock()
+	q.broken, q.err, q.buf = true, err, nil
+	q.mu.Unlock()
+}
