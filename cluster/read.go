@@ -180,7 +180,7 @@ func (n *Node) Ready() error {
 	if !n.fsm.View().Bootstrapped {
 		return cnverr.New(cnverr.Unavailable, "cluster not bootstrapped yet")
 	}
-	if lag := n.raft.CommitIndex(); n.applied.current() < lag {
+	if lag := n.raft.CommitIndex(); n.applied.current() < lag && !n.onlyMarkersUpTo(lag) {
 		return cnverr.New(cnverr.Unavailable, "catching up: applied %d of %d", n.applied.current(), lag)
 	}
 	return nil

@@ -1,0 +1,297 @@
+package transport
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/runtime/capability"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/delegation"
+	"github.com/cnv-project/cnv/runtime/invocation"
+	"github.com/cnv-project/cnv/runtime/principal"
+	"github.com/cnv-project/cnv/transport/client"
+)
+
+func userCreate(name, requestID string) invocation.Invocation {
+	return invocation.Invocation{Capability: "user.create", RequestID: requestID, CorrelationID: name,
+		Args: []invocation.Arg{{Name: "name", Value: name}}}
+}
+
+// ackedAll checks that every acknowledged correlation id is in the
+// leader's ledger exactly once.
+func (c *testCluster) ackedAll(acked map[string]uint64) {
+	c.t.Helper()
+	l := c.waitLeader()
+	seen := map[string]int{}
+	var start uint64
+	for {
+		evs, next, err := c.client.LedgerEvents(context.Background(), l.apiAddr, start, 1000, client.Read{})
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Correlation != "" {
+				seen[e.Correlation]++
+			}
+		}
+		if len(evs) == 0 {
+			break
+		}
+		start = next
+	}
+	for id, idx := range acked {
+		if seen[id] != 1 {
+			c.t.Errorf("acknowledged %s (ledger index %d) appears %d times", id, idx, seen[id])
+		}
+	}
+}
+
+func TestClusterLeaderLossLosesNoAcknowledgedWrite(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	var mu sync.Mutex
+	acked := map[string]uint64{}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				tn := c.nodes[(w+i)%3]
+				if tn.node == nil {
+					continue
+				}
+				name := fmt.Sprintf("w%d-%d", w, i)
+				outs, err := c.invoke(tn, nil, userCreate(name, ""))
+				if err == nil && outs[0].Decision == "allow" {
+					mu.Lock()
+					acked[name] = outs[0].LedgerIndex
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	waitFor(t, "some writes", 10*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(acked) < 20 {
+			return fmt.Errorf("%d acked", len(acked))
+		}
+		return nil
+	})
+	old := c.leader()
+	c.stop(old)
+	l := c.waitLeader()
+	if l == old {
+		t.Fatal("no new leader")
+	}
+	before := len(acked)
+	waitFor(t, "writes under the new leader", 20*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(acked) < before+20 {
+			return fmt.Errorf("%d acked", len(acked))
+		}
+		return nil
+	})
+	stop.Store(true)
+	wg.Wait()
+	c.restart(old)
+	c.waitReady(old)
+	c.ackedAll(acked)
+	c.waitConverged()
+}
+
+func TestClusterSnapshotInstallForLateJoiner(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *cluster.Config) {
+		cfg.SnapshotThreshold, cfg.TrailingLogs, cfg.SnapshotInterval = 20, 5, 50*time.Millisecond
+	})
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	for i := 0; i < 60; i++ {
+		if _, err := c.invoke(c.nodes[i%3], nil, userCreate(fmt.Sprintf("u%d", i), "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := c.leader()
+	if err := l.node.Raft().Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := l.node.Raft().Stats()["last_snapshot_index"], 0
+	tn := c.add(false)
+	c.waitReady(tn)
+	st := c.waitConverged()
+	if st.Size < 60 {
+		t.Fatalf("ledger size %d", st.Size)
+	}
+	t.Logf("leader snapshot at %s; late joiner converged at size %d", first, st.Size)
+}
+
+func TestClusterRestartFromDisk(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	for i := 0; i < 10; i++ {
+		c.invoke(c.nodes[i%3], nil, userCreate(fmt.Sprintf("u%d", i), ""))
+	}
+	want := c.waitConverged()
+	c.stopAll()
+	for _, tn := range c.nodes {
+		c.restart(tn)
+	}
+	c.waitLeader()
+	for _, tn := range c.nodes {
+		c.waitReady(tn)
+	}
+	got := c.waitConverged()
+	if got.Size < want.Size {
+		t.Fatalf("after restart size %d, before %d", got.Size, want.Size)
+	}
+	outs, err := c.invoke(c.nodes[1], nil, userCreate("after", ""))
+	if err != nil || outs[0].Decision != "allow" {
+		t.Fatalf("invoke after restart: %v %+v", err, outs)
+	}
+}
+
+func TestClusterRequestIDDedupAcrossLeaderChange(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	first, err := c.invoke(c.followers()[0], nil, userCreate("dedup", "req-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := c.leader()
+	c.stop(old)
+	c.waitLeader()
+	again, err := c.invoke(c.leader(), nil, userCreate("dedup", "req-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again[0].Duplicate || again[0].LedgerIndex != first[0].LedgerIndex || string(again[0].Signature) != string(first[0].Signature) && again[0].Signer == first[0].Signer {
+		t.Fatalf("repeat: %+v\nfirst: %+v", again[0], first[0])
+	}
+	_, err = c.invoke(c.leader(), nil, userCreate("different", "req-1"))
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Err.Kind != cnverr.Conflict || ae.Status != 409 {
+		t.Fatalf("reused request id with another body: %v", err)
+	}
+}
+
+// grant issues a root link from the admin to audience.
+func (c *testCluster) grant(audience ed25519.PublicKey, maxUses uint64, notAfter time.Time, allow ...string) delegation.Link {
+	c.t.Helper()
+	cons, err := delegation.NewConstraints(allow, nil, []string{"**"}, []string{"*"}, capability.LevelPrivileged)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	l, err := delegation.Issue(c.admin, delegation.Grant{Audience: audience, Constraints: cons,
+		NotBefore: time.Now().Add(-time.Minute).UnixNano(), NotAfter: notAfter.UnixNano(), MaxUses: maxUses}, nil, rand.Reader)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return l
+}
+
+func token(t *testing.T, l delegation.Link) []byte {
+	b, err := delegation.Encode(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestClusterMaxUsesExactUnderConcurrency(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	bot := c.register(c.leader(), "bot", principal.Agent, principal.DefaultTenant)
+	link := c.grant(bot.Public().(ed25519.PublicKey), 10, time.Now().Add(time.Hour), "user.*")
+	tok := token(t, link)
+	var allowed, denied atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 30; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inv := userCreate(fmt.Sprintf("m%d", w), "")
+			inv.Chain = [][]byte{tok}
+			outs, err := c.invoke(c.nodes[w%3], bot, inv)
+			if err != nil {
+				t.Errorf("invoke: %v", err)
+				return
+			}
+			if outs[0].Decision == "allow" {
+				allowed.Add(1)
+			} else {
+				denied.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed.Load() != 10 || denied.Load() != 20 {
+		t.Fatalf("allowed %d denied %d; want exactly 10 allowed", allowed.Load(), denied.Load())
+	}
+	for _, tn := range c.nodes {
+		ls, err := c.client.Delegation(context.Background(), tn.apiAddr, link.Hash().String(), client.Read{})
+		if err != nil || ls.Uses != 10 {
+			t.Fatalf("%s link state %+v %v", tn.id, ls, err)
+		}
+	}
+}
+
+func TestClusterRevocationEffectiveEverywhere(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	bot := c.register(c.leader(), "bot", principal.Agent, principal.DefaultTenant)
+	link := c.grant(bot.Public().(ed25519.PublicKey), 0, time.Now().Add(time.Hour), "user.*")
+	inv := userCreate("before", "")
+	inv.Chain = [][]byte{token(t, link)}
+	if outs, err := c.invoke(c.nodes[1], bot, inv); err != nil || outs[0].Decision != "allow" {
+		t.Fatalf("before revocation: %v %+v", err, outs)
+	}
+	rev := c.adminInvoke(c.nodes[2], "delegation.revoke", nil, invocation.Arg{Name: "link", Value: link.Hash().String()})
+	for i, tn := range c.nodes {
+		// A stale read at the revocation's commit shows it on every node.
+		ls, err := c.client.Delegation(context.Background(), tn.apiAddr, link.Hash().String(), client.Read{Consistency: "stale", MinIndex: c.status(c.leader()).CommitIndex})
+		if err != nil || !ls.Revoked {
+			t.Fatalf("%s: %+v %v", tn.id, ls, err)
+		}
+		inv := userCreate(fmt.Sprintf("after%d", i), "")
+		inv.Chain = [][]byte{token(t, link)}
+		outs, err := c.invoke(tn, bot, inv)
+		if err != nil || outs[0].Decision != "deny" {
+			t.Fatalf("after revocation via %s: %v %+v", tn.id, err, outs)
+		}
+	}
+	_ = rev
+}
+
+func TestClusterLinearizableReadAfterWrite(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	for i := 0; i < 20; i++ {
+		w, r := c.nodes[i%3], c.nodes[(i+1)%3]
+		outs, err := c.invoke(w, nil, userCreate(fmt.Sprintf("lin%d", i), ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := c.client.LedgerStatus(context.Background(), r.apiAddr, client.Read{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size <= outs[0].LedgerIndex {
+			t.Fatalf("read on %s after write on %s: size %d, write at %d", r.id, w.id, st.Size, outs[0].LedgerIndex)
+		}
+		page, err := c.client.LedgerQuery(context.Background(), r.apiAddr, url.Values{"correlation_id": {fmt.Sprintf("lin%d", i)}}, client.Read{})
+		if err != nil || len(page.Events) != 1 {
+			t.Fatalf("query: %v %+v", err, page)
+		}
+	}
+}
