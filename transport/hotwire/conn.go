@@ -198,7 +198,7 @@ func (c *conn) onHello(t frameType, body []byte) error {
 	}
 	var m helloMsg
 	if err := parseControl(t, body, &m); err != nil {
-		return fmt.Errorf("%w: %w", ErrProtocol, err)
+		return fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
 	if m.Magic != Magic || m.Version != Version {
 		return fmt.Errorf("%w: hello %q version %d, want %q version %d", ErrProtocol, m.Magic, m.Version, Magic, Version)

@@ -1,0 +1,258 @@
+package hotwire
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/cnv-project/cnv/runtime/capability"
+	"github.com/cnv-project/cnv/runtime/hotpath"
+	"github.com/cnv-project/cnv/runtime/limits"
+)
+
+// raw is a hand-driven protocol connection for tests of malformed input.
+type raw struct {
+	t       testing.TB
+	nc      net.Conn
+	welcome welcomeMsg
+}
+
+func dialRaw(t testing.TB, addr string, hello bool) *raw {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	r := &raw{t: t, nc: nc}
+	if hello {
+		r.control(frameHello, helloMsg{Magic: Magic, Version: Version})
+		typ, body := r.read()
+		if typ != frameWelcome {
+			t.Fatalf("got %s", typ)
+		}
+		if err := parseControl(typ, body, &r.welcome); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func (r *raw) send(b []byte) {
+	r.t.Helper()
+	if _, err := r.nc.Write(b); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *raw) control(typ frameType, v any) {
+	r.t.Helper()
+	b, err := appendControl(nil, typ, v)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.send(b)
+}
+
+// read returns the next frame, failing the test after 10s.
+func (r *raw) read() (frameType, []byte) {
+	r.t.Helper()
+	_ = r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	typ, body, err := readFrame(r.nc)
+	if err != nil {
+		r.t.Fatalf("read: %v", err)
+	}
+	return typ, body
+}
+
+func (r *raw) readError() errorMsg {
+	r.t.Helper()
+	typ, body := r.read()
+	if typ != frameError {
+		r.t.Fatalf("got %s, want error", typ)
+	}
+	var m errorMsg
+	if err := parseControl(typ, body, &m); err != nil {
+		r.t.Fatal(err)
+	}
+	return m
+}
+
+// expectClosed checks the server closed the connection.
+func (r *raw) expectClosed() {
+	r.t.Helper()
+	_ = r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := readFrame(r.nc); err == nil {
+		r.t.Fatal("connection still open")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		r.t.Fatal("connection still open after 10s")
+	}
+}
+
+// openSession opens a session for a on the raw connection.
+func (r *raw) openSession(n *node, a agent, path capability.Path, e capability.EffectType, window int) uint32 {
+	r.t.Helper()
+	cert := n.issue(certSpec{path: path, effects: []capability.EffectType{e}, holder: a.pub})
+	sig, pub := signProof(a.priv, r.welcome.Challenge, cert)
+	r.control(frameOpen, openMsg{ID: 9, Certificate: cert, PublicKey: pub, Signature: sig, Window: window})
+	typ, body := r.read()
+	var m openedMsg
+	if typ != frameOpened || parseControl(typ, body, &m) != nil || m.ID != 9 {
+		r.t.Fatalf("open answered %s %x", typ, body)
+	}
+	return m.Session
+}
+
+func frameWithLength(n uint32, rest ...byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, n), rest...)
+}
+
+// Bytes that lose framing get a fatal error frame and a closed connection;
+// bytes that are merely wrong get an error frame and the connection goes on.
+// Either way the server keeps serving its other connections.
+func TestMalformedFrames(t *testing.T) {
+	n := newNode(t, nodeOpts{})
+	_, good := n.open(EchoPath, capability.ReadOnly)
+	fatal := []struct {
+		name  string
+		hello bool
+		bytes []byte
+		want  error
+	}{
+		{"zero length", true, frameWithLength(0), ErrMalformedFrame},
+		{"length beyond limit", true, frameWithLength(limits.MaxHotFrameBytes + 1), ErrFrameTooLarge},
+		{"http request", false, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), ErrFrameTooLarge},
+		{"no hello", false, appendInvoke(nil, 1, 1, nil), ErrProtocol},
+		{"bad magic", false, mustControl(t, frameHello, helloMsg{Magic: "other", Version: Version}), ErrProtocol},
+		{"bad version", false, mustControl(t, frameHello, helloMsg{Magic: Magic, Version: 99}), ErrProtocol},
+		{"garbage hello body", false, append(frameWithLength(4, byte(frameHello)), 0xc1, 0xc1, 0xc1), ErrProtocol},
+	}
+	for _, tc := range fatal {
+		r := dialRaw(t, n.addr, tc.hello)
+		r.send(tc.bytes)
+		m := r.readError()
+		if !m.Fatal || !errors.Is(m.err(), tc.want) {
+			t.Errorf("%s: %+v", tc.name, m)
+		}
+		r.expectClosed()
+		if out, err := good.Invoke(ctx(t), []byte(tc.name)); err != nil || string(out) != tc.name {
+			t.Fatalf("after %s the other connection fails: %q %v", tc.name, out, err)
+		}
+	}
+
+	r := dialRaw(t, n.addr, true)
+	nonFatal := []struct {
+		name  string
+		bytes []byte
+		want  error
+	}{
+		{"unknown type", append(frameWithLength(3, 0x7e), 1, 2), ErrUnknownFrame},
+		{"short invoke", append(frameWithLength(5, byte(frameInvoke)), 0, 0, 0, 1), ErrMalformedFrame},
+		{"garbage open", append(frameWithLength(2, byte(frameOpen)), 0xc1), ErrMalformedFrame},
+		{"second hello", mustControl(t, frameHello, helloMsg{Magic: Magic, Version: Version}), ErrProtocol},
+		{"server frame type", mustControl(t, frameOpened, openedMsg{}), ErrUnknownFrame},
+	}
+	for _, tc := range nonFatal {
+		r.send(tc.bytes)
+		if m := r.readError(); m.Fatal || !errors.Is(m.err(), tc.want) {
+			t.Errorf("%s: %+v", tc.name, m)
+		}
+	}
+	// The same connection still works.
+	id := r.openSession(n, newAgent(t), EchoPath, capability.ReadOnly, 0)
+	r.send(appendInvoke(nil, id, 1, []byte("still here")))
+	res := readResult(t, r)
+	if res.refused || res.seq != 1 || string(res.output) != "still here" {
+		t.Fatalf("%+v", res)
+	}
+	if st := n.srv.Stats(); st.ProtocolErrors < uint64(len(fatal)+len(nonFatal)) {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func mustControl(t testing.TB, typ frameType, v any) []byte {
+	b, err := appendControl(nil, typ, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func readResult(t testing.TB, r *raw) result {
+	t.Helper()
+	typ, body := r.read()
+	res, err := parseResult(typ, body)
+	if err != nil || (typ != frameResult && typ != frameRefused) {
+		t.Fatalf("%s: %v", typ, err)
+	}
+	res.output = bytes.Clone(res.output)
+	return res
+}
+
+// Invocation-level mistakes are refusals naming the sequence.
+func TestInvocationRefusals(t *testing.T) {
+	n := newNode(t, nodeOpts{})
+	r := dialRaw(t, n.addr, true)
+	id := r.openSession(n, newAgent(t), EchoPath, capability.ReadOnly, 0)
+	cases := []struct {
+		session uint32
+		seq     uint64
+		args    []byte
+		want    error
+	}{
+		{id, 5, nil, nil},
+		{id, 5, nil, ErrSeqOrder},
+		{id, 4, nil, ErrSeqOrder},
+		{id + 1, 6, nil, ErrUnknownSession},
+		{id, 7, make([]byte, limits.MaxHotArgsBytes+1), ErrArgsTooLarge},
+		{id, 8, make([]byte, limits.HotReadChunkBytes+10), ErrArgsTooLarge}, // longer than a read chunk
+		{id, 9, []byte("x"), nil},
+	}
+	for _, tc := range cases {
+		r.send(appendInvoke(nil, tc.session, tc.seq, tc.args))
+		res := readResult(t, r)
+		if res.session != tc.session || res.seq != tc.seq || res.refused != (tc.want != nil) || !errors.Is(res.err(), tc.want) {
+			t.Errorf("session %d seq %d: %+v err %v, want %v", tc.session, tc.seq, res, res.err(), tc.want)
+		}
+	}
+}
+
+// A client that ignores the granted window is refused per invocation with
+// ErrSessionWindow, never queued without bound.
+func TestBackPressureSessionWindow(t *testing.T) {
+	release := make(chan struct{})
+	slow := capability.MustPath("hot.slow")
+	n := newNode(t, nodeOpts{register: func(n *node) {
+		_, err := n.catalog.Register(n.disp, slow.ID(), slow, func(ctx context.Context, c *hotpath.Call) error {
+			<-release
+			return nil
+		}, hotpath.Spec{Flags: capability.FlagReadOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}})
+	r := dialRaw(t, n.addr, true)
+	const window, total = 4, 40
+	id := r.openSession(n, newAgent(t), slow, capability.ReadOnly, window)
+	var batch []byte
+	for seq := uint64(1); seq <= total; seq++ {
+		batch = appendInvoke(batch, id, seq, nil)
+	}
+	r.send(batch)
+	for range total - window {
+		res := readResult(t, r)
+		if !res.refused || !errors.Is(res.err(), hotpath.ErrSessionWindow) || res.seq <= window {
+			t.Fatalf("%+v %v", res, res.err())
+		}
+	}
+	close(release)
+	for seq := uint64(1); seq <= window; seq++ {
+		if res := readResult(t, r); res.refused || res.seq != seq {
+			t.Fatalf("%+v", res)
+		}
+	}
+}
