@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cnv-project/cnv/runtime/graph"
+	"github.com/cnv-project/cnv/runtime/limits"
 )
 
 // graphState is one installed snapshot with its identity and encoding.
@@ -82,6 +83,9 @@ func (g *Gossip) install(s *graph.Snapshot, v graphVersion, source string) error
 		return err
 	}
 	g.log.Debug("graph snapshot installed", "index", v.index, "hash", v.hex(), "source", source)
+	if n := len(s.Encode()); n+exchangeOverhead > limits.MaxGossipStateBytes && g.cfg.Fetch == nil {
+		g.log.Warn("graph snapshot too large for state exchange; members need Config.Fetch", "bytes", n, "limit", limits.MaxGossipStateBytes)
+	}
 	kick(g.urgentKick)
 	if m, found := g.table.get(g.cfg.NodeID); found {
 		m.GraphIndex, m.GraphHash = v.index, v.hex()

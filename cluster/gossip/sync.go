@@ -62,12 +62,13 @@ func (g *Gossip) fetchFrom(m Member, want graphVersion) {
 	}
 }
 
-// graphSources picks the snapshot to fetch, the newest live members
-// advertise above have, and the members to fetch it from: servers first,
-// then edges, each group in an order that differs per fetching node so a
-// cluster does not fetch from one member all at once. When members
-// disagree on the hash at the newest index, the version most servers
-// advertise wins (ties: the smaller hash), and the others are ignored.
+// graphSources picks the snapshot to fetch, the newest that live members
+// advertise above have, and the members to fetch it from, in an order that
+// differs per fetching node (rendezvous hashing), so the first members to
+// hold a new snapshot are not all asked at once and, as more adopt it,
+// fetches spread over edges too rather than loading the servers. When
+// members disagree on the hash at the newest index, the version most
+// servers advertise wins (then most members, then the smaller hash).
 func graphSources(members []Member, self string, have uint64) (graphVersion, []Member) {
 	votes := map[graphVersion][2]int{} // servers, all
 	var want graphVersion
@@ -121,12 +122,6 @@ func orderSources(members []Member, self string, want graphVersion) []Member {
 		return h.Sum64()
 	}
 	slices.SortFunc(out, func(a, b Member) int {
-		if a.Role != b.Role {
-			if a.Role == RoleServer {
-				return -1
-			}
-			return 1
-		}
 		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.NodeID, b.NodeID))
 	})
 	return out
