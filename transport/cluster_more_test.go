@@ -68,7 +68,7 @@ func TestClusterLeaderLossLosesNoAcknowledgedWrite(t *testing.T) {
 			defer wg.Done()
 			for i := 0; !stop.Load(); i++ {
 				tn := c.nodes[(w+i)%3]
-				if tn.node == nil {
+				if tn.down.Load() {
 					continue
 				}
 				name := fmt.Sprintf("w%d-%d", w, i)

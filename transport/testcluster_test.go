@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,8 @@ type testNode struct {
 	srv                        *Server
 	apiLn                      net.Listener
 	done                       chan struct{}
+	// down is set while the node is stopped (read by load goroutines).
+	down atomic.Bool
 }
 
 // testCluster is the in-process cluster helper (compare hashicorp/raft's
@@ -109,6 +112,7 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 		t.Fatalf("start %s: %v", tn.id, err)
 	}
 	tn.node = node
+	tn.down.Store(false)
 	tn.srv = NewServer(Config{Node: node, Peers: peers, Logger: log})
 	tn.done = make(chan struct{})
 	go func() { defer close(tn.done); tn.srv.Serve(tn.apiLn) }()
@@ -119,6 +123,7 @@ func (c *testCluster) stop(tn *testNode) {
 	if tn.node == nil {
 		return
 	}
+	tn.down.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	tn.srv.Shutdown(ctx)

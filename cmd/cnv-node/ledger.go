@@ -57,7 +57,11 @@ func newLedgerCmd() *cobra.Command {
 		Long: "Commands on the governance ledger of a node's data directory (DATA_DIR/" + ledgerFile + ").\n" +
 			"They work on a stopped node's directory; the file is locked while a node runs.",
 	}
-	cmd.PersistentFlags().String("data-dir", "", "node data directory (required)")
+	cmd.PersistentFlags().String("data-dir", "", "node data directory (offline)")
+	cmd.PersistentFlags().String("addr", "", "read commands: a running node's HTTP address instead of --data-dir (env CNV_ADDR)")
+	cmd.PersistentFlags().Duration("timeout", 60*time.Second, "with --addr: request timeout")
+	cmd.PersistentFlags().String("consistency", "", "with --addr: linearizable (default) or stale")
+	cmd.PersistentFlags().Uint64("min-index", 0, "with --addr and stale reads: wait for this Raft index")
 	for _, sub := range []func() *cobra.Command{
 		newLedgerAppendCmd, newLedgerImportCmd, newLedgerExportCmd, newLedgerStatusCmd,
 		newLedgerVerifyCmd, newLedgerQueryCmd, newLedgerProofCmd, newLedgerConsistencyCmd,
@@ -124,7 +128,7 @@ func newLedgerStatusCmd() *cobra.Command {
 		Short: "Print the ledger's size, root hash, applied index and checkpoints",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withLedger(cmd, false, func(s *ledger.Store) error {
+			return withReader(cmd, func(s ledgerReader) error {
 				st, err := ledgerStatusOf(s)
 				if err != nil {
 					return err
@@ -183,7 +187,7 @@ func newLedgerVerifyCmd() *cobra.Command {
 			"checkpoints. Exit 0 when intact; 1 naming the first bad event index otherwise.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withLedger(cmd, false, func(s *ledger.Store) error { return runLedgerVerify(cmd, s, f) })
+			return withReader(cmd, func(s ledgerReader) error { return runLedgerVerify(cmd, s, f) })
 		},
 	}
 	cmd.Flags().StringSliceVar(&f.trusted, "trusted-key", nil, "note verifier key every checkpoint must be signed by (one of); repeatable")
@@ -248,7 +252,7 @@ func newLedgerQueryCmd() *cobra.Command {
 			if err != nil {
 				return exitWith(exitUsage, "%v", err)
 			}
-			return withLedger(cmd, false, func(s *ledger.Store) error {
+			return withReader(cmd, func(s ledgerReader) error {
 				res, err := ledgerQuery(s, q)
 				if err != nil {
 					return ledgerExit(err)
@@ -341,7 +345,7 @@ func newLedgerProofCmd() *cobra.Command {
 			if !cmd.Flags().Changed("index") {
 				return exitWith(exitUsage, "--index is required")
 			}
-			return withLedger(cmd, false, func(s *ledger.Store) error {
+			return withReader(cmd, func(s ledgerReader) error {
 				p, err := ledgerProof(s, index, size)
 				if err != nil {
 					return ledgerExit(err)
@@ -379,7 +383,7 @@ func newLedgerConsistencyCmd() *cobra.Command {
 			if !cmd.Flags().Changed("from") {
 				return exitWith(exitUsage, "--from is required")
 			}
-			return withLedger(cmd, false, func(s *ledger.Store) error {
+			return withReader(cmd, func(s ledgerReader) error {
 				p, err := ledgerConsistency(s, from, to, cmd.Flags().Changed("to"))
 				if err != nil {
 					return ledgerExit(err)
@@ -447,7 +451,7 @@ func newLedgerCheckpointsCmd() *cobra.Command {
 		Short: "List the signed checkpoints: note text and signers' verifier keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withLedger(cmd, false, func(s *ledger.Store) error {
+			return withReader(cmd, func(s ledgerReader) error {
 				cps, err := s.Checkpoints()
 				if err != nil {
 					return err
@@ -492,7 +496,7 @@ func newLedgerReplayCmd() *cobra.Command {
 			if err != nil {
 				return exitWith(exitUsage, "%v", err)
 			}
-			return withLedger(cmd, false, func(s *ledger.Store) error {
+			return withReader(cmd, func(s ledgerReader) error {
 				rep, err := ledgerReplay(s, set, f, ledgerProgress(cmd, f.progress))
 				if err != nil {
 					return ledgerExit(err)
@@ -571,7 +575,7 @@ func newLedgerExportCmd() *cobra.Command {
 			if format != "jsonl" {
 				return exitWith(exitUsage, "--format %q: only jsonl is supported", format)
 			}
-			return withLedger(cmd, false, func(s *ledger.Store) error { return ledgerExport(cmd, s, out, from, to) })
+			return withReader(cmd, func(s ledgerReader) error { return ledgerExport(cmd, s, out, from, to) })
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "jsonl", "output format (jsonl)")
