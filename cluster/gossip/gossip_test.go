@@ -10,6 +10,17 @@ import (
 
 func TestMembersConvergeWithMetadata(t *testing.T) {
 	gs := cluster(t, 3, 1, nil)
+	joined := map[string]bool{}
+	for len(joined) < 4 {
+		select {
+		case ev := <-gs[0].Events():
+			if ev.Type == EventJoin {
+				joined[ev.Member.NodeID] = true
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("join events for %v only", joined)
+		}
+	}
 	gs[1].SetApplied(77)
 	waitFor(t, 5*time.Second, "applied index to spread", func() bool {
 		for _, g := range gs {
