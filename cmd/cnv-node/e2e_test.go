@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -180,6 +181,7 @@ func TestThreeProcessCluster(t *testing.T) {
 	leader.start(t, bin)
 	ready(leader)
 	invoke(leader, "restarted")
+	remoteReads(t, bin, procs)
 	waitUntil(t, "same ledger on every node", 30*time.Second, func() error {
 		var first string
 		for _, p := range procs {
@@ -200,6 +202,23 @@ func TestThreeProcessCluster(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// remoteReads runs the offline ledger and graph commands against nodes.
+func remoteReads(t *testing.T, bin string, procs []*proc) {
+	t.Helper()
+	out, code := runBin(t, bin, "ledger", "verify", "--addr", procs[2].http, "--json")
+	if code != 0 || !strings.Contains(out, `"ok": true`) {
+		t.Fatalf("ledger verify --addr: %d %s", code, out)
+	}
+	out, code = runBin(t, bin, "ledger", "query", "--addr", procs[1].http, "--correlation", "nobody", "--json")
+	if code != 0 || !strings.Contains(out, `"events"`) {
+		t.Fatalf("ledger query --addr: %d %s", code, out)
+	}
+	out, code = runBin(t, bin, "graph", "reachable", "user.create", "user.read", "--addr", procs[0].http, "--json")
+	if code != 0 || !strings.Contains(out, `"reachable": true`) || !strings.Contains(out, `"index"`) {
+		t.Fatalf("graph reachable --addr: %d %s", code, out)
+	}
 }
 
 // leaderOf asks p for the leader and returns its process.

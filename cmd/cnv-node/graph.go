@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +23,10 @@ func newGraphCmd() *cobra.Command {
 			"the file's path policies and name the policy that excluded a path.",
 	}
 	cmd.PersistentFlags().String("file", "", "capability file (JSON) to build the graph from")
+	cmd.PersistentFlags().String("addr", "", "query a running node's graph instead of --file (env CNV_ADDR)")
+	cmd.PersistentFlags().Duration("timeout", 30*time.Second, "with --addr: request timeout")
+	cmd.PersistentFlags().String("consistency", "", "with --addr: stale (default: the node's local snapshot) or linearizable")
+	cmd.PersistentFlags().Uint64("min-index", 0, "with --addr: wait until the node's snapshot reflects this Raft index")
 	cmd.AddCommand(
 		newGraphPairCmd(graph.OpReachable, "Is there a chain of produces/requires edges from A to B", printBool),
 		newGraphPairCmd(graph.OpPath, "The shortest allowed path from A to B", printPath),
@@ -120,6 +126,17 @@ func newGraphNoArgCmd(op, short string, print graphPrinter) *cobra.Command {
 
 // runGraph answers req and prints the result.
 func runGraph(cmd *cobra.Command, req graph.Request, print graphPrinter) error {
+	if useRemoteGraph(cmd) {
+		res, ans, err := graphQueryRemote(cmd, req)
+		if err != nil {
+			return err
+		}
+		if dot, ok := res.(graph.DotResult); ok && !jsonOutput(cmd) {
+			_, err := io.WriteString(cmd.OutOrStdout(), dot.Dot)
+			return err
+		}
+		return emit(cmd, withIndex(res, ans), func(w io.Writer) { print(w, res) })
+	}
 	res, err := graphQuery(cmd, req)
 	if err != nil {
 		return err
@@ -129,6 +146,14 @@ func runGraph(cmd *cobra.Command, req graph.Request, print graphPrinter) error {
 		return err
 	}
 	return emit(cmd, res, func(w io.Writer) { print(w, res) })
+}
+
+// useRemoteGraph reports whether the query goes to a node: --addr, or
+// CNV_ADDR without --file.
+func useRemoteGraph(cmd *cobra.Command) bool {
+	a, _ := cmd.Flags().GetString("addr")
+	f, _ := cmd.Flags().GetString("file")
+	return a != "" || (f == "" && os.Getenv("CNV_ADDR") != "")
 }
 
 // graphQuery is where a request is answered: offline over --file, by
