@@ -22,8 +22,17 @@ var (
 	EchoPath = capability.MustPath("hot.echo")
 )
 
-// BuiltinTimeout is the built-ins' deadline: the FastPath class maximum.
+// BuiltinTimeout is the built-ins' default deadline: the FastPath class
+// maximum.
 const BuiltinTimeout = time.Millisecond
+
+// BuiltinOptions configure the built-ins.
+type BuiltinOptions struct {
+	// Timeout is their deadline (default BuiltinTimeout). Tests on loaded
+	// machines raise it: a worker descheduled for longer than the deadline
+	// turns an invocation into DeadlineExceeded.
+	Timeout time.Duration
+}
 
 // ErrBadCount is the counter's answer to an argument that is not a decimal
 // integer.
@@ -38,16 +47,19 @@ type Builtins struct {
 
 // RegisterBuiltins registers the counter and the echo on d through cat
 // (unversioned capability IDs of CounterPath and EchoPath).
-func RegisterBuiltins(d *hotpath.Dispatcher, cat *Catalog) (*Builtins, error) {
+func RegisterBuiltins(d *hotpath.Dispatcher, cat *Catalog, o BuiltinOptions) (*Builtins, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = BuiltinTimeout
+	}
 	b := &Builtins{}
 	var err error
 	b.Counter, err = cat.Register(d, CounterPath.ID(), CounterPath, b.count,
-		hotpath.Spec{Flags: capability.FlagMutateState, Timeout: BuiltinTimeout})
+		hotpath.Spec{Flags: capability.FlagMutateState, Timeout: o.Timeout})
 	if err != nil {
 		return nil, fmt.Errorf("register %s: %w", CounterPath, err)
 	}
 	b.Echo, err = cat.Register(d, EchoPath.ID(), EchoPath, echo,
-		hotpath.Spec{Flags: capability.FlagReadOnly | capability.FlagIdempotent, Timeout: BuiltinTimeout})
+		hotpath.Spec{Flags: capability.FlagReadOnly | capability.FlagIdempotent, Timeout: o.Timeout})
 	if err != nil {
 		return nil, fmt.Errorf("register %s: %w", EchoPath, err)
 	}

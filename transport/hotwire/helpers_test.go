@@ -36,9 +36,32 @@ type node struct {
 	srv      *Server
 	addr     string
 	reqs     atomic.Uint64
+
+	batchMu sync.Mutex
+	batches []hotpath.Batch
+}
+
+func (n *node) sink(b hotpath.Batch) {
+	n.batchMu.Lock()
+	n.batches = append(n.batches, b)
+	n.batchMu.Unlock()
+}
+
+// batchesOf returns the batches cut so far for session key.
+func (n *node) batchesOf(key string) []hotpath.Batch {
+	n.batchMu.Lock()
+	defer n.batchMu.Unlock()
+	var out []hotpath.Batch
+	for _, b := range n.batches {
+		if b.Key == key {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 type nodeOpts struct {
+	builtins   BuiltinOptions
 	dispatcher func(*hotpath.Config)
 	server     func(*Config)
 	authority  func(*CertAuthority) Authority
@@ -47,9 +70,12 @@ type nodeOpts struct {
 
 func newNode(t testing.TB, o nodeOpts) *node {
 	t.Helper()
+	if o.builtins.Timeout == 0 {
+		o.builtins.Timeout = 10 * time.Second // no deadline flakes on loaded machines
+	}
 	n := &node{t: t, clock: clock.NewFake(t0)}
 	dc := hotpath.DefaultConfig()
-	dc.Shards, dc.Clock, dc.IdleSpin = 2, n.clock, 64
+	dc.Shards, dc.Clock, dc.IdleSpin, dc.BatchSink, dc.BatchMaxCount = 2, n.clock, 64, n.sink, 4096
 	if o.dispatcher != nil {
 		o.dispatcher(&dc)
 	}
@@ -58,7 +84,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	n.catalog = NewCatalog()
-	if n.builtins, err = RegisterBuiltins(n.disp, n.catalog); err != nil {
+	if n.builtins, err = RegisterBuiltins(n.disp, n.catalog, o.builtins); err != nil {
 		t.Fatal(err)
 	}
 	if o.register != nil {

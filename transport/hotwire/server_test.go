@@ -366,3 +366,38 @@ func TestServerClose(t *testing.T) {
 		t.Fatalf("closes %+v", cl)
 	}
 }
+
+// Every accepted invocation is in exactly one batch of its session, the
+// batches chain, and the last is final.
+func TestBatchesAccountForEveryInvocation(t *testing.T) {
+	n := newNode(t, nodeOpts{dispatcher: func(c *hotpath.Config) { c.BatchMaxCount = 100 }})
+	_, s := n.open(EchoPath, capability.ReadOnly)
+	const total = 1000
+	done := make(chan struct{})
+	count := 0
+	for range total {
+		if err := s.Submit([]byte("a"), func(r *Result) {
+			if count++; count == total {
+				close(done)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	if _, err := s.Close(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	bs := n.batchesOf(s.Info().Key)
+	var sum uint64
+	var prev hotpath.Digest
+	for i, b := range bs {
+		if b.Number != uint64(i+1) || b.Prev != prev || b.OK != b.Count {
+			t.Fatalf("batch %d: %+v", i, b)
+		}
+		sum, prev = sum+b.Count, b.Digest
+	}
+	if sum != total || len(bs) == 0 || !bs[len(bs)-1].Final {
+		t.Fatalf("%d batches, %d invocations", len(bs), sum)
+	}
+}
