@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"sync"
 
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
@@ -22,11 +23,18 @@ const nonPermission = capability.FlagIdempotent | capability.FlagAsyncCapable
 // connection, and whose capability the Catalog serves on the hot path. It
 // grants no quota (unlimited) and knows no revocations: the cluster wraps
 // it to add both.
+//
+// A certificate opens at most one live session per authority at a time
+// (ErrSessionExists), so a session's batches, keyed by the certificate ID,
+// form one chain on this node.
 type CertAuthority struct {
 	trust   certificate.Trust
 	clock   clock.Clock
 	catalog *Catalog
 	handles *handles
+
+	mu   sync.Mutex
+	live map[string]struct{}
 }
 
 // NewCertAuthority returns an authority trusting the node keys in trust.
@@ -39,7 +47,7 @@ func NewCertAuthority(trust certificate.Trust, catalog *Catalog, clk clock.Clock
 	case clk == nil:
 		return nil, fmt.Errorf("%w: certificate authority needs a clock", ErrBadConfig)
 	}
-	return &CertAuthority{trust: trust, clock: clk, catalog: catalog, handles: newHandles()}, nil
+	return &CertAuthority{trust: trust, clock: clk, catalog: catalog, handles: newHandles(), live: make(map[string]struct{})}, nil
 }
 
 // OpenSession implements Authority.
@@ -48,7 +56,17 @@ func (a *CertAuthority) OpenSession(_ context.Context, certificateJSON []byte, h
 	if err != nil {
 		return Grant{}, err
 	}
-	return a.GrantFor(c)
+	g, err := a.GrantFor(c)
+	if err != nil {
+		return Grant{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.live[g.Key]; ok {
+		return Grant{}, fmt.Errorf("%w: %s", ErrSessionExists, g.Key)
+	}
+	a.live[g.Key] = struct{}{}
+	return g, nil
 }
 
 // Verify imports the certificate at now (signature by a trusted node key,
@@ -96,9 +114,13 @@ func (a *CertAuthority) GrantFor(c certificate.Certificate[certificate.Verified]
 	}, nil
 }
 
-// CloseSession implements Authority: it hands back any quota the grant
-// carried (the cluster's wrapper returns it to the replicated state).
+// CloseSession implements Authority: the certificate may open a session
+// again, and any quota the grant carried is handed back (the cluster's
+// wrapper returns it to the replicated state).
 func (a *CertAuthority) CloseSession(_ context.Context, g Grant, _ Usage) error {
+	a.mu.Lock()
+	delete(a.live, g.Key)
+	a.mu.Unlock()
 	if g.Quota != nil {
 		g.Quota.Return()
 	}

@@ -215,7 +215,7 @@ func (c *Conn) cancel(id uint64) {
 }
 
 // reply delivers a control reply to its waiter.
-func (c *Conn) reply(id uint64, r ctlReply) {
+func (c *Conn) reply(id uint64, r ctlReply) bool {
 	c.mu.Lock()
 	ch := c.pending[id]
 	delete(c.pending, id)
@@ -223,6 +223,7 @@ func (c *Conn) reply(id uint64, r ctlReply) {
 	if ch != nil {
 		ch <- r
 	}
+	return ch != nil
 }
 
 // readLoop reads and dispatches server frames until the connection ends.
@@ -304,7 +305,10 @@ func (c *Conn) onControl(t frameType, body []byte) error {
 		if err := parseControl(t, body, &m); err != nil {
 			return err
 		}
-		c.reply(m.ID, ctlReply{t: t, msg: m})
+		if !c.reply(m.ID, ctlReply{t: t, msg: m}) {
+			// Its OpenSession gave up waiting: close the orphan.
+			c.out.push(appendControlOrLog(nil, frameClose, closeMsg{Session: m.Session}, c.log))
+		}
 	case frameClosed:
 		var m closedMsg
 		if err := parseControl(t, body, &m); err != nil {

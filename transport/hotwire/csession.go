@@ -174,18 +174,16 @@ func (s *Session) submit(args []byte, fn func(*Result), call *Call) error {
 		s.mu.Unlock()
 		return err
 	}
-	seq := s.next
-	sl := &s.slots[seq&s.mask]
-	*sl = cslot{seq: seq, busy: true, fn: fn, call: call}
-	s.inflight++
-	s.next++
-	id := s.info.ID
+	seq, id := s.next, s.info.ID
 	// Appending under s.mu keeps the frames in sequence order.
-	ok := s.c.out.appendWith(func(b []byte) []byte { return appendInvoke(b, id, seq, args) })
-	s.mu.Unlock()
-	if !ok {
+	if !s.c.out.appendWith(func(b []byte) []byte { return appendInvoke(b, id, seq, args) }) {
+		s.mu.Unlock()
 		return ErrConnClosed
 	}
+	s.slots[seq&s.mask] = cslot{seq: seq, busy: true, fn: fn, call: call}
+	s.inflight++
+	s.next++
+	s.mu.Unlock()
 	s.c.out.kick()
 	return nil
 }

@@ -29,6 +29,7 @@ var (
 	ErrWrongHolder     = cnverr.New(cnverr.Unauthenticated, "certificate was issued to another key")
 	ErrNotHotPath      = cnverr.New(cnverr.CommandNotFound, "capability is not served on the hot path")
 	ErrTooManySessions = cnverr.New(cnverr.ResourceExhausted, "too many sessions on this connection")
+	ErrSessionExists   = cnverr.New(cnverr.Conflict, "the certificate already has a live session on this node")
 	ErrTooManyConns    = cnverr.New(cnverr.ResourceExhausted, "too many hot-path connections")
 
 	// Server and client lifecycle.
@@ -77,6 +78,7 @@ var codeTable = [...]error{
 	certificate.ErrUntrustedSigner,
 	certificate.ErrNotVerified,
 	hotpath.ErrNotStarted,
+	ErrSessionExists,
 }
 
 // codeOf returns err's code: pointer equality first (refusals are bare

@@ -300,7 +300,7 @@ func (a *recordingAuthority) CloseSession(ctx context.Context, g Grant, u Usage)
 	a.mu.Lock()
 	a.closes = append(a.closes, closeRecord{g, u, returned})
 	a.mu.Unlock()
-	return nil
+	return a.Authority.CloseSession(ctx, g, u)
 }
 
 func (a *recordingAuthority) closed() []closeRecord {

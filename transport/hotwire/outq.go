@@ -78,7 +78,8 @@ func (q *outQueue) close() {
 }
 
 // run is the writer loop. It returns after close (with everything queued
-// before it written) or on a write error, after which frames are dropped.
+// before it written) or on a write error, after which it closes w (so the
+// reader ends too) and frames are dropped.
 func (q *outQueue) run(w net.Conn, timeout time.Duration) {
 	defer close(q.done)
 	var spare []byte
@@ -96,6 +97,7 @@ func (q *outQueue) run(w net.Conn, timeout time.Duration) {
 		}
 		if _, err := q.flush(w, &spare, timeout); err != nil {
 			q.fail(err)
+			_ = w.Close()
 			return
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -141,8 +142,7 @@ func (s *Server) Serve(l net.Listener) error {
 			if s.isClosed() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if retryableAccept(err) {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				s.log.Warn("accept failed; retrying", "error", err, "delay", delay)
 				time.Sleep(delay)
@@ -153,6 +153,14 @@ func (s *Server) Serve(l net.Listener) error {
 		delay = 0
 		s.start(nc)
 	}
+}
+
+// retryableAccept reports accept errors that pass (out of descriptors, an
+// aborted handshake, a timeout): the loop backs off instead of ending.
+func retryableAccept(err error) bool {
+	var ne net.Error
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func (s *Server) start(nc net.Conn) {

@@ -401,3 +401,25 @@ func TestBatchesAccountForEveryInvocation(t *testing.T) {
 		t.Fatalf("%d batches, %d invocations", len(bs), sum)
 	}
 }
+
+// A certificate has at most one live session per node, so its batches form
+// one chain; it may open again once closed, also from another connection.
+func TestOneLiveSessionPerCertificate(t *testing.T) {
+	n := newNode(t, nodeOpts{})
+	a := newAgent(t)
+	c1, c2 := n.dial(a, nil), n.dial(a, nil)
+	cert := n.issue(certSpec{path: EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub})
+	s, err := c1.OpenSession(ctx(t), cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.OpenSession(ctx(t), cert); !errors.Is(err, ErrSessionExists) || cnverr.KindOf(err) != cnverr.Conflict {
+		t.Fatalf("second session: %v", err)
+	}
+	if _, err := s.Close(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.OpenSession(ctx(t), cert); err != nil {
+		t.Fatalf("after close: %v", err)
+	}
+}
