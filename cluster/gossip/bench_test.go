@@ -1,7 +1,9 @@
 package gossip
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -117,4 +119,44 @@ func totalSent(gs []*Gossip) uint64 {
 		s += g.Traffic().BytesSent()
 	}
 	return s
+}
+
+// BenchmarkGraphPropagation measures, with production (LAN) timing, how
+// long a snapshot published on one server takes to be installed on every
+// member of a cluster of n (3 servers, the rest edges). One op is one
+// publish; p50/p99 are over the ops (use -benchtime=100x).
+func BenchmarkGraphPropagation(b *testing.B) {
+	for _, n := range []int{3, 10} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) { benchPropagation(b, n) })
+	}
+}
+
+func benchPropagation(b *testing.B, n int) {
+	servers := min(n, 3)
+	gs := cluster(b, servers, n-servers, func(c *Config) { c.Timing = LANTiming() })
+	var lat []time.Duration
+	idx := uint64(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		idx++
+		s := snapshot(b, idx, 20)
+		b.StartTimer()
+		start := time.Now()
+		if err := gs[0].PublishGraph(s); err != nil {
+			b.Fatal(err)
+		}
+		for _, g := range gs {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			_, _, _, err := g.WaitGraph(ctx, idx)
+			cancel()
+			if err != nil {
+				b.Fatalf("%s: %v", g.NodeID(), err)
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }

@@ -183,3 +183,32 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 }
+
+// TestReconcileOverLiveMembers feeds live gossip membership to Reconcile:
+// a server outside the configuration is added, and a dead voter whose
+// removal would leave no quorum is kept.
+func TestReconcileOverLiveMembers(t *testing.T) {
+	gs := cluster(t, 3, 1, nil)
+	for _, g := range gs[:3] {
+		g.SetApplied(100)
+	}
+	cfg := RaftConfig{Servers: []RaftServer{
+		{ID: "s1", Addr: gs[0].cfg.RaftAddr, Suffrage: Voter},
+		{ID: "s2", Addr: gs[1].cfg.RaftAddr, Suffrage: Voter},
+	}, LeaderID: "s1", CommitIndex: 100}
+	var st State
+	now := time.Unix(1_700_000_000, 0)
+	acts := Reconcile(cfg, gs[0].Members(), &st, now, testPolicy)
+	if len(acts) != 1 || acts[0].Kind != ActionAddNonvoter || acts[0].ID != "s3" || acts[0].Addr != gs[2].cfg.RaftAddr {
+		t.Fatalf("actions %+v, want add_nonvoter s3", acts)
+	}
+	cfg.Servers = append(cfg.Servers, RaftServer{ID: "s3", Addr: gs[2].cfg.RaftAddr, Suffrage: Nonvoter})
+	_ = gs[1].Shutdown()
+	waitFor(t, 10*time.Second, "s2 dead", func() bool { return memberState(gs[0], "s2") == StateDead })
+	waitFor(t, 5*time.Second, "s3 applied index", func() bool { m, _ := gs[0].Member("s3"); return m.Applied == 100 })
+	Reconcile(cfg, gs[0].Members(), &st, now.Add(time.Second), testPolicy)
+	acts = Reconcile(cfg, gs[0].Members(), &st, now.Add(time.Hour), testPolicy)
+	if len(acts) != 1 || acts[0].Kind != ActionPromote || acts[0].ID != "s3" {
+		t.Fatalf("actions %+v, want only promote s3 (removing s2 would break quorum)", acts)
+	}
+}
