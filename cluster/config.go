@@ -42,6 +42,10 @@ type Config struct {
 	Logger hclog.Logger
 	Clock  clock.Clock
 
+	// SkipVerifyOnStart skips verifying state.db (its bbolt structure and
+	// every event against the Merkle tree) when the node starts.
+	SkipVerifyOnStart bool
+
 	// Raft tuning; zero values take the defaults below.
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration

@@ -113,19 +113,63 @@ func (n *Node) loadKey() error {
 	return nil
 }
 
+// openState opens state.db (the ledger and the replicated state). The
+// file is written without fsync per commit, as etcd's backend is: the Raft
+// log (fsynced) is the durable record, and the file records the index it
+// has applied, so a restart replays whatever a crash lost. A file that
+// fails to open or to verify is moved aside and rebuilt from the last
+// snapshot and the log, when this node has them; otherwise the node
+// refuses to start.
 func (n *Node) openState() error {
-	st, err := ledger.Open(filepath.Join(n.cfg.DataDir, "state.db"), ledger.Options{InitialMmapSize: 64 << 20})
-	if err != nil {
-		return fmt.Errorf("cluster: open state: %w", err)
+	path := filepath.Join(n.cfg.DataDir, "state.db")
+	st, f, err := n.tryOpenState(path)
+	if err != nil && !errors.Is(err, ledger.ErrLocked) && n.hasRaftFiles() {
+		aside := fmt.Sprintf("%s.damaged-%d", path, n.cfg.Clock.Now().Unix())
+		n.log.Error("state file is damaged; moving it aside and rebuilding from the snapshot and the raft log", "error", err, "moved_to", aside)
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return fmt.Errorf("cluster: state file damaged (%v) and cannot be moved aside: %w", err, rerr)
+		}
+		st, f, err = n.tryOpenState(path)
 	}
-	f, err := fsm.New(st, n.cfg.Logger.Named("fsm"))
 	if err != nil {
-		st.Close()
-		return err
+		return fmt.Errorf("cluster: state file %s: %w", path, err)
 	}
 	n.store, n.fsm = st, f
 	n.applied = newIndexNotifier(f.AppliedIndex())
 	return nil
+}
+
+func (n *Node) tryOpenState(path string) (*ledger.Store, *fsm.FSM, error) {
+	if err := checkBoltFile(path); err != nil {
+		return nil, nil, err
+	}
+	st, err := ledger.Open(path, ledger.Options{NoSync: true, InitialMmapSize: 64 << 20})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !n.cfg.SkipVerifyOnStart {
+		rep, err := st.Verify(ledger.VerifyOptions{Structure: true})
+		if err == nil && !rep.OK {
+			err = fmt.Errorf("%w: %d problems, first at event %v", ledger.ErrCorrupt, rep.ProblemCount, rep.FirstBadIndex)
+		}
+		if err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+	}
+	f, err := fsm.New(st, n.cfg.Logger.Named("fsm"))
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, f, nil
+}
+
+// hasRaftFiles reports whether the data dir holds a Raft log to rebuild
+// the state from.
+func (n *Node) hasRaftFiles() bool {
+	fi, err := os.Stat(filepath.Join(n.cfg.DataDir, "raft", "raft.db"))
+	return err == nil && fi.Size() > 0
 }
 
 func (n *Node) closeState() {
@@ -159,6 +203,9 @@ func (n *Node) raftConfig() *raft.Config {
 
 func (n *Node) openRaft() error {
 	dir := filepath.Join(n.cfg.DataDir, "raft")
+	if err := checkBoltFile(filepath.Join(dir, "raft.db")); err != nil {
+		return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove its data dir and join it again", filepath.Join(dir, "raft.db"), err)
+	}
 	ls, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
 	if err != nil {
 		return fmt.Errorf("cluster: raft log: %w", err)

@@ -2,7 +2,9 @@ package fsm
 
 import (
 	"crypto/ed25519"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/codec"
@@ -85,13 +87,41 @@ type Invoke struct {
 	Links []Link `json:"links,omitempty"`
 }
 
-// Encode returns the envelope's canonical bytes.
-func (e *Envelope) Encode() ([]byte, error) { return codec.Marshal(e) }
+// ErrCorruptEntry is an entry whose checksum does not match: the local
+// log was damaged on disk. Applying it could diverge from the other
+// replicas, so the node stops instead.
+var ErrCorruptEntry = cnverr.New(cnverr.InvariantBreach, "raft entry checksum mismatch (local log damaged)")
 
-// DecodeEnvelope decodes and validates an entry's bytes.
+// entryMagic starts every entry: the frame is entryMagic, the CRC-32C
+// (Castagnoli) of the body in big-endian, then the body (the canonical
+// msgpack envelope). Raft's log store keeps no checksums of its own.
+const entryMagic = 0xCE
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Encode returns the envelope's framed, checksummed canonical bytes.
+func (e *Envelope) Encode() ([]byte, error) {
+	body, err := codec.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 5, 5+len(body))
+	out[0] = entryMagic
+	binary.BigEndian.PutUint32(out[1:5], crc32.Checksum(body, castagnoli))
+	return append(out, body...), nil
+}
+
+// DecodeEnvelope checks an entry's frame and checksum, then decodes and
+// validates it.
 func DecodeEnvelope(b []byte) (*Envelope, error) {
+	if len(b) < 5 || b[0] != entryMagic {
+		return nil, fmt.Errorf("%w: not a framed entry", ErrBadEnvelope)
+	}
+	if crc32.Checksum(b[5:], castagnoli) != binary.BigEndian.Uint32(b[1:5]) {
+		return nil, ErrCorruptEntry
+	}
 	var e Envelope
-	if err := codec.UnmarshalLimit(b, limits.MaxEnvelopeBytes, &e); err != nil {
+	if err := codec.UnmarshalLimit(b[5:], limits.MaxEnvelopeBytes, &e); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadEnvelope, err)
 	}
 	if e.Version != EnvelopeVersion {

@@ -180,6 +180,10 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 // changes nothing (every node rejects it identically).
 func (f *FSM) applyEntry(tx *ledger.Tx, w *work, l *raft.Log, lastTime int64) ([]Result, int64) {
 	env, err := DecodeEnvelope(l.Data)
+	if errors.Is(err, ErrCorruptEntry) {
+		f.log.Error("raft entry is damaged on this node's disk; stopping rather than diverging", "index", l.Index)
+		panic(fmt.Sprintf("fsm: entry %d: %v", l.Index, err))
+	}
 	if err != nil {
 		f.log.Error("skipping malformed raft entry", "index", l.Index, "error", err)
 		return []Result{{Err: renderErr(err)}}, lastTime

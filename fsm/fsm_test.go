@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -336,6 +337,28 @@ func TestMalformedEntryChangesNothing(t *testing.T) {
 	if out[0].Err == nil || h.store.Head().Size != size || h.f.AppliedIndex() != h.index {
 		t.Fatalf("%+v", out)
 	}
+}
+
+// A damaged entry (checksum mismatch) stops the node rather than letting
+// it apply something the other replicas did not.
+func TestCorruptEntryStops(t *testing.T) {
+	h := newHarness(t)
+	env := Envelope{Version: EnvelopeVersion, Time: 1, Commands: []Command{{Kind: KindNodeLeft, NodeLeft: &NodeLeft{ID: "x"}}}}
+	data, err := env.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-1] ^= 0x01
+	if _, err := DecodeEnvelope(data); !errors.Is(err, ErrCorruptEntry) {
+		t.Fatalf("decode: %v", err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("applying a damaged entry did not stop the node")
+		}
+	}()
+	h.index++
+	h.f.Apply(&raft.Log{Index: h.index, Type: raft.LogCommand, Data: data})
 }
 
 // An entry at or below the stored applied index is skipped (restart replay).

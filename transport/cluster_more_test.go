@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -293,5 +295,32 @@ func TestClusterLinearizableReadAfterWrite(t *testing.T) {
 		if err != nil || len(page.Events) != 1 {
 			t.Fatalf("query: %v %+v", err, page)
 		}
+	}
+}
+
+// A follower whose state file was damaged while it was down moves the
+// file aside, rebuilds from its snapshot and log, and converges.
+func TestClusterRebuildsDamagedStateFile(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *cluster.Config) { cfg.SnapshotThreshold, cfg.TrailingLogs = 20, 5 })
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	for i := 0; i < 40; i++ {
+		c.invoke(c.nodes[i%3], nil, userCreate(fmt.Sprintf("d%d", i), ""))
+	}
+	f := c.followers()[0]
+	if err := f.node.Raft().Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	c.waitConverged()
+	c.stop(f)
+	path := filepath.Join(f.dir, "state.db")
+	if err := os.Truncate(path, 16<<10); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(f)
+	c.waitReady(f)
+	st := c.waitConverged()
+	aside, _ := filepath.Glob(path + ".damaged-*")
+	if len(aside) != 1 || st.Size < 40 {
+		t.Fatalf("moved aside %v, size %d", aside, st.Size)
 	}
 }
