@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sort"
@@ -29,6 +31,7 @@ type agentFlags struct {
 	join, adminKeys, dialMap                                     []string
 	logLevel                                                     string
 	logJSON                                                      bool
+	pprofAddr                                                    string
 	clockOffset, joinTimeout                                     time.Duration
 }
 
@@ -62,6 +65,7 @@ data dir comes back with its state and never bootstraps again.`,
 	fl.BoolVar(&f.logJSON, "log-json", false, "log as JSON")
 	fl.StringSliceVar(&f.dialMap, "test-dial-map", nil, "test only: FROM=TO rewrites a peer address this node dials (fault injection)")
 	fl.DurationVar(&f.clockOffset, "test-clock-offset", 0, "test only: shift this node's wall clock")
+	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof on this address (profiling; off by default)")
 	fl.MarkHidden("test-dial-map")
 	fl.MarkHidden("test-clock-offset")
 	return cmd
@@ -111,6 +115,9 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	srv := transport.NewServer(transport.Config{Node: node, Peers: peers, Metrics: render, Logger: log,
 		OnLeave: func() { close(left) }})
 	go srv.Serve(apiLn)
+	if f.pprofAddr != "" {
+		go servePprof(f.pprofAddr, log)
+	}
 	log.Info("cnv-node ready", "node_id", f.nodeID, "http", apiAddr, "raft", raftLn.Addr().String())
 	if err := startMembership(node, peers.Client(), f, log); err != nil {
 		shutdown(srv, node, log)
@@ -237,4 +244,17 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// servePprof serves the profiling endpoints on their own listener, never
+// on the API.
+func servePprof(addr string, log hclog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Warn("pprof server stopped", "error", err)
+	}
 }

@@ -306,3 +306,7 @@ func newCertVerifyCmd() *cobra.Command {
 	cmd.MarkFlagRequired("trust")
 	return cmd
 }
+
+func invocationOf(capPath string, payload []byte) invocation.Invocation {
+	return invocation.Invocation{Capability: capPath, Payload: payload}
+}

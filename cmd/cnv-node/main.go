@@ -62,6 +62,7 @@ func newRootCmd() *cobra.Command {
 	// Each noun contributes one constructor; keep this list sorted.
 	for _, newCmd := range []func() *cobra.Command{
 		newAgentCmd,
+		newBenchCmd,
 		newCapabilityCmd,
 		newCertCmd,
 		newClusterCmd,

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/transport/bench"
+	"github.com/cnv-project/cnv/transport/client"
+)
+
+// benchCaps is the capability `cnv-node bench` registers when the cluster
+// lacks the one it is asked to invoke.
+const benchCaps = `{"capabilities":[{"path":"bench.run","effects":["read_only"],"description":"no-op capability for load tests"}]}`
+
+func newBenchCmd() *cobra.Command {
+	var clients, batch int
+	var duration time.Duration
+	var capPath string
+	cmd := &cobra.Command{
+		Use:   "bench --addr A,B,C --key ADMIN.key [--clients N] [--duration D] [--batch B]",
+		Short: "Measure committed invocations/s and latency against a cluster",
+		Long: `Run N clients that invoke a capability through the given nodes (client i uses
+node i mod len) for a duration, each sending signed batches of --batch
+invocations, and report committed invocations/s and p50/p99/p99.9 latency per
+request. It registers bench.run (read_only) with the key when missing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			addrs, err := addrsOf(cmd)
+			if err != nil {
+				return err
+			}
+			key, err := keyOf(cmd)
+			if err != nil {
+				return err
+			}
+			cl := client.New(client.Options{Key: key, Timeout: 30 * time.Second, MaxConnsPerHost: clients + 8})
+			defer cl.Close()
+			if err := ensureBenchCapability(cmd, cl, addrs[0], capPath); err != nil {
+				return err
+			}
+			cfg := bench.Config{Addrs: addrs, Client: cl, Clients: clients, Duration: duration, Batch: batch, Capability: capPath}
+			if isTerminal(os.Stderr) && !jsonOutput(cmd) {
+				cfg.Progress = func(el time.Duration, n, e int64) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "\r%5.1fs  %9d committed  %8.0f/s  %d errors ", el.Seconds(), n, float64(n)/el.Seconds(), e)
+				}
+			}
+			rep, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return exitWith(exitUsage, "%v", err)
+			}
+			if cfg.Progress != nil {
+				fmt.Fprintln(cmd.ErrOrStderr())
+			}
+			return emit(cmd, rep, func(w io.Writer) { printBench(w, rep) })
+		},
+	}
+	addRemoteFlags(cmd, true)
+	cmd.Flags().IntVar(&clients, "clients", 16, "concurrent clients")
+	cmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "how long to run")
+	cmd.Flags().IntVar(&batch, "batch", 1, "invocations per signed request")
+	cmd.Flags().StringVar(&capPath, "capability", "bench.run", "capability to invoke")
+	return cmd
+}
+
+func ensureBenchCapability(cmd *cobra.Command, cl *client.Client, addr, capPath string) error {
+	if capPath != "bench.run" {
+		return nil
+	}
+	_, err := cl.Invoke(cmd.Context(), addr, invocationOf("capability.register", []byte(benchCaps)))
+	var ae *client.APIError
+	if err == nil || errors.As(err, &ae) && ae.Err.Kind == cnverr.Conflict {
+		return nil // registered now, or before
+	}
+	return remoteErr(err)
+}
+
+func printBench(w io.Writer, r *bench.Report) {
+	fmt.Fprintf(w, "clients %d, batch %d, %d nodes, %.1fs\n", r.Clients, r.Batch, r.Nodes, r.DurationS)
+	fmt.Fprintf(w, "committed   %d (%.0f/s)\ndenied      %d\nerrors      %d\n", r.Committed, r.Throughput, r.Denied, r.Errors)
+	fmt.Fprintf(w, "latency     p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.2f ms (per request)\n", r.P50ms, r.P99ms, r.P999ms, r.MaxMs)
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "first error %s\n", r.FirstError)
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
