@@ -125,6 +125,13 @@ func newClientSession(c *Conn, m openedMsg) *Session {
 	return s
 }
 
+// nextSeq is the sequence number the next Submit will get.
+func (s *Session) nextSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
 // Info describes the session.
 func (s *Session) Info() SessionInfo { return s.info }
 
