@@ -182,6 +182,18 @@ func TestThreeProcessCluster(t *testing.T) {
 	ready(leader)
 	invoke(leader, "restarted")
 	remoteReads(t, bin, procs)
+	out, code := runBin(t, bin, "bench", "--addr", procs[0].http+","+procs[1].http+","+procs[2].http, "--key", key,
+		"--clients", "4", "--batch", "8", "--duration", "2s", "--json")
+	var rep struct {
+		Throughput float64 `json:"throughput"`
+		P50        float64 `json:"p50_ms"`
+		P99        float64 `json:"p99_ms"`
+		P999       float64 `json:"p999_ms"`
+		Errors     int64   `json:"errors"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Throughput <= 0 || rep.Errors != 0 || rep.P99 < rep.P50 {
+		t.Fatalf("bench: exit %d: %s", code, out)
+	}
 	waitUntil(t, "same ledger on every node", 30*time.Second, func() error {
 		var first string
 		for _, p := range procs {
