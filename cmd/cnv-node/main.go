@@ -68,6 +68,7 @@ func newRootCmd() *cobra.Command {
 		newClusterCmd,
 		newDelegationCmd,
 		newGraphCmd,
+		newHotCmd,
 		newInvokeCmd,
 		newKeygenCmd,
 		newLedgerCmd,

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cnv-project/cnv/runtime/capability"
+	"github.com/cnv-project/cnv/runtime/certificate"
+	"github.com/cnv-project/cnv/runtime/clock"
+	"github.com/cnv-project/cnv/runtime/hotpath"
+	"github.com/cnv-project/cnv/runtime/policy"
+	"github.com/cnv-project/cnv/runtime/principal"
+	"github.com/cnv-project/cnv/transport/hotwire"
+)
+
+// hotServer starts a dispatcher with the built-ins behind a hot-path server
+// trusting a fresh node key, and returns its address and a certificate
+// issuer for the counter.
+func hotServer(t *testing.T) (string, func(holder []byte) []byte) {
+	t.Helper()
+	dc := hotpath.DefaultConfig()
+	dc.Shards = 1
+	d, err := hotpath.New(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := hotwire.NewCatalog()
+	if _, err := hotwire.RegisterBuiltins(d, cat, hotwire.BuiltinOptions{Timeout: 10 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, _ := principal.Generate(nil)
+	auth, err := hotwire.NewCertAuthority(certificate.NewTrust(pub), cat, clock.System{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := hotwire.NewServer(hotwire.Config{Dispatcher: d, Authority: auth, NodeID: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		srv.Close()
+		d.Stop(context.Background())
+	})
+	signer := certificate.NewSigner(priv)
+	issue := func(holder []byte) []byte {
+		now := time.Now().UnixNano()
+		c, err := certificate.New(certificate.Params{
+			Capability: capability.Ref{Path: hotwire.CounterPath}, Effects: []capability.Metadata{capability.NewMetadata(capability.MutateState)},
+			Input: capability.PrimitiveSchema("bytes"), Output: capability.PrimitiveSchema("bytes"),
+			AgentID: "a1", AgentType: principal.Agent, KeyID: principal.IDOf(holder), Tenant: "t", RequestID: "r1", IssuedAt: now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, _ := certificate.CheckPolicy(c, policy.Result{Decision: policy.Allow})
+		cc, _ := certificate.CheckCapability(pc, certificate.Available{hotwire.CounterPath.ID()})
+		v, err := certificate.Verify(cc, now, certificate.Placement{}, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := v.Export()
+		b, _ := json.Marshal(w)
+		return b
+	}
+	return l.Addr().String(), issue
+}
+
+func runHot(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	code := exitOK
+	if err := root.Execute(); err != nil {
+		code = exitError
+		if ee, ok := err.(*exitError_); ok {
+			code = ee.code
+		}
+		errb.WriteString(err.Error())
+	}
+	return code, out.String(), errb.String()
+}
+
+func TestHotSession(t *testing.T) {
+	addr, issue := hotServer(t)
+	dir := t.TempDir()
+	pub, priv, _ := principal.Generate(nil)
+	if err := principal.WriteKeyPair(filepath.Join(dir, "agent"), pub, priv); err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(dir, "cert.json")
+	if err := os.WriteFile(certFile, issue(pub), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "agent.key")
+	code, out, errs := runHot(t, "2\n\n40\n", "hot", "session", "--addr", addr, "--key", key, "--certificate", certFile)
+	if code != exitOK || out != "2\n42\n" || !strings.Contains(errs, "2 ok, 0 failed") {
+		t.Fatalf("code %d out %q err %q", code, out, errs)
+	}
+	code, out, _ = runHot(t, "x\n1\n", "hot", "session", "--json", "--addr", addr, "--key", key, "--certificate", certFile)
+	if code != exitError || !strings.Contains(out, "error: InvalidInput") || !strings.Contains(out, `"accepted": 2`) {
+		t.Fatalf("code %d out %q", code, out)
+	}
+	// A certificate issued to another key is refused: exit code 3.
+	other := filepath.Join(dir, "other")
+	opub, opriv, _ := principal.Generate(nil)
+	if err := principal.WriteKeyPair(other, opub, opriv); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = runHot(t, "", "hot", "session", "--addr", addr, "--key", other+".key", "--certificate", certFile)
+	if code != exitDenied || !strings.Contains(errs, "another key") {
+		t.Fatalf("code %d err %q", code, errs)
+	}
+}
