@@ -38,14 +38,14 @@ type testNode struct {
 // MakeCluster): real Raft over loopback TCP, real bbolt files, the real
 // HTTP API.
 type testCluster struct {
-	t      *testing.T
+	t      testing.TB
 	nodes  []*testNode
 	admin  ed25519.PrivateKey
 	client *client.Client
 	tune   func(*cluster.Config)
 }
 
-func listen(t *testing.T, addr string) net.Listener {
+func listen(t testing.TB, addr string) net.Listener {
 	t.Helper()
 	var ln net.Listener
 	var err error
@@ -60,7 +60,7 @@ func listen(t *testing.T, addr string) net.Listener {
 }
 
 // newTestCluster starts n nodes: the first bootstraps, the others join it.
-func newTestCluster(t *testing.T, n int, tune func(*cluster.Config)) *testCluster {
+func newTestCluster(t testing.TB, n int, tune func(*cluster.Config)) *testCluster {
 	t.Helper()
 	_, admin, _ := principal.Generate(nil)
 	c := &testCluster{t: t, admin: admin, client: client.New(client.Options{Key: admin, Timeout: 20 * time.Second}), tune: tune}
@@ -143,12 +143,12 @@ func (c *testCluster) stopAll() {
 	wg.Wait()
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() error) {
+func waitFor(t testing.TB, what string, d time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var err error
