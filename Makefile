@@ -10,7 +10,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 DATA_DIR  ?= ./data
 
-.PHONY: all build test unit race lint deps-check run bench fuzz clean
+.PHONY: all build test unit race lint deps-check run bench fuzz clean jepsen
 
 all: build
 
@@ -44,6 +44,15 @@ bench:
 ## fuzz: every fuzz target for FUZZTIME each.
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
+
+## jepsen: a short fault-injection suite against real cnv-node processes
+## (jepsen/); the report path is the last line. Longer campaigns:
+##   go run ./jepsen --scenario all --runs 100 --duration 60s --nodes 5
+JEPSEN_SCENARIOS ?= partition-leader,partition-oneway-leader,kill-leader,pause-leader,links-reset,revocation
+JEPSEN_DURATION  ?= 15s
+JEPSEN_SEED      ?= 1
+jepsen:
+	$(GO) run ./jepsen --scenario $(JEPSEN_SCENARIOS) --duration $(JEPSEN_DURATION) --nodes 3 --seed $(JEPSEN_SEED)
 
 clean:
 	rm -rf bin

@@ -65,7 +65,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	c.Close()
+	t0 := time.Now()
 	res := checker.Check(h, checker.Options{LinearizabilityTimeout: 2 * time.Minute})
+	logf(o.Log, "   checked in %v", time.Since(t0).Round(time.Millisecond))
 	path, err := report.Write(dir, h, res)
 	if err != nil {
 		return nil, err
@@ -97,10 +99,13 @@ func drive(ctx context.Context, c *harness.Cluster, o Options) (*history.History
 	if err := <-nemErr; err != nil {
 		logf(o.Log, "   nemesis: %v", err)
 	}
+	t0 := time.Now()
 	if err := c.Heal(ctx); err != nil {
 		logf(o.Log, "   heal: %v", err)
 	}
+	t1 := time.Now()
 	final := workload.ReadFinal(ctx, setup, c, time.Minute)
+	logf(o.Log, "   healed in %v, final state read in %v", t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	for _, ns := range final.Nodes {
 		logf(o.Log, "   final %s", workload.String(ns))
 	}
