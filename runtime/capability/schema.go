@@ -37,7 +37,9 @@ var ErrInvalidSchema = cnverr.New(cnverr.InvalidInput, "invalid schema")
 //	{"type":"union","options":[S,…]}
 //
 // In JSON a bare string "User" is accepted as shorthand for a reference. An
-// object without "required" requires every listed property.
+// object without "required" requires every listed property; parsing spells
+// that list out, so in memory and in msgpack Required lists exactly the
+// required properties and an empty or nil Required means none is.
 type Schema struct {
 	Type       string             `json:"type"`
 	Primitive  string             `json:"primitive_type,omitempty"`
@@ -75,7 +77,23 @@ func (s *Schema) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*s = Schema(p)
+	if s.Type == KindObject && s.Required == nil {
+		// "required" absent means every property is required. Spell it
+		// out here so that the in-memory form has one meaning, and an
+		// explicit empty list (nothing required) survives encodings that
+		// drop empty lists: in memory, nil means nothing is required.
+		s.Required = s.allProperties()
+	}
 	return nil
+}
+
+func (s *Schema) allProperties() []string {
+	req := make([]string, 0, len(s.Properties))
+	for k := range s.Properties {
+		req = append(req, k)
+	}
+	sort.Strings(req)
+	return req
 }
 
 // Validate checks the schema's shape and depth.
@@ -166,14 +184,7 @@ func (s *Schema) requiredList() []string {
 	if s.Type != KindObject {
 		return nil
 	}
-	var req []string
-	if s.Required != nil {
-		req = append(req, s.Required...)
-	} else {
-		for k := range s.Properties {
-			req = append(req, k)
-		}
-	}
+	req := append([]string(nil), s.Required...)
 	sort.Strings(req)
 	return req
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/cnv-project/cnv/runtime/codec"
 )
 
 func mustSchema(t *testing.T, s string) *Schema {
@@ -116,5 +118,35 @@ func TestSchemaValidate(t *testing.T) {
 	}
 	if err := sc.Validate(); !errors.Is(err, ErrInvalidSchema) {
 		t.Errorf("deep schema: %v", err)
+	}
+}
+
+// An explicit empty "required" (nothing required) keeps its meaning
+// through the canonical msgpack encoding, which drops empty lists; an
+// absent one means every property.
+func TestSchemaRequiredSurvivesCodec(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		want int
+	}{
+		{`{"type":"object","properties":{"a":"string","b":"number"},"required":[]}`, 0},
+		{`{"type":"object","properties":{"a":"string","b":"number"}}`, 2},
+		{`{"type":"object","properties":{"a":"string","b":"number"},"required":["b"]}`, 1},
+	} {
+		var s Schema
+		if err := json.Unmarshal([]byte(tc.doc), &s); err != nil {
+			t.Fatal(err)
+		}
+		b, err := codec.Marshal(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Schema
+		if err := codec.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(back.requiredList()); got != tc.want || back.Hash() != s.Hash() {
+			t.Errorf("%s: %d required after round trip, want %d (hash %s vs %s)", tc.doc, got, tc.want, back.Hash(), s.Hash())
+		}
 	}
 }
