@@ -32,13 +32,14 @@ func (c *chunk) retire() {
 
 // chunkPool is a connection's bounded set of chunks.
 type chunkPool struct {
-	free chan *chunk
-	size int
-	made int // reader-owned
+	free   chan *chunk
+	size   int
+	made   int            // reader-owned
+	stalls *atomic.Uint64 // counts waits for a chunk
 }
 
-func newChunkPool(size, max int) *chunkPool {
-	return &chunkPool{free: make(chan *chunk, max), size: size}
+func newChunkPool(size, max int, stalls *atomic.Uint64) *chunkPool {
+	return &chunkPool{free: make(chan *chunk, max), size: size, stalls: stalls}
 }
 
 // get returns a chunk to fill: a free one, a new one while fewer than the
@@ -54,6 +55,7 @@ func (p *chunkPool) get(stop <-chan struct{}) (*chunk, bool) {
 		c := &chunk{buf: make([]byte, p.size), pool: p}
 		return c.reset(), true
 	}
+	p.stalls.Add(1)
 	select {
 	case c := <-p.free:
 		return c.reset(), true

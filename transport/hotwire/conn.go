@@ -56,7 +56,7 @@ type conn struct {
 func newConn(srv *Server, nc net.Conn) *conn {
 	return &conn{
 		srv: srv, nc: nc, log: srv.log.With("remote", nc.RemoteAddr().String()),
-		out: newOutQueue(), pool: newChunkPool(limits.HotReadChunkBytes, limits.MaxHotConnChunks),
+		out: newOutQueue(), pool: newChunkPool(limits.HotReadChunkBytes, limits.MaxHotConnChunks, &srv.chunkStalls),
 		sessions: make(map[uint32]*session), live: make(map[*session]struct{}),
 	}
 }
@@ -397,6 +397,9 @@ func (c *conn) flushLocal() {
 
 // waitRoom stops reading while too many responses wait to be written.
 func (c *conn) waitRoom() error {
+	if c.out.pending.Load() > limits.MaxHotConnPendingBytes {
+		c.srv.outputStalls.Add(1)
+	}
 	for c.out.pending.Load() > limits.MaxHotConnPendingBytes {
 		select {
 		case <-c.out.room:

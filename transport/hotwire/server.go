@@ -112,6 +112,7 @@ type Server struct {
 
 	accepted, rejected, opened atomic.Uint64
 	refused, protocolErrors    atomic.Uint64
+	chunkStalls, outputStalls  atomic.Uint64
 }
 
 // NewServer returns a server; it serves nothing until Serve.
@@ -257,6 +258,11 @@ type Stats struct {
 	SessionsOpened uint64 `json:"sessions_opened"`
 	Refused        uint64 `json:"refused_invocations"`
 	ProtocolErrors uint64 `json:"protocol_errors"`
+	// ChunkStalls counts the times a connection stopped reading because
+	// invocations in flight pinned all its read chunks; OutputStalls the
+	// times it stopped because too many responses waited to be written.
+	ChunkStalls  uint64 `json:"chunk_stalls"`
+	OutputStalls uint64 `json:"output_stalls"`
 }
 
 // Stats returns the server's counters.
@@ -267,5 +273,6 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Conns: n, Accepted: s.accepted.Load(), Rejected: s.rejected.Load(), SessionsOpened: s.opened.Load(),
 		Refused: s.refused.Load(), ProtocolErrors: s.protocolErrors.Load(),
+		ChunkStalls: s.chunkStalls.Load(), OutputStalls: s.outputStalls.Load(),
 	}
 }

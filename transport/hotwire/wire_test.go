@@ -256,3 +256,30 @@ func TestBackPressureSessionWindow(t *testing.T) {
 		}
 	}
 }
+
+// A client that does not read its responses makes the server stop reading
+// its requests (bounded memory), not drop anything: once it reads, every
+// invocation is answered.
+func TestSlowReaderBackPressure(t *testing.T) {
+	n := newNode(t, nodeOpts{})
+	r := dialRaw(t, n.addr, true)
+	const window = 1024
+	id := r.openSession(n, newAgent(t), EchoPath, capability.ReadOnly, window)
+	args := make([]byte, limits.MaxHotArgsBytes-64)
+	go func() {
+		var batch []byte
+		for seq := uint64(1); seq <= window; seq++ {
+			batch = appendInvoke(batch[:0], id, seq, args)
+			if _, err := r.nc.Write(batch); err != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, "the server to stop reading", func() bool { return n.srv.Stats().OutputStalls > 0 })
+	for seq := uint64(1); seq <= window; seq++ {
+		res := readResult(t, r)
+		if res.refused || res.seq != seq || len(res.output) != len(args) {
+			t.Fatalf("seq %d: %+v", seq, res.err())
+		}
+	}
+}
