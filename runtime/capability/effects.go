@@ -6,8 +6,10 @@ import (
 	"github.com/cnv-project/cnv/runtime/cnverr"
 )
 
-// EffectType is the one effect vocabulary of cnv. Its JSON and msgpack form
-// is the snake_case name. Hot-path flags and delegation levels are derived
+// EffectType is the one effect vocabulary of cnv. Its JSON and text form is
+// the snake_case name; in the canonical msgpack encoding it is the small
+// integer (the codec encodes numeric kinds natively), which is stable
+// because the values below are never renumbered. Hot-path flags and delegation levels are derived
 // from it through Flag and Level; there is no other mapping.
 type EffectType uint8
 
@@ -58,7 +60,7 @@ func ParseEffectType(s string) (EffectType, error) {
 	return 0, fmt.Errorf("%w: %q (want one of %v)", ErrUnknownEffect, s, effectNames)
 }
 
-// MarshalText implements encoding.TextMarshaler (JSON and msgpack).
+// MarshalText implements encoding.TextMarshaler (JSON).
 func (e EffectType) MarshalText() ([]byte, error) {
 	if e >= numEffectTypes {
 		return nil, fmt.Errorf("%w: %d", ErrUnknownEffect, uint8(e))
