@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// maxKeptBuffer is the largest write buffer a queue keeps between writes.
+const maxKeptBuffer = 1 << 20
+
 // outQueue collects frames from many goroutines (shard workers, the reader,
 // session goroutines) for one writer goroutine, which writes everything
 // queued since its last write in one call: under load, many responses share
@@ -118,6 +121,9 @@ func (q *outQueue) flush(w net.Conn, spare *[]byte, timeout time.Duration) (int,
 	}
 	_, err := w.Write(b)
 	q.pending.Add(-int64(len(b)))
+	if cap(b) > maxKeptBuffer {
+		*spare = nil // a burst's buffer is not kept for the connection's life
+	}
 	select {
 	case q.room <- struct{}{}:
 	default:
