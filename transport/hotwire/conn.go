@@ -255,7 +255,9 @@ func (c *conn) onOpen(body []byte) {
 		return
 	}
 	c.mu.Lock()
-	if len(c.live)+c.reserved >= c.srv.cfg.MaxSessions {
+	// Sessions the client has not closed count (also expired or revoked
+	// ones), and so do those still tearing down.
+	if max(len(c.sessions), len(c.live))+c.reserved >= c.srv.cfg.MaxSessions {
 		c.mu.Unlock()
 		c.replyError(m.ID, fmt.Errorf("%w: limit %d", ErrTooManySessions, c.srv.cfg.MaxSessions))
 		return

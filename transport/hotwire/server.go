@@ -31,7 +31,9 @@ type Config struct {
 	// NodeID is reported to clients in welcome.
 	NodeID string
 	// Window is the session window (invocations in flight) granted when a
-	// client asks for none or for more.
+	// client asks for none or for more. A session keeps a ring of 2×Window
+	// (rounded up to a power of two) 24-byte slots, so with MaxSessions
+	// this bounds a connection's session memory.
 	Window int
 	// MaxConns bounds concurrent connections; MaxSessions the sessions open
 	// on one connection.
