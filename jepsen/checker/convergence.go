@@ -6,11 +6,11 @@ import (
 	"github.com/cnv-project/cnv/jepsen/history"
 )
 
-// Convergence checks that, after healing, every node that serves reports
+// Convergence checks that, after healing, every node serves and reports
 // the same ledger size and root as the final ledger, and that each
-// checkpointed size has one root. A node that refused to serve after disk
-// damage (NodeState.Error set) is listed, not failed: refusing is allowed,
-// serving different data is not.
+// checkpointed size has one root. A node whose files were damaged may
+// refuse to serve (it is counted, not failed); serving different data is
+// never allowed.
 func Convergence(final *history.Final) Verdict {
 	b := newVerdict("convergence")
 	if final == nil || len(final.Nodes) == 0 {
@@ -20,6 +20,9 @@ func Convergence(final *history.Final) Verdict {
 	ref, serving, refused := reference(final)
 	for _, n := range final.Nodes {
 		if n.Error != "" {
+			if !n.Damaged {
+				b.fail("down: node %s does not serve after healing: %s", n.Node, n.Error)
+			}
 			continue
 		}
 		if n.Size != ref.Size || n.Root != ref.Root {

@@ -12,7 +12,7 @@ func nodes(ns ...history.NodeState) *history.Final {
 
 func TestConvergencePasses(t *testing.T) {
 	f := nodes(history.NodeState{Node: "n1", Size: 2, Root: "r"}, history.NodeState{Node: "n2", Size: 2, Root: "r"},
-		history.NodeState{Node: "n3", Error: "refused: ledger damaged"})
+		history.NodeState{Node: "n3", Error: "refused: ledger damaged", Damaged: true})
 	f.Checkpoints = map[uint64][]string{1: {"x", "x"}, 2: {"r"}}
 	wantPass(t, Convergence(f))
 }
@@ -22,6 +22,11 @@ func TestConvergenceDiverged(t *testing.T) {
 	wantFail(t, Convergence(f), "diverged", "n2")
 	f = nodes(history.NodeState{Node: "n1", Size: 2, Root: "r"}, history.NodeState{Node: "n2", Size: 1, Root: "r"})
 	wantFail(t, Convergence(f), "diverged", "size 1")
+}
+
+func TestConvergenceNodeDown(t *testing.T) {
+	f := nodes(history.NodeState{Node: "n1", Size: 2, Root: "r"}, history.NodeState{Node: "n2", Error: "connection refused"})
+	wantFail(t, Convergence(f), "down", "n2")
 }
 
 func TestConvergenceFinalLedgerDisagrees(t *testing.T) {
@@ -36,7 +41,7 @@ func TestConvergenceCheckpointFork(t *testing.T) {
 }
 
 func TestConvergenceNobodyServes(t *testing.T) {
-	wantFail(t, Convergence(nodes(history.NodeState{Node: "n1", Error: "down"})), "no node serves")
+	wantFail(t, Convergence(nodes(history.NodeState{Node: "n1", Error: "down", Damaged: true})), "no node serves")
 	wantFail(t, Convergence(nil), "no node states")
 }
 

@@ -38,6 +38,9 @@ type Cluster struct {
 	Admin  ed25519.PrivateKey
 	Client *client.Client // unsigned reads and admin invocations
 	once   sync.Once
+
+	mu      sync.Mutex
+	damaged map[string]bool
 }
 
 var _ nemesis.Cluster = (*Cluster)(nil)
@@ -78,7 +81,7 @@ func newCluster(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, byID: map[string]*Node{}, Admin: priv,
+	c := &Cluster{cfg: cfg, byID: map[string]*Node{}, Admin: priv, damaged: map[string]bool{},
 		Client: client.New(client.Options{Key: priv, Timeout: 10 * time.Second})}
 	eps := make([]nemesis.Endpoint, cfg.Nodes)
 	for i := range cfg.Nodes {
@@ -258,6 +261,89 @@ func (c *Cluster) SetClockOffset(id string, d time.Duration) {
 
 // DataDir is id's data directory.
 func (c *Cluster) DataDir(id string) string { return c.byID[id].DataDir }
+
+// Damaged records that id's files were damaged.
+func (c *Cluster) Damaged(id string) {
+	c.mu.Lock()
+	c.damaged[id] = true
+	c.mu.Unlock()
+}
+
+// IsDamaged reports whether a nemesis damaged id's files.
+func (c *Cluster) IsDamaged(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.damaged[id]
+}
+
+// RemoveMember asks id to leave (leave) or removes it through another
+// running member, then stops its process.
+func (c *Cluster) RemoveMember(ctx context.Context, id string, leave bool) error {
+	n, err := c.Node(id)
+	if err != nil {
+		return err
+	}
+	if leave {
+		err = c.Client.Leave(ctx, n.HTTPAddr)
+	} else {
+		err = c.removeVia(ctx, id)
+	}
+	if err != nil {
+		return fmt.Errorf("removing %s: %w", id, err)
+	}
+	return n.kill()
+}
+
+func (c *Cluster) removeVia(ctx context.Context, id string) error {
+	var errs []error
+	for _, m := range c.nodes {
+		if m.ID == id || !m.running() || m.isPaused() {
+			continue
+		}
+		err := c.Client.Remove(ctx, m.HTTPAddr, id)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(append(errs, errors.New("no member accepted the removal"))...)
+}
+
+// Rejoin stops id, wipes its data directory, starts it empty and joins it
+// through another running member with `cnv-node cluster join`.
+func (c *Cluster) Rejoin(ctx context.Context, id string) error {
+	n, err := c.Node(id)
+	if err != nil {
+		return err
+	}
+	if err := n.kill(); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(n.DataDir); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	delete(c.damaged, id)
+	c.mu.Unlock()
+	if err := n.start(c.cfg.Bin, c.args(n, false)); err != nil {
+		return err
+	}
+	if err := c.wait(ctx, n, "/healthz"); err != nil {
+		return err
+	}
+	var errs []error
+	for _, m := range c.nodes {
+		if m.ID == id || !m.running() || m.isPaused() {
+			continue
+		}
+		if err := c.joinCLI(ctx, n, m); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return c.wait(ctx, n, "/readyz")
+	}
+	return errors.Join(append(errs, fmt.Errorf("%s could not join any member", id))...)
+}
 
 // Heal resumes paused nodes, restarts stopped ones and heals the mesh.
 func (c *Cluster) Heal(ctx context.Context) error {

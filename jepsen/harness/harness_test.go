@@ -104,3 +104,34 @@ func TestClusterLifecycle(t *testing.T) {
 		}
 	}
 }
+
+func TestMembershipRemoveAndRejoin(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx := context.Background()
+	members := func() int {
+		ms, err := c.Client.Members(ctx, c.Addr("n1"))
+		if err != nil {
+			return -1
+		}
+		return len(ms)
+	}
+	if err := c.RemoveMember(ctx, "n3", false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "n3 to leave the configuration", func() bool { return members() == 2 })
+	if err := c.Rejoin(ctx, "n3"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "n3 to be back", func() bool { return members() == 3 })
+	if err := c.RemoveMember(ctx, "n2", true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "n2 to leave", func() bool { return members() == 2 })
+	if err := c.Rejoin(ctx, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "n2 to be back", func() bool { return members() == 3 })
+	if c.IsDamaged("n2") {
+		t.Fatal("a rejoined node is not damaged")
+	}
+}

@@ -86,7 +86,10 @@ type NodeState struct {
 	Node  string `json:"node"`
 	Size  uint64 `json:"size"`
 	Root  string `json:"root"`
-	Error string `json:"error,omitempty"`
+	Error string `json:"error,omitempty"` // the node did not answer
+	// Damaged: a nemesis damaged this node's files; it may refuse to
+	// serve, but must not serve different data.
+	Damaged bool `json:"damaged,omitempty"`
 }
 
 // LinkFinal is a link's state read after healing.

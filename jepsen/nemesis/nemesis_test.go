@@ -64,6 +64,14 @@ func (c *fakeCluster) Restart(_ context.Context, id string) error { return c.do(
 func (c *fakeCluster) Pause(id string) error                      { return c.do("pause", id) }
 func (c *fakeCluster) Resume(id string) error                     { return c.do("resume", id) }
 func (c *fakeCluster) DataDir(id string) string                   { return filepath.Join(c.dir, id) }
+func (c *fakeCluster) Damaged(id string)                          { c.do("damaged", id) }
+func (c *fakeCluster) Rejoin(_ context.Context, id string) error  { return c.do("rejoin", id) }
+func (c *fakeCluster) RemoveMember(_ context.Context, id string, leave bool) error {
+	if leave {
+		return c.do("leave", id)
+	}
+	return c.do("remove", id)
+}
 func (c *fakeCluster) SetClockOffset(id string, d time.Duration) {
 	if c.offsets == nil {
 		c.offsets = map[string]time.Duration{}
@@ -223,11 +231,11 @@ func TestDiskFaultDamagesAFollowerAndRestartsIt(t *testing.T) {
 			diff++
 		}
 	}
-	if diff != 3 || !slices.Equal(fc.calls, []string{"kill n2", "restart n2"}) {
+	if diff != 3 || !slices.Equal(fc.calls, []string{"kill n2", "damaged n2", "restart n2"}) {
 		t.Fatalf("%s: %d bytes differ, calls %v", detail, diff, fc.calls)
 	}
 	d.Stop(context.Background())
-	if len(fc.calls) != 3 {
+	if len(fc.calls) != 4 {
 		t.Fatalf("stop must restart the victim: %v", fc.calls)
 	}
 }
@@ -249,5 +257,30 @@ func TestCorruptTruncate(t *testing.T) {
 	}
 	if _, err := Corrupt(dir, "melt", 0, newRand(t)); !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("unknown damage: %v", err)
+	}
+}
+
+func TestMemberRemovesAndRejoins(t *testing.T) {
+	fc := &fakeCluster{ids: []string{"n1", "n2", "n3"}, leader: "n2"}
+	ctx, rng := context.Background(), newRand(t)
+	for _, leave := range []bool{false, true} {
+		fc.calls = nil
+		m := &Member{Cluster: fc, Leave: leave}
+		if _, err := m.Start(ctx, rng); err != nil {
+			t.Fatal(err)
+		}
+		m.Stop(ctx)
+		m.Stop(ctx) // a second stop does nothing
+		verb := map[bool]string{false: "remove", true: "leave"}[leave]
+		if len(fc.calls) != 2 || !strings.HasPrefix(fc.calls[0], verb) || fc.calls[0] == verb+" n2" ||
+			fc.calls[1] != "rejoin"+fc.calls[0][len(verb):] || m.Name() != "member-"+verb {
+			t.Fatalf("%s: calls %v", m.Name(), fc.calls)
+		}
+	}
+	fc.failOn, fc.calls = "remove n1", nil
+	fc.ids = []string{"n1", "n2"}
+	m := &Member{Cluster: fc}
+	if _, err := m.Start(ctx, rng); err == nil || m.Stop(ctx) != nil || slices.Contains(fc.calls, "rejoin n1") {
+		t.Fatalf("a failed removal must not rejoin: %v", fc.calls)
 	}
 }

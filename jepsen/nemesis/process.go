@@ -29,6 +29,15 @@ type Cluster interface {
 	SetClockOffset(id string, d time.Duration)
 	// DataDir is the node's data directory.
 	DataDir(id string) string
+	// Damaged records that id's files were damaged: it may refuse to
+	// serve from now on.
+	Damaged(id string)
+	// RemoveMember takes id out of the cluster's configuration (by asking
+	// it to leave, or by removing it through another member) and stops it.
+	RemoveMember(ctx context.Context, id string, leave bool) error
+	// Rejoin wipes id's data directory, starts it empty and joins it to
+	// the cluster with the CLI.
+	Rejoin(ctx context.Context, id string) error
 }
 
 // Target chooses which nodes a process nemesis acts on.
@@ -230,6 +239,7 @@ func (d *DiskFault) Start(ctx context.Context, rng *rand.Rand) (string, error) {
 	if err != nil {
 		return "", errors.Join(err, d.Stop(ctx))
 	}
+	d.Cluster.Damaged(id)
 	detail := id + ": " + what
 	if err := d.Cluster.Restart(ctx, id); err != nil {
 		detail += "; restart refused: " + err.Error()
@@ -244,5 +254,51 @@ func (d *DiskFault) Stop(ctx context.Context) error {
 	}
 	err := d.Cluster.Restart(ctx, d.victim)
 	d.victim = ""
+	return err
+}
+
+// Member changes membership under load: Start removes a node from the
+// cluster (it leaves, handing leadership over first, or is removed through
+// another member) and stops it; Stop wipes it and joins it again as a new
+// member under the same id and addresses.
+type Member struct {
+	Cluster Cluster
+	Target  Target // TargetFollower when empty
+	Leave   bool
+	removed string
+}
+
+// Name is "member-leave" or "member-remove".
+func (m *Member) Name() string {
+	if m.Leave {
+		return "member-leave"
+	}
+	return "member-remove"
+}
+
+// Start removes the target.
+func (m *Member) Start(ctx context.Context, rng *rand.Rand) (string, error) {
+	t := m.Target
+	if t == "" {
+		t = TargetFollower
+	}
+	ids, err := pick(ctx, m.Cluster, t, rng)
+	if err != nil {
+		return "", err
+	}
+	if err := m.Cluster.RemoveMember(ctx, ids[0], m.Leave); err != nil {
+		return "", err
+	}
+	m.removed = ids[0]
+	return "removed " + ids[0], nil
+}
+
+// Stop rejoins the removed node with empty state.
+func (m *Member) Stop(ctx context.Context) error {
+	if m.removed == "" {
+		return nil
+	}
+	err := m.Cluster.Rejoin(ctx, m.removed)
+	m.removed = ""
 	return err
 }

@@ -105,6 +105,9 @@ func drive(ctx context.Context, c *harness.Cluster, o Options) (*history.History
 	}
 	t1 := time.Now()
 	final := workload.ReadFinal(ctx, setup, c, time.Minute)
+	for i := range final.Nodes {
+		final.Nodes[i].Damaged = c.IsDamaged(final.Nodes[i].Node)
+	}
 	logf(o.Log, "   healed in %v, final state read in %v", t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	for _, ns := range final.Nodes {
 		logf(o.Log, "   final %s", workload.String(ns))

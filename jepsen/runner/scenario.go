@@ -67,6 +67,11 @@ func mixed(c *harness.Cluster) nemesis.Nemesis {
 	)
 }
 
+func member(c *harness.Cluster) nemesis.Nemesis {
+	return nemesis.OneOf(&nemesis.Member{Cluster: c}, &nemesis.Member{Cluster: c, Leave: true},
+		&nemesis.Member{Cluster: c, Target: nemesis.TargetLeader, Leave: true})
+}
+
 func revocationRace(c *harness.Cluster) nemesis.Nemesis {
 	return nemesis.OneOf(pause(nemesis.TargetLeader)(c), partition(nemesis.IsolateLeaderKind)(c),
 		partition(nemesis.OneWayLeaderKind)(c), kill(nemesis.TargetLeader)(c))
@@ -96,6 +101,8 @@ var scenarios = []Scenario{
 		Schedule: nemesis.Schedule{Quiet: 4 * time.Second, Active: 6 * time.Second}},
 	{Name: "snapshot-install", Doc: "a follower cut off long enough for the leader to compact past it",
 		Nemesis: partition(nemesis.IsolateFollowerKind), Schedule: nemesis.Schedule{Quiet: 2 * time.Second, Active: 20 * time.Second}},
+	{Name: "membership", Doc: "a follower or the leader leaves or is removed, then rejoins empty, under load",
+		Nemesis: member, Schedule: nemesis.Schedule{Quiet: 3 * time.Second, Active: 4 * time.Second}},
 	{Name: "revocation", Doc: "revocations racing invocations while the leader is paused, cut off or killed",
 		Nemesis: revocationRace, Mix: revocationMix},
 	{Name: "mixed", Doc: "one random fault of many at a time", Nemesis: mixed},
