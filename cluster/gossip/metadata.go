@@ -93,7 +93,11 @@ func (g *Gossip) broadcastMeta() {
 	if g.isClosed() || !g.refreshMeta() {
 		return
 	}
-	if err := g.ml.UpdateNode(g.cfg.Timing.UpdateTimeout); err != nil {
-		g.log.Debug("metadata broadcast not confirmed", "error", err)
-	}
+	// UpdateNode queues an alive broadcast and then waits for it to finish
+	// its retransmits. This loop does not wait (the shortest timeout):
+	// memberlist replaces a queued broadcast about this node with a newer
+	// one, and waiting would hold back the next change by seconds when the
+	// queue is busy. The only error UpdateNode reports besides the timeout
+	// is metadata over the size limit, which EncodeMeta already rules out.
+	_ = g.ml.UpdateNode(time.Nanosecond)
 }
