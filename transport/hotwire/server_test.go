@@ -2,6 +2,7 @@ package hotwire
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -421,5 +422,45 @@ func TestOneLiveSessionPerCertificate(t *testing.T) {
 	}
 	if _, err := c2.OpenSession(ctx(t), cert); err != nil {
 		t.Fatalf("after close: %v", err)
+	}
+}
+
+// blockingAuthority holds every open until released.
+type blockingAuthority struct {
+	*recordingAuthority
+	release chan struct{}
+}
+
+func (a blockingAuthority) OpenSession(ctx context.Context, cert []byte, holder ed25519.PublicKey) (Grant, error) {
+	<-a.release
+	return a.recordingAuthority.OpenSession(ctx, cert, holder)
+}
+
+// A session whose opener gave up waiting is closed, not leaked.
+func TestAbandonedOpenIsClosed(t *testing.T) {
+	release := make(chan struct{})
+	var ra *recordingAuthority
+	n := newNode(t, nodeOpts{authority: func(a *CertAuthority) Authority {
+		ra = &recordingAuthority{Authority: a}
+		return blockingAuthority{ra, release}
+	}})
+	a := newAgent(t)
+	c := n.dial(a, nil)
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.OpenSession(short, n.issue(certSpec{path: EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub}))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("open: %v", err)
+	}
+	close(release)
+	waitFor(t, "the orphan to be closed", func() bool { return len(ra.closed()) == 1 })
+}
+
+func TestHandshakeTimeout(t *testing.T) {
+	n := newNode(t, nodeOpts{server: func(c *Config) { c.HandshakeTimeout = 50 * time.Millisecond }})
+	r := dialRaw(t, n.addr, false)
+	r.expectClosed()
+	if _, err := Dial(n.addr, Options{}); err != nil {
+		t.Fatalf("the server stopped serving: %v", err)
 	}
 }
