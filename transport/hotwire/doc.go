@@ -49,7 +49,14 @@
 //     responses are bounded; at either bound the server stops reading that
 //     connection (TCP back-pressure) until completions or the client catch up.
 //
-// It imports runtime/* only; it must not import cluster/, fsm/ or ledger/.
-// The cluster implements Authority (CertAuthority plus revocation state and
-// Raft-leased quotas) and wires the server in cmd/cnv-node.
+// Also here: CertAuthority (the local Authority), Catalog (capability IDs
+// to dispatcher handler indexes), RegisterBuiltins (the hot.counter and
+// hot.echo FastPath capabilities), RunLoad (the closed-loop load generator
+// behind `cnv-node bench --hot`) and RunLines (`cnv-node hot session`).
+// DESIGN.md gives the reasons and the benchmark figures.
+//
+// It imports runtime/* and go-hclog only; it must not import cluster/, fsm/
+// or ledger/. The cluster implements Authority (CertAuthority plus
+// revocation state and Raft-leased quotas) and wires the server in
+// cmd/cnv-node.
 package hotwire
