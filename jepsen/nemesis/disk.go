@@ -18,8 +18,10 @@ const (
 	FlipBytes Damage = "flip"     // xor random bytes with a non-zero mask
 )
 
-// Corrupt damages one random non-empty regular file under dir and says
-// what it did. The node owning dir must be stopped.
+// Corrupt damages one non-empty regular file under dir, chosen with
+// probability proportional to its size (so the databases, not the key
+// files, take most faults), and says what it did. The node owning dir must
+// be stopped.
 func Corrupt(dir string, d Damage, flips int, rng *rand.Rand) (string, error) {
 	files, err := dataFiles(dir)
 	if err != nil {
@@ -28,7 +30,7 @@ func Corrupt(dir string, d Damage, flips int, rng *rand.Rand) (string, error) {
 	if len(files) == 0 {
 		return "", fmt.Errorf("%w: no data files under %s", ErrBadConfig, dir)
 	}
-	f := files[rng.IntN(len(files))]
+	f := pickBySize(files, rng)
 	rel, _ := filepath.Rel(dir, f.path)
 	switch d {
 	case Truncate:
@@ -39,6 +41,21 @@ func Corrupt(dir string, d Damage, flips int, rng *rand.Rand) (string, error) {
 		return fmt.Sprintf("flipped bytes of %s at %v", rel, offs), err
 	}
 	return "", fmt.Errorf("%w: damage %q", ErrBadConfig, d)
+}
+
+func pickBySize(files []dataFile, rng *rand.Rand) dataFile {
+	var total int64
+	for _, f := range files {
+		total += f.size
+	}
+	at := rng.Int64N(total)
+	for _, f := range files {
+		if at < f.size {
+			return f
+		}
+		at -= f.size
+	}
+	return files[len(files)-1]
 }
 
 type dataFile struct {

@@ -240,6 +240,26 @@ func TestDiskFaultDamagesAFollowerAndRestartsIt(t *testing.T) {
 	}
 }
 
+func TestCorruptPicksBySize(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "big.db"), make([]byte, 1<<20), 0o600)
+	os.WriteFile(filepath.Join(dir, "a.key"), make([]byte, 100), 0o600)
+	rng := newRand(t)
+	big := 0
+	for range 50 {
+		detail, err := Corrupt(dir, FlipBytes, 1, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(detail, "big.db") {
+			big++
+		}
+	}
+	if big < 45 {
+		t.Fatalf("the 1 MiB file took %d of 50 faults against a 100-byte file", big)
+	}
+}
+
 func TestCorruptTruncate(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ledger.db")

@@ -22,8 +22,8 @@ type Scenario struct {
 
 // Workload mixes.
 var (
-	defaultMix    = workload.Mix{Append: 30, Read: 15, FullRead: 2, Invoke: 40, LinkRead: 10, Revoke: 1}
-	revocationMix = workload.Mix{Append: 10, Read: 5, FullRead: 1, Invoke: 50, LinkRead: 15, Revoke: 8}
+	defaultMix    = workload.Mix{Append: 30, Read: 15, FullRead: 2, Invoke: 40, LinkRead: 10}
+	revocationMix = workload.Mix{Append: 10, Read: 5, FullRead: 1, Invoke: 50, LinkRead: 15, Revoke: 2}
 	defaultSched  = nemesis.Schedule{Quiet: 3 * time.Second, Active: 5 * time.Second}
 )
 

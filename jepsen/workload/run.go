@@ -53,8 +53,9 @@ func Run(ctx context.Context, s *Setup, nodes Nodes, rec *history.Recorder, cfg 
 		return
 	}
 	var wg sync.WaitGroup
+	rv := &revoked{done: map[string]bool{}}
 	for w := range cfg.Workers {
-		wk := &worker{id: w, s: s, nodes: nodes, rec: rec, cfg: cfg,
+		wk := &worker{id: w, revoked: rv, s: s, nodes: nodes, rec: rec, cfg: cfg,
 			rng: rand.New(rand.NewPCG(uint64(seed), uint64(w)+1))}
 		wg.Add(1)
 		go func() { defer wg.Done(); wk.loop(ctx) }()
@@ -62,14 +63,32 @@ func Run(ctx context.Context, s *Setup, nodes Nodes, rec *history.Recorder, cfg 
 	wg.Wait()
 }
 
+// revoked remembers the links a worker has revoked, so each is revoked at
+// most once and its counter keeps being exercised before that.
+type revoked struct {
+	mu   sync.Mutex
+	done map[string]bool
+}
+
+func (r *revoked) claim(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done[key] {
+		return false
+	}
+	r.done[key] = true
+	return true
+}
+
 type worker struct {
-	id    int
-	s     *Setup
-	nodes Nodes
-	rec   *history.Recorder
-	cfg   Config
-	rng   *rand.Rand
-	n     int
+	id      int
+	revoked *revoked
+	s       *Setup
+	nodes   Nodes
+	rec     *history.Recorder
+	cfg     Config
+	rng     *rand.Rand
+	n       int
 }
 
 func (w *worker) loop(ctx context.Context) {
@@ -132,8 +151,13 @@ func (w *worker) invoke(ctx context.Context, addr string, op history.Op) history
 	return writeOutcome(op, outs, err, l.Hash)
 }
 
+// revoke revokes a link in use, once per link; when both links in use are
+// already revoked it invokes instead.
 func (w *worker) revoke(ctx context.Context, addr string, op history.Op) history.Op {
 	l := w.link()
+	if !w.revoked.claim(l.Hash) {
+		return w.invoke(ctx, addr, op)
+	}
 	op.Kind, op.Key, op.MaxUses = history.Revoke, l.Hash, l.MaxUses
 	op = w.rec.Begin(op)
 	outs, err := w.s.Admin.Invoke(ctx, addr, invocation.Invocation{Capability: "delegation.revoke",
