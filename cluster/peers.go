@@ -19,6 +19,8 @@ type PeerClient interface {
 	ReadIndex(ctx context.Context, apiAddr string) (uint64, error)
 	// Remove asks the member at apiAddr to remove a server.
 	Remove(ctx context.Context, apiAddr string, req RemoveRequest) error
+	// Propose sends node-originated commands to the leader.
+	Propose(ctx context.Context, apiAddr string, sp SignedProposal) ([]fsm.Result, error)
 }
 
 // JoinRequest asks for a server to be added to the Raft configuration.

@@ -44,6 +44,14 @@ const (
 	KindInvoke
 )
 
+// NodeProposable reports whether a node may propose commands of kind k on
+// its own behalf (signed with its node key) rather than on a client's.
+// No kind is proposable yet; the hot path's quota leases and accounting
+// will be.
+func NodeProposable(k Kind) bool {
+	return false
+}
+
 // Command is one state change. Exactly one field is set, matching Kind.
 type Command struct {
 	Kind      Kind       `json:"k"`

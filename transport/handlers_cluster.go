@@ -105,6 +105,20 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	write(w, r, http.StatusOK, map[string]string{"status": "registered"})
 }
 
+func (s *Server) handlePropose(w http.ResponseWriter, r *http.Request) {
+	var sp cluster.SignedProposal
+	if err := decode(w, r, requestLimit, &sp); err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	res, err := s.node.HandleProposal(r.Context(), sp)
+	if err != nil {
+		writeErr(w, r, err)
+		return
+	}
+	write(w, r, http.StatusOK, res)
+}
+
 func (s *Server) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 	idx, err := s.node.ReadIndex(r.Context())
 	if err != nil {

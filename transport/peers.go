@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/fsm"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/transport/client"
 	"github.com/cnv-project/cnv/transport/wire"
@@ -48,6 +49,13 @@ func (p *Peers) ReadIndex(ctx context.Context, addr string) (uint64, error) {
 func (p *Peers) Remove(ctx context.Context, addr string, req cluster.RemoveRequest) error {
 	body := wire.RemoveRequest{NodeID: req.NodeID, Reason: req.Reason, Forwarded: req.Forwarded}
 	return peerErr(p.c.Do(ctx, http.MethodPost, addr, "/v1/cluster/remove", body, nil, nil))
+}
+
+// Propose implements cluster.PeerClient.
+func (p *Peers) Propose(ctx context.Context, addr string, sp cluster.SignedProposal) ([]fsm.Result, error) {
+	var res []fsm.Result
+	err := p.c.Do(ctx, http.MethodPost, addr, "/v1/internal/propose", sp, &res, forwarded())
+	return res, peerErr(err)
 }
 
 // peerErr turns a peer's API error back into a structured error (a

@@ -64,6 +64,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/cluster/remove", s.handleRemove)
 	m.HandleFunc("POST /v1/internal/register", s.handleRegister)
 	m.HandleFunc("GET /v1/internal/read-index", s.handleReadIndex)
+	m.HandleFunc("POST /v1/internal/propose", s.handlePropose)
 	m.HandleFunc("GET /v1/ledger/status", s.handleLedgerStatus)
 	m.HandleFunc("GET /v1/ledger/events", s.handleLedgerEvents)
 	m.HandleFunc("GET /v1/ledger/events/{index}", s.handleLedgerEvent)
