@@ -86,10 +86,18 @@ func TestLeaveMarksLeft(t *testing.T) {
 	if err := gs[2].Leave(2 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	_ = gs[2].Shutdown()
 	waitFor(t, 10*time.Second, "s3 left on s1 and s2", func() bool {
 		return memberState(gs[0], "s3") == StateLeft && memberState(gs[1], "s3") == StateLeft
 	})
+	// Still running after Leave, s3 must not come back through a metadata
+	// change.
+	gs[2].SetApplied(99)
+	gs[0].SetApplied(5) // a later broadcast from s1, as a marker
+	waitFor(t, 5*time.Second, "s1's marker on s2", func() bool { m, _ := gs[1].Member("s1"); return m.Applied == 5 })
+	if st := memberState(gs[1], "s3"); st != StateLeft {
+		t.Fatalf("s3 is %s after a post-leave metadata change", st)
+	}
+	_ = gs[2].Shutdown()
 	if err := gs[2].Leave(time.Second); !errors.Is(err, ErrShutdown) {
 		t.Fatalf("leave after shutdown: %v", err)
 	}

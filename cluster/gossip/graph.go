@@ -61,6 +61,8 @@ func (h *graphHolder) install(s *graphState) (bool, error) {
 // PublishGraph installs a snapshot this server built after a registry
 // change and advertises it at once. Snapshots older than the current one
 // are refused with ErrStaleGraph; republishing the current one is a no-op.
+// A server that already installed a newer snapshot from gossip gets
+// ErrStaleGraph for its own older ones, which callers may ignore.
 func (g *Gossip) PublishGraph(s *graph.Snapshot) error {
 	if g.cfg.Role != RoleServer {
 		return ErrNotServer

@@ -19,6 +19,12 @@ func (l *localMeta) setLeaving() {
 	l.mu.Unlock()
 }
 
+func (l *localMeta) isLeaving() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.leaving
+}
+
 func (l *localMeta) bytes() []byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -90,7 +96,9 @@ func (g *Gossip) waitMetaInterval(last time.Time) bool {
 func (g *Gossip) broadcastMeta() {
 	g.leaveMu.Lock()
 	defer g.leaveMu.Unlock()
-	if g.isClosed() || !g.refreshMeta() {
+	// After Leave nothing more is announced (memberlist also drops alive
+	// messages about itself once it has left).
+	if g.isClosed() || g.meta.isLeaving() || !g.refreshMeta() {
 		return
 	}
 	// UpdateNode queues an alive broadcast and then waits for it to finish
