@@ -11,7 +11,9 @@ import (
 type Suffrage string
 
 const (
-	Voter    Suffrage = "voter"
+	// Voter servers vote in elections and count toward the commit quorum.
+	Voter Suffrage = "voter"
+	// Nonvoter servers receive the log but do not vote.
 	Nonvoter Suffrage = "nonvoter"
 )
 
@@ -67,9 +69,12 @@ type ServerState struct {
 type ActionKind string
 
 const (
+	// ActionAddNonvoter: raft.AddNonvoter(ID, Addr).
 	ActionAddNonvoter ActionKind = "add_nonvoter"
-	ActionPromote     ActionKind = "promote"
-	ActionRemove      ActionKind = "remove"
+	// ActionPromote: raft.AddVoter(ID, Addr) for a server already present.
+	ActionPromote ActionKind = "promote"
+	// ActionRemove: raft.RemoveServer(ID).
+	ActionRemove ActionKind = "remove"
 )
 
 // Action is one configuration change Reconcile proposes; the leader applies
