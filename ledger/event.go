@@ -74,6 +74,7 @@ type wireData struct {
 	DelegationExpired    *DelegationExpired    `json:"delegation_expired,omitempty"`
 	DelegationRevoked    *DelegationRevoked    `json:"delegation_revoked,omitempty"`
 	HotPathBatch         *HotPathBatch         `json:"hot_path_batch,omitempty"`
+	HotPathLease         *HotPathLease         `json:"hot_path_lease,omitempty"`
 	ModeChanged          *ModeChanged          `json:"mode_changed,omitempty"`
 	NodeJoined           *NodeJoined           `json:"node_joined,omitempty"`
 	NodeLeft             *NodeLeft             `json:"node_left,omitempty"`
@@ -104,6 +105,8 @@ func (d *wireData) set(p Payload) error {
 		d.DelegationRevoked = &v
 	case HotPathBatch:
 		d.HotPathBatch = &v
+	case HotPathLease:
+		d.HotPathLease = &v
 	case ModeChanged:
 		d.ModeChanged = &v
 	case NodeJoined:
@@ -154,6 +157,9 @@ func (d *wireData) get() (Payload, error) {
 	}
 	if d.HotPathBatch != nil {
 		out, n = *d.HotPathBatch, n+1
+	}
+	if d.HotPathLease != nil {
+		out, n = *d.HotPathLease, n+1
 	}
 	if d.ModeChanged != nil {
 		out, n = *d.ModeChanged, n+1

@@ -76,7 +76,11 @@ func sampleEvents() []Event {
 		{Actor: "node-1", Data: NodeJoined{NodeID: "node-1", KeyID: p.KeyID, PublicKey: pub, Address: "127.0.0.1:7000", Voter: true}},
 		{Actor: "node-1", Data: NodeLeft{NodeID: "node-1", Reason: "shutdown"}},
 		{Actor: "node-1", Data: HotPathBatch{NodeID: "node-1", Since: t0, Until: t0 + 1e9,
-			Shards: []ShardCount{{0, 3}, {1, 4}}, Total: 7, Digest: hash}},
+			Shards: []ShardCount{{0, 3}, {1, 4}}, Total: 7, Digest: hash, Sessions: []HotPathSession{
+				{Certificate: "cert_1", Shard: 0, Number: 1, Count: 3, OK: 3, First: t0, Last: t0 + 5, Prev: hash, Digest: hash},
+				{Certificate: "cert_2", Shard: 1, Number: 2, Count: 4, OK: 3, Failed: 1, First: t0, Last: t0, Prev: hash, Digest: hash, Final: true}}}},
+		{Actor: "node-1", Data: HotPathLease{NodeID: "node-1", Lease: "node-1/s1", Certificate: "cert_1", Op: LeaseGranted,
+			Uses: 64, UseCounts: []UseCount{{Link: hash, Used: 65, Max: 100}}}},
 		{Actor: "system", Data: Checkpoint{}},
 	}
 }

@@ -69,6 +69,7 @@ var payloadDecoders = map[Type]func([]byte) (Payload, error){
 	TypeDelegationExpired:    decodePayload[DelegationExpired],
 	TypeDelegationRevoked:    decodePayload[DelegationRevoked],
 	TypeHotPathBatch:         decodePayload[HotPathBatch],
+	TypeHotPathLease:         decodePayload[HotPathLease],
 	TypeModeChanged:          decodePayload[ModeChanged],
 	TypeNodeJoined:           decodePayload[NodeJoined],
 	TypeNodeLeft:             decodePayload[NodeLeft],

@@ -31,6 +31,7 @@ const (
 	TypeNodeJoined           Type = "NodeJoined"
 	TypeNodeLeft             Type = "NodeLeft"
 	TypeHotPathBatch         Type = "HotPathBatch"
+	TypeHotPathLease         Type = "HotPathLease"
 	TypeCheckpoint           Type = "Checkpoint"
 )
 
@@ -40,7 +41,7 @@ func Types() []Type {
 		TypeAuditCheckpoint, TypeCapabilityGranted, TypeCapabilityRegistered,
 		TypeCapabilityRevoked, TypeCheckpoint, TypeDelegationCreated,
 		TypeDelegationExpired, TypeDelegationRevoked, TypeHotPathBatch,
-		TypeModeChanged, TypeNodeJoined, TypeNodeLeft, TypePolicyChanged,
+		TypeHotPathLease, TypeModeChanged, TypeNodeJoined, TypeNodeLeft, TypePolicyChanged,
 		TypePolicyDecision, TypePrincipalRegistered, TypeSecurityViolation,
 	}
 }
@@ -236,6 +237,9 @@ type HotPathBatch struct {
 	Total  uint64       `json:"total"`
 	// Digest is the hex SHA-256 chaining every invocation that ran.
 	Digest string `json:"digest"`
+	// Sessions, when present, account per certificate (per hot-path
+	// session); their counts sum to Total.
+	Sessions []HotPathSession `json:"sessions,omitempty"`
 }
 
 // EventType implementations.
@@ -408,5 +412,6 @@ func (p HotPathBatch) validate() error {
 	if sum != p.Total {
 		return fmt.Errorf("%w: shard counts sum to %d, total says %d", ErrInvalidEvent, sum, p.Total)
 	}
-	return checkAll(checkID("node_id", p.NodeID), checkHexHash("digest", p.Digest, false))
+	return checkAll(checkID("node_id", p.NodeID), checkHexHash("digest", p.Digest, false),
+		validSessions(p.Sessions, p.Total))
 }

@@ -373,3 +373,26 @@ const (
 // full page of MaxQueryLimit events, or a batch of MaxBatchInvocations
 // outcomes with their certificates, fits well inside it.
 const MaxResponseBody = 256 << 20
+
+// Hot path in the cluster (transport/hotnode, fsm hot-path commands).
+const (
+	// MaxHotPathSessions bounds the per-certificate entries of one
+	// HotPathBatch event. A node commits one event per flush interval or
+	// per this many closed session batches, whichever comes first, so the
+	// event (about 200 bytes per entry) stays far below a Raft entry.
+	MaxHotPathSessions = 256
+
+	// MaxHotLeaseBlock bounds the uses one quota lease may ask for. A node
+	// holds what it leased until it spends or returns it; a bounded block
+	// keeps a crashed node from pinning a link's whole budget at once.
+	MaxHotLeaseBlock = 1 << 20
+
+	// MaxOpenHotLeases bounds the lease records (sessions that leased and
+	// have not returned) in the replicated state. A crashed node leaves its
+	// records behind, so they must not grow without bound.
+	MaxOpenHotLeases = 1 << 16
+
+	// MaxHotLeaseIDLen bounds a lease ID (node-chosen, names one session's
+	// leases).
+	MaxHotLeaseIDLen = 64
+)
