@@ -27,6 +27,12 @@ func (a *applier) apply(c *Command) Result {
 		return a.nodeLeft(c.NodeLeft)
 	case KindInvoke:
 		return a.invoke(c.Invoke)
+	case KindHotLease:
+		return a.hotLease(c.HotLease)
+	case KindHotReturn:
+		return a.hotReturn(c.HotReturn)
+	case KindHotBatch:
+		return a.hotBatch(c.HotBatch)
 	}
 	return errResult(cnverr.InvalidStructure, "unknown command kind %d", c.Kind)
 }

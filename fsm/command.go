@@ -42,14 +42,21 @@ const (
 	// KindInvoke is an authenticated invocation: decided, charged and
 	// ledgered; built-in governance capabilities also change the state.
 	KindInvoke
+	// KindHotLease leases a block of delegation-link uses to a node's
+	// hot-path session (node-proposed).
+	KindHotLease
+	// KindHotReturn settles a hot-path session's leases: unspent uses are
+	// credited back (node-proposed).
+	KindHotReturn
+	// KindHotBatch ledgers a node's hot-path accounting (node-proposed).
+	KindHotBatch
 )
 
 // NodeProposable reports whether a node may propose commands of kind k on
 // its own behalf (signed with its node key) rather than on a client's.
-// No kind is proposable yet; the hot path's quota leases and accounting
-// will be.
+// The hot path's quota leases, returns and accounting are.
 func NodeProposable(k Kind) bool {
-	return false
+	return k == KindHotLease || k == KindHotReturn || k == KindHotBatch
 }
 
 // Command is one state change. Exactly one field is set, matching Kind.
@@ -59,6 +66,9 @@ type Command struct {
 	Node      *Node      `json:"node,omitempty"`
 	NodeLeft  *NodeLeft  `json:"node_left,omitempty"`
 	Invoke    *Invoke    `json:"invoke,omitempty"`
+	HotLease  *HotLease  `json:"hot_lease,omitempty"`
+	HotReturn *HotReturn `json:"hot_return,omitempty"`
+	HotBatch  *HotBatch  `json:"hot_batch,omitempty"`
 }
 
 // Bootstrap carries the admin public keys a cluster starts with.
@@ -145,7 +155,8 @@ func DecodeEnvelope(b []byte) (*Envelope, error) {
 
 func (c *Command) check() error {
 	set := 0
-	for _, p := range []bool{c.Bootstrap != nil, c.Node != nil, c.NodeLeft != nil, c.Invoke != nil} {
+	for _, p := range []bool{c.Bootstrap != nil, c.Node != nil, c.NodeLeft != nil, c.Invoke != nil,
+		c.HotLease != nil, c.HotReturn != nil, c.HotBatch != nil} {
 		if p {
 			set++
 		}
@@ -153,7 +164,10 @@ func (c *Command) check() error {
 	ok := set == 1 && ((c.Kind == KindBootstrap && c.Bootstrap != nil) ||
 		(c.Kind == KindNode && c.Node != nil) ||
 		(c.Kind == KindNodeLeft && c.NodeLeft != nil) ||
-		(c.Kind == KindInvoke && c.Invoke != nil))
+		(c.Kind == KindInvoke && c.Invoke != nil) ||
+		(c.Kind == KindHotLease && c.HotLease != nil) ||
+		(c.Kind == KindHotReturn && c.HotReturn != nil) ||
+		(c.Kind == KindHotBatch && c.HotBatch != nil))
 	if !ok {
 		return fmt.Errorf("kind %d does not match its body", c.Kind)
 	}

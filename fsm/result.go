@@ -24,6 +24,8 @@ type Result struct {
 	LeafHash    ledger.Hash       `json:"leaf_hash,omitempty"`
 	Time        int64             `json:"time"`
 	UseCounts   []ledger.UseCount `json:"use_counts,omitempty"`
+	// Leased is the block a hot-path lease granted (KindHotLease).
+	Leased uint64 `json:"leased,omitempty"`
 
 	// What a certificate for this decision states, taken from the state
 	// at commit time.

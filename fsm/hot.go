@@ -1,0 +1,253 @@
+package fsm
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/delegation"
+	"github.com/cnv-project/cnv/runtime/limits"
+	"github.com/cnv-project/cnv/runtime/principal"
+)
+
+// Hot-path quota leases.
+//
+// A node serving a hot-path session whose certificate's chain has max_uses
+// leases blocks of uses here: each lease charges every link of the chain by
+// the granted count (granted = min(wanted, what every limited link has
+// left), all or nothing), exactly as that many invocations would. The node
+// spends them locally. When the session ends the node settles: it reports
+// how many it spent and the unspent rest is credited back to every link.
+//
+// The lease record keeps the total granted to the session, so the
+// settlement is exact even when a lease's outcome was lost on its way back
+// to the node (those uses are simply credited at settlement), and settling
+// twice is a no-op (the record is gone). A node that crashes never settles:
+// its leased uses stay charged, so the cluster-wide sum of spent uses never
+// exceeds max_uses.
+
+var (
+	// ErrLeaseClosed is a further lease for a session already settled.
+	ErrLeaseClosed = cnverr.New(cnverr.Conflict, "hot-path lease already settled")
+	// ErrUnknownLink is a lease naming a link the replicated state has
+	// never charged (no certificate was issued through it).
+	ErrUnknownLink = cnverr.New(cnverr.NotFound, "delegation link unknown to the cluster")
+	// ErrTooManyLeases is a new lease beyond limits.MaxOpenHotLeases.
+	ErrTooManyLeases = cnverr.New(cnverr.ResourceExhausted, "too many open hot-path leases")
+	// ErrBadHotCommand is a hot-path command that fails its shape checks.
+	ErrBadHotCommand = cnverr.New(cnverr.InvalidInput, "malformed hot-path command")
+)
+
+// HotLease asks for a block of uses for one hot-path session.
+type HotLease struct {
+	// Lease names the session's leases (node-chosen, unique per session).
+	Lease       string            `json:"lease"`
+	Node        string            `json:"node_id"`
+	Certificate string            `json:"certificate_id"`
+	Links       []delegation.Hash `json:"links"`
+	Want        uint64            `json:"want"`
+	// First opens the lease record; a later lease needs the record open.
+	First bool `json:"first,omitempty"`
+}
+
+// HotReturn settles a session: Spent of its leased uses were used, the
+// rest is credited back.
+type HotReturn struct {
+	Lease string `json:"lease"`
+	Node  string `json:"node_id"`
+	Spent uint64 `json:"spent"`
+}
+
+// HotBatch is a node's hot-path accounting, ledgered as is.
+type HotBatch struct {
+	Batch ledger.HotPathBatch `json:"batch"`
+}
+
+// hotLeaseRecord is an open lease in the replicated state.
+type hotLeaseRecord struct {
+	Node        string            `json:"node_id"`
+	Certificate string            `json:"certificate_id"`
+	Links       []delegation.Hash `json:"links"`
+	Leased      uint64            `json:"leased"`
+	Opened      int64             `json:"opened"`
+}
+
+var (
+	bucketHotLeases = []byte("fsm.hotleases") // lease id → hotLeaseRecord
+	keyHotLeaseN    = []byte("hot_leases_open")
+)
+
+func (l *HotLease) check() error {
+	switch {
+	case l.Want == 0 || l.Want > limits.MaxHotLeaseBlock:
+		return fmt.Errorf("%w: want %d (1 to %d)", ErrBadHotCommand, l.Want, limits.MaxHotLeaseBlock)
+	case len(l.Links) == 0 || len(l.Links) > limits.MaxChainDepth:
+		return fmt.Errorf("%w: %d links (1 to %d)", ErrBadHotCommand, len(l.Links), limits.MaxChainDepth)
+	}
+	return checkHotIDs(l.Lease, "node_id", l.Node, "certificate_id", l.Certificate)
+}
+
+// checkHotIDs checks a lease ID and the (field, value) ID pairs that follow.
+func checkHotIDs(lease string, pairs ...string) error {
+	if len(lease) > limits.MaxHotLeaseIDLen {
+		return fmt.Errorf("%w: lease id of %d bytes", ErrBadHotCommand, len(lease))
+	}
+	pairs = append([]string{"lease", lease}, pairs...)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := principal.CheckID(pairs[i], pairs[i+1]); err != nil {
+			return fmt.Errorf("%w: %v", ErrBadHotCommand, err)
+		}
+	}
+	return nil
+}
+
+func (a *applier) hotBucket() *bolt.Bucket {
+	b, err := a.tx.Bolt().CreateBucketIfNotExists(bucketHotLeases)
+	if err != nil {
+		panic(fmt.Sprintf("fsm: create %s: %v", bucketHotLeases, err))
+	}
+	return b
+}
+
+func (a *applier) leaseRecord(id string) (hotLeaseRecord, bool) {
+	var r hotLeaseRecord
+	a.hotBucket()
+	found, err := getValue(a.tx.Bolt(), bucketHotLeases, []byte(id), &r)
+	if err != nil {
+		panic(err)
+	}
+	return r, found
+}
+
+func (a *applier) addOpenLeases(delta int64) {
+	n := int64(getU64(a.tx.Bolt(), bucketMeta, keyHotLeaseN)) + delta
+	if err := putU64(a.tx.Bolt(), bucketMeta, keyHotLeaseN, uint64(max(n, 0))); err != nil {
+		panic(err)
+	}
+}
+
+// hotLease grants min(Want, what every limited link has left) uses and
+// charges them on every link, or refuses and changes nothing.
+func (a *applier) hotLease(l *HotLease) Result {
+	if err := l.check(); err != nil {
+		return Result{Err: renderErr(err)}
+	}
+	rec, found := a.leaseRecord(l.Lease)
+	switch {
+	case !found && !l.First:
+		return Result{Err: renderErr(fmt.Errorf("%w: %s", ErrLeaseClosed, l.Lease))}
+	case !found && getU64(a.tx.Bolt(), bucketMeta, keyHotLeaseN) >= limits.MaxOpenHotLeases:
+		return Result{Err: renderErr(fmt.Errorf("%w: %d", ErrTooManyLeases, limits.MaxOpenHotLeases))}
+	case !found:
+		rec = hotLeaseRecord{Node: l.Node, Certificate: l.Certificate, Links: l.Links, Opened: a.now}
+	}
+	states, granted, err := a.leasable(rec.Links, l.Want)
+	if err != nil {
+		return Result{Err: renderErr(err)}
+	}
+	if !found {
+		a.addOpenLeases(1)
+	}
+	counts := a.shiftUses(states, int64(granted))
+	rec.Leased += granted
+	a.put(bucketHotLeases, []byte(l.Lease), rec)
+	ap := a.appendEvents(ledger.Event{Actor: rec.Node, Data: ledger.HotPathLease{NodeID: rec.Node, Lease: l.Lease,
+		Certificate: rec.Certificate, Op: ledger.LeaseGranted, Uses: granted, UseCounts: counts}})
+	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash, UseCounts: counts, Leased: granted}
+}
+
+// leasable reads the links' states and how many of want every limited link
+// can still give: an unknown, revoked or expired link, or none left,
+// refuses the lease.
+func (a *applier) leasable(links []delegation.Hash, want uint64) ([]LinkState, uint64, error) {
+	states := make([]LinkState, len(links))
+	granted := want
+	for i, h := range links {
+		st, ok := a.linkState(h)
+		switch {
+		case !ok:
+			return nil, 0, fmt.Errorf("%w: %s", ErrUnknownLink, h)
+		case st.Revoked:
+			return nil, 0, fmt.Errorf("%w: link %s", delegation.ErrRevoked, h)
+		case st.NotAfter != 0 && a.now > st.NotAfter:
+			return nil, 0, fmt.Errorf("%w: link %s", delegation.ErrExpired, h)
+		case st.MaxUses > 0 && st.Uses >= st.MaxUses:
+			return nil, 0, fmt.Errorf("%w: link %s used %d of %d", delegation.ErrUsageLimitExceeded, h, st.Uses, st.MaxUses)
+		case st.MaxUses > 0:
+			granted = min(granted, st.MaxUses-st.Uses)
+		}
+		states[i] = st
+	}
+	return states, granted, nil
+}
+
+// shiftUses adds delta (negative: credits, never below zero) to every
+// link's use counter and returns the counters after.
+func (a *applier) shiftUses(states []LinkState, delta int64) []ledger.UseCount {
+	counts := make([]ledger.UseCount, len(states))
+	for i := range states {
+		st := &states[i]
+		if delta >= 0 {
+			st.Uses += uint64(delta)
+		} else {
+			st.Uses -= min(uint64(-delta), st.Uses)
+		}
+		a.put(bucketLinks, st.Hash[:], *st)
+		counts[i] = ledger.UseCount{Link: st.Hash.String(), Used: st.Uses, Max: st.MaxUses}
+	}
+	return counts
+}
+
+// hotReturn settles a lease: the uses leased and not spent are credited
+// back to every link, and the record is removed. Settling a lease that is
+// not open (settled before, or never opened) changes nothing.
+func (a *applier) hotReturn(r *HotReturn) Result {
+	if err := checkHotIDs(r.Lease, "node_id", r.Node); err != nil {
+		return Result{Err: renderErr(err)}
+	}
+	rec, found := a.leaseRecord(r.Lease)
+	if !found {
+		return Result{Time: a.now}
+	}
+	spent := min(r.Spent, rec.Leased)
+	credit := rec.Leased - spent
+	states := make([]LinkState, len(rec.Links))
+	for i, h := range rec.Links {
+		st, ok := a.linkState(h)
+		if !ok {
+			st = LinkState{Hash: h}
+		}
+		states[i] = st
+	}
+	counts := a.shiftUses(states, -int64(credit))
+	if err := a.hotBucket().Delete([]byte(r.Lease)); err != nil {
+		panic(err)
+	}
+	a.addOpenLeases(-1)
+	ap := a.appendEvents(ledger.Event{Actor: rec.Node, Data: ledger.HotPathLease{NodeID: rec.Node, Lease: r.Lease,
+		Certificate: rec.Certificate, Op: ledger.LeaseReturned, Uses: credit, Spent: spent, UseCounts: counts}})
+	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash, UseCounts: counts}
+}
+
+// hotBatch ledgers a node's hot-path accounting after validating it (an
+// invalid event would poison the whole entry's transaction).
+func (a *applier) hotBatch(b *HotBatch) Result {
+	ev := ledger.Event{Actor: b.Batch.NodeID, Data: b.Batch}
+	if err := ev.Validate(); err != nil {
+		return Result{Err: renderErr(fmt.Errorf("%w: %v", ErrBadHotCommand, err))}
+	}
+	ap := a.appendEvents(ev)
+	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash}
+}
+
+// HotLeasesOpen is the number of open hot-path lease records.
+func (f *FSM) HotLeasesOpen() (uint64, error) {
+	var n uint64
+	err := f.store.View(func(tx *boltTx) error {
+		n = getU64(tx, bucketMeta, keyHotLeaseN)
+		return nil
+	})
+	return n, err
+}
