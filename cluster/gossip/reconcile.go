@@ -43,13 +43,20 @@ type Policy struct {
 	// DeadServerTimeout is how long a server must be dead, left or unknown
 	// to gossip before it is removed from the configuration.
 	DeadServerTimeout time.Duration `json:"dead_server_timeout"`
+	// ReportDelay is how old a gossiped applied index may be (the metadata
+	// interval plus gossip propagation). A member's applied index is
+	// compared with the commit index of ReportDelay ago, so under steady
+	// writes a caught-up follower is not judged by the entries committed
+	// since it reported.
+	ReportDelay time.Duration `json:"report_delay"`
 }
 
 // DefaultPolicy is Consul's autopilot defaults for lag and stabilization,
 // and a removal delay longer than a reboot, so a restarting server keeps
 // its vote.
 func DefaultPolicy() Policy {
-	return Policy{MaxLag: 250, StabilizationTime: 10 * time.Second, DeadServerTimeout: 5 * time.Minute}
+	return Policy{MaxLag: 250, StabilizationTime: 10 * time.Second, DeadServerTimeout: 5 * time.Minute,
+		ReportDelay: 3 * time.Second}
 }
 
 // State is what Reconcile remembers between rounds: since when each server
@@ -57,6 +64,14 @@ func DefaultPolicy() Policy {
 // caller keeps it and passes it to every round. The zero value is ready.
 type State struct {
 	Servers map[string]ServerState `json:"servers"`
+	// Commits samples the commit index over the last ReportDelay.
+	Commits []CommitSample `json:"commits,omitempty"`
+}
+
+// CommitSample is the commit index seen at a time.
+type CommitSample struct {
+	At    time.Time `json:"at"`
+	Index uint64    `json:"index"`
 }
 
 // ServerState is one server's timers; a zero time means "not now".
@@ -104,6 +119,7 @@ type Action struct {
 // configuration names a leader that is one of its servers.
 func Reconcile(cfg RaftConfig, members []Member, st *State, now time.Time, p Policy) []Action {
 	v := newView(cfg, members)
+	v.ref = st.sampleCommit(now, cfg.CommitIndex, p.ReportDelay)
 	st.observe(v, now, p)
 	if _, ok := v.config[cfg.LeaderID]; !ok {
 		return nil
@@ -123,6 +139,7 @@ type view struct {
 	config  map[string]RaftServer
 	members map[string]Member
 	ids     []string // member ids, sorted
+	ref     uint64   // commit index applied indexes are compared with
 }
 
 func newView(cfg RaftConfig, members []Member) *view {
@@ -157,13 +174,14 @@ func (v *view) dead(id string) bool {
 	return id != v.cfg.LeaderID && (!ok || m.State.Gone())
 }
 
-// lag is how far server id's applied index trails the commit index.
+// lag is how far server id's applied index trails the reference commit
+// index.
 func (v *view) lag(id string) uint64 {
 	applied := v.members[id].Applied
-	if applied >= v.cfg.CommitIndex {
+	if applied >= v.ref {
 		return 0
 	}
-	return v.cfg.CommitIndex - applied
+	return v.ref - applied
 }
 
 func (v *view) healthy(id string, p Policy) bool {
@@ -181,6 +199,36 @@ func (st *State) observe(v *view, now time.Time, p Policy) {
 		next[s.ID] = ss
 	}
 	st.Servers = next
+}
+
+// sampleCommit records the commit index and returns the one to compare
+// applied indexes with: the newest sample at least delay old, or the
+// oldest kept when none is that old yet (which overstates lag, never
+// understates it). Samples closer than delay/16 are coalesced, so at most
+// about 17 are kept however often Reconcile runs.
+func (st *State) sampleCommit(now time.Time, index uint64, delay time.Duration) uint64 {
+	n := len(st.Commits)
+	switch {
+	case n > 0 && now.Before(st.Commits[n-1].At):
+		st.Commits = nil // the clock went back: start over
+	case n > 0 && now.Sub(st.Commits[n-1].At) < delay/16:
+		st.Commits[n-1].Index = max(st.Commits[n-1].Index, index)
+		return st.reference(now, delay)
+	}
+	st.Commits = append(st.Commits, CommitSample{At: now, Index: index})
+	return st.reference(now, delay)
+}
+
+func (st *State) reference(now time.Time, delay time.Duration) uint64 {
+	cut := now.Add(-delay)
+	k := 0
+	for i, c := range st.Commits {
+		if !c.At.After(cut) {
+			k = i
+		}
+	}
+	st.Commits = st.Commits[k:]
+	return st.Commits[0].Index
 }
 
 func since(t time.Time, cond bool, now time.Time) time.Time {

@@ -242,3 +242,52 @@ func TestReconcileIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// Under steady writes a follower's gossiped applied index is always a
+// little old. Compared with the commit index of ReportDelay ago it is
+// caught up; compared with the current one it never would be.
+func TestReconcileJudgesLagAgainstDelayedCommit(t *testing.T) {
+	const rate = 1000 // entries per second
+	run := func(delay time.Duration) []string {
+		p := testPolicy
+		p.ReportDelay = delay
+		var st State
+		var acts []Action
+		for sec := range 30 {
+			now := t0.Add(time.Duration(sec) * time.Second)
+			commit := uint64(10_000 + rate*sec)
+			stale := commit - rate*3/2 // reported 1.5s ago
+			members := append(alive("a", "b", "c"), mem("d", StateAlive, stale))
+			cfg := RaftConfig{Servers: append(voters("a", "b", "c"), srv("d", Nonvoter)), LeaderID: "a", CommitIndex: commit}
+			acts = append(acts, Reconcile(cfg, members, &st, now, p)...)
+		}
+		if len(st.Commits) > 17 {
+			t.Fatalf("kept %d commit samples", len(st.Commits))
+		}
+		return actionStrings(acts)
+	}
+	if got := run(3 * time.Second); len(got) == 0 || got[0] != "promote d" {
+		t.Fatalf("with a report delay: %q, want promote d", got)
+	}
+	if got := run(0); len(got) != 0 {
+		t.Fatalf("without a report delay: %q, want nothing", got)
+	}
+}
+
+func TestCommitSamplesAreBoundedAndSurviveClockSteps(t *testing.T) {
+	var st State
+	now := t0
+	for i := range 10_000 {
+		now = now.Add(time.Millisecond)
+		st.sampleCommit(now, uint64(i), 3*time.Second)
+	}
+	if n := len(st.Commits); n > 17 {
+		t.Fatalf("%d samples kept", n)
+	}
+	if ref := st.sampleCommit(now, 10_000, 3*time.Second); ref > 10_000-3000+200 || ref < 10_000-3000-200 {
+		t.Fatalf("reference %d, want about the index of 3s ago (7000)", ref)
+	}
+	if ref := st.sampleCommit(t0, 5, 3*time.Second); ref != 5 || len(st.Commits) != 1 {
+		t.Fatalf("after the clock went back: reference %d, %d samples", ref, len(st.Commits))
+	}
+}
