@@ -42,6 +42,11 @@ type Config struct {
 	Logger hclog.Logger
 	Clock  clock.Clock
 
+	// Gossip, when set, runs memberlist beside Raft: membership with
+	// failure detection, graph snapshots for members, and autopilot on the
+	// leader (servers join as non-voters and are promoted once stable).
+	Gossip *GossipConfig
+
 	// SkipVerifyOnStart skips verifying state.db (its bbolt structure and
 	// every event against the Merkle tree) when the node starts.
 	SkipVerifyOnStart bool

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cnv-project/cnv/cluster/gossip"
 	"github.com/cnv-project/cnv/fsm"
 )
 
@@ -43,19 +44,47 @@ func (n *Node) maintainOnce(ctx context.Context) error {
 			return err
 		}
 	}
+	n.rejoinGossip(view)
 	if !n.recordCurrent(view) {
 		return n.registerSelf(ctx)
 	}
 	return nil
 }
 
+// rejoinGossip joins the gossip pool through the other nodes' recorded
+// gossip addresses while this node sees no other live member (a restarted
+// node, or one cut off for longer than memberlist remembers it).
+func (n *Node) rejoinGossip(view *fsm.View) {
+	if n.gossip == nil {
+		return
+	}
+	for _, m := range n.gossip.Members() {
+		if m.NodeID != n.cfg.NodeID && m.State == gossip.StateAlive {
+			return
+		}
+	}
+	var addrs []string
+	for _, rec := range view.Nodes {
+		if rec.ID != n.cfg.NodeID && rec.GossipAddr != "" {
+			addrs = append(addrs, rec.GossipAddr)
+		}
+	}
+	if len(addrs) > 0 {
+		if _, err := n.gossip.Join(addrs); err != nil {
+			n.log.Debug("gossip rejoin failed", "error", err)
+		}
+	}
+}
+
 func (n *Node) ownRecord() fsm.Node {
-	return fsm.Node{ID: n.cfg.NodeID, RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, PublicKey: n.pub, KeyID: n.keyID}
+	return fsm.Node{ID: n.cfg.NodeID, RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, PublicKey: n.pub, KeyID: n.keyID,
+		GossipAddr: n.gossipAddr()}
 }
 
 func (n *Node) recordCurrent(view *fsm.View) bool {
 	rec, ok := view.Nodes[n.cfg.NodeID]
-	return ok && rec.KeyID == n.keyID && rec.APIAddr == n.cfg.APIAddr && rec.RaftAddr == n.cfg.RaftAdvertise
+	return ok && rec.KeyID == n.keyID && rec.APIAddr == n.cfg.APIAddr && rec.RaftAddr == n.cfg.RaftAdvertise &&
+		rec.GossipAddr == n.gossipAddr()
 }
 
 func (n *Node) registerSelf(ctx context.Context) error {

@@ -64,6 +64,12 @@ type Member struct {
 	Raft     string          `json:"raft"`
 	Leader   bool            `json:"leader"`
 	KeyID    principal.KeyID `json:"key_id,omitempty"`
+	// Role, Gossip and GossipAddr come from gossip (when enabled): server
+	// or edge; alive, suspect, dead or left.
+	Role       string `json:"role,omitempty"`
+	Gossip     string `json:"gossip,omitempty"`
+	GossipAddr string `json:"gossip_addr,omitempty"`
+	Applied    uint64 `json:"applied_index,omitempty"`
 }
 
 // Members lists the Raft configuration with the node records.
@@ -85,7 +91,32 @@ func (n *Node) Members() ([]Member, error) {
 		}
 		out = append(out, m)
 	}
-	return out, nil
+	return n.withGossip(out), nil
+}
+
+// withGossip adds gossip's view: each member's gossip state, and the
+// members gossip knows that are not in the Raft configuration (edges,
+// servers not yet added) with Raft "none".
+func (n *Node) withGossip(ms []Member) []Member {
+	if n.gossip == nil {
+		return ms
+	}
+	seen := map[string]bool{}
+	for i := range ms {
+		seen[ms[i].NodeID] = true
+		if gm, ok := n.gossip.Member(ms[i].NodeID); ok {
+			ms[i].Role, ms[i].Gossip, ms[i].GossipAddr, ms[i].Applied = string(gm.Role), string(gm.State), gm.GossipAddr, gm.Applied
+		} else {
+			ms[i].Role, ms[i].Gossip = "server", "unknown"
+		}
+	}
+	for _, gm := range n.gossip.Members() {
+		if !seen[gm.NodeID] {
+			ms = append(ms, Member{NodeID: gm.NodeID, RaftAddr: gm.RaftAddr, APIAddr: gm.APIAddr, Raft: "none",
+				Role: string(gm.Role), Gossip: string(gm.State), GossipAddr: gm.GossipAddr, Applied: gm.Applied})
+		}
+	}
+	return ms
 }
 
 // AddServer adds (or re-addresses) a server; leader only.
@@ -146,7 +177,8 @@ func (n *Node) HandleJoin(ctx context.Context, req JoinRequest) error {
 // Join asks the members at addrs (API addresses) to add this node, trying
 // them in turn until one succeeds or ctx ends.
 func (n *Node) Join(ctx context.Context, addrs []string) error {
-	req := JoinRequest{NodeID: n.cfg.NodeID, RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr}
+	// With gossip, autopilot promotes a new server once it has caught up.
+	req := JoinRequest{NodeID: n.cfg.NodeID, RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, Nonvoter: n.cfg.Gossip != nil}
 	var last error
 	for attempt := 0; ; attempt++ {
 		for _, a := range addrs {

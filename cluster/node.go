@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"github.com/cnv-project/cnv/cluster/gossip"
 	"github.com/cnv-project/cnv/fsm"
 	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/runtime/certificate"
@@ -44,6 +45,7 @@ type Node struct {
 	snaps    *raft.FileSnapshotStore
 	trans    *raft.NetworkTransport
 
+	gossip   *gossip.Gossip
 	props    *proposer
 	verifier *delegation.Verifier
 	vcache   *invocation.VerifyCache
@@ -83,6 +85,10 @@ func New(cfg Config) (*Node, error) {
 	n.goLoop(n.props.run)
 	n.goLoop(n.props.complete)
 	n.goLoop(n.maintain)
+	if err := n.startGossip(); err != nil {
+		n.Shutdown()
+		return nil, err
+	}
 	n.log.Info("node started", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "api", cfg.APIAddr, "key_id", n.keyID)
 	return n, nil
 }
@@ -288,6 +294,10 @@ func (n *Node) Shutdown() error {
 	var err error
 	n.shutdownOnce.Do(func() {
 		close(n.shutdownCh)
+		if n.gossip != nil {
+			n.gossip.Leave(time.Second)
+			n.gossip.Shutdown()
+		}
 		err = n.raft.Shutdown().Error()
 		n.trans.Close()
 		n.props.stop()
@@ -344,3 +354,6 @@ func (n *Node) BootstrapWith(peers []Peer) error {
 	}
 	return err
 }
+
+// Now is the node's clock reading (tests and fault injection shift it).
+func (n *Node) Now() time.Time { return n.cfg.Clock.Now() }

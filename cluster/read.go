@@ -153,6 +153,7 @@ type Status struct {
 	Bootstrapped bool            `json:"bootstrapped"`
 	RaftAddr     string          `json:"raft_addr"`
 	APIAddr      string          `json:"api_addr"`
+	GossipAddr   string          `json:"gossip_addr,omitempty"`
 }
 
 // Status reports the node's state.
@@ -164,8 +165,15 @@ func (n *Node) Status() Status {
 		Leader: string(addr), LeaderID: string(id), Term: n.raft.CurrentTerm(),
 		CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.applied.current(), LastIndex: n.raft.LastIndex(),
 		LedgerSize: head.Size, LedgerRoot: head.Root, Bootstrapped: n.fsm.View().Bootstrapped,
-		RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr,
+		RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, GossipAddr: n.gossipAddr(),
 	}
+}
+
+func (n *Node) gossipAddr() string {
+	if n.gossip == nil {
+		return ""
+	}
+	return n.gossip.Addr()
 }
 
 // Ready reports whether the node can serve: it knows a leader, and its

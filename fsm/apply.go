@@ -89,7 +89,7 @@ func (a *applier) node(n *Node) Result {
 	}
 	n.KeyID = principal.IDOf(n.PublicKey)
 	if old, ok := a.w.nodes[n.ID]; ok && old.KeyID == n.KeyID && old.APIAddr == n.APIAddr &&
-		old.RaftAddr == n.RaftAddr && old.Voter == n.Voter {
+		old.RaftAddr == n.RaftAddr && old.Voter == n.Voter && old.GossipAddr == n.GossipAddr {
 		return Result{Time: a.now}
 	}
 	a.put(bucketNodes, []byte(n.ID), n)

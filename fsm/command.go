@@ -84,6 +84,8 @@ type Node struct {
 	PublicKey ed25519.PublicKey `json:"public_key"`
 	KeyID     principal.KeyID   `json:"key_id"`
 	Voter     bool              `json:"voter,omitempty"`
+	// GossipAddr is the node's memberlist address ("" without gossip).
+	GossipAddr string `json:"gossip_addr,omitempty"`
 }
 
 // NodeLeft records a member leaving.

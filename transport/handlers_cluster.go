@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/principal"
 	"github.com/cnv-project/cnv/transport/wire"
@@ -130,3 +131,13 @@ func (s *Server) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 
 // notLeader reports whether err is the node's not-leader refusal.
 func notLeader(err error) bool { return errors.Is(err, cluster.ErrNotLeader) }
+
+// handleVerify verifies a certificate with the node keys in the
+// replicated state.
+func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
+	tr := certificate.Trust{}
+	for _, n := range s.node.FSM().View().NodeList() {
+		tr[n.KeyID] = n.PublicKey
+	}
+	verifyCertificate(w, r, tr, s.node.Now().UnixNano())
+}

@@ -131,3 +131,12 @@ func queryInt(r *http.Request, name string, def int64) (int64, error) {
 
 // requestLimit is the largest request body the API reads.
 const requestLimit = limits.MaxRequestBody
+
+// decodeLoose decodes JSON ignoring unknown fields (documents that carry
+// more than the handler reads, such as invoke's full answer).
+func decodeLoose(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: %v", errBadBody, err)
+	}
+	return nil
+}

@@ -80,6 +80,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/graph/query", s.handleGraphQuery)
 	m.HandleFunc("GET /v1/policy", s.handlePolicy)
 	m.HandleFunc("GET /v1/principals", s.handlePrincipals)
+	m.HandleFunc("POST /v1/certificates/verify", s.handleVerify)
 	m.HandleFunc("GET /metrics", s.handleMetrics)
 	m.HandleFunc("GET /healthz", s.handleHealth)
 	m.HandleFunc("GET /readyz", s.handleReady)

@@ -32,6 +32,7 @@ type agentFlags struct {
 	logLevel                                                     string
 	logJSON                                                      bool
 	pprofAddr                                                    string
+	gossip                                                       gossipFlags
 	clockOffset, joinTimeout                                     time.Duration
 }
 
@@ -66,19 +67,23 @@ data dir comes back with its state and never bootstraps again.`,
 	fl.StringSliceVar(&f.dialMap, "test-dial-map", nil, "test only: FROM=TO rewrites a peer address this node dials (fault injection)")
 	fl.DurationVar(&f.clockOffset, "test-clock-offset", 0, "test only: shift this node's wall clock")
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof on this address (profiling; off by default)")
+	addGossipFlags(fl, &f.gossip)
 	fl.MarkHidden("test-dial-map")
 	fl.MarkHidden("test-clock-offset")
 	return cmd
 }
 
 func runAgent(cmd *cobra.Command, f agentFlags) error {
-	if f.nodeID == "" || f.dataDir == "" {
-		return exitWith(exitUsage, "--node-id and --data-dir are required")
+	if f.nodeID == "" || (f.dataDir == "" && !f.gossip.edge) {
+		return exitWith(exitUsage, "--node-id and --data-dir are required (an --edge node needs only --node-id)")
 	}
 	if f.bootstrap && f.bootstrapExpect > 0 {
 		return exitWith(exitUsage, "--bootstrap and --bootstrap-expect are exclusive")
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "cnv", Level: hclog.LevelFromString(f.logLevel), Output: cmd.ErrOrStderr(), JSONFormat: f.logJSON})
+	if f.gossip.edge {
+		return runEdge(f, log)
+	}
 	admins, err := loadAdminKeys(f.adminKeys)
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
@@ -102,7 +107,12 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	}
 	peers := transport.NewPeers(client.Options{Timeout: 10 * time.Second, Dial: dial.context})
 	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
+	gcfg, err := f.gossip.config(peers.Client())
+	if err != nil {
+		return exitWith(exitUsage, "%v", err)
+	}
 	node, err := cluster.New(cluster.Config{
+		Gossip: gcfg,
 		NodeID: f.nodeID, DataDir: f.dataDir, RaftListener: raftLn, RaftAdvertise: f.advertise,
 		APIAddr: apiAddr, Bootstrap: f.bootstrap, AdminKeys: admins, Peers: peers,
 		Dial: dial.timeout, Logger: log, Clock: clock.System{Offset: f.clockOffset},
@@ -119,7 +129,11 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		go servePprof(f.pprofAddr, log)
 	}
 	log.Info("cnv-node ready", "node_id", f.nodeID, "http", apiAddr, "raft", raftLn.Addr().String())
-	if err := startMembership(node, peers.Client(), f, log); err != nil {
+	join := startMembership
+	if gcfg != nil {
+		join = startMembershipGossip
+	}
+	if err := join(node, peers.Client(), f, log); err != nil {
 		shutdown(srv, node, log)
 		return exitWith(exitError, "%v", err)
 	}
@@ -160,6 +174,22 @@ func startMembership(node *cluster.Node, cl *client.Client, f agentFlags, log hc
 		return node.Join(ctx, f.join)
 	}
 	return nil
+}
+
+// startMembershipGossip is startMembership for a node that gossips: it
+// also joins the gossip pool (a restarted node too).
+func startMembershipGossip(node *cluster.Node, cl *client.Client, f agentFlags, log hclog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), f.joinTimeout)
+	defer cancel()
+	if !node.HasState() && f.bootstrapExpect > 0 {
+		if err := bootstrapExpect(ctx, node, cl, f, log); err != nil {
+			return err
+		}
+	}
+	if len(f.join) == 0 {
+		return nil
+	}
+	return joinWithGossip(ctx, node, cl, f.join, log)
 }
 
 // bootstrapExpect waits until --bootstrap-expect servers answer (this one

@@ -111,13 +111,14 @@ func newClusterMembersCmd() *cobra.Command {
 
 func printMembers(w io.Writer, ms []wire.Member) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tRAFT\tLEADER\tRAFT ADDR\tAPI ADDR\tGOSSIP\tKEY")
+	fmt.Fprintln(tw, "NODE\tROLE\tRAFT\tLEADER\tRAFT ADDR\tAPI ADDR\tGOSSIP\tKEY")
 	for _, m := range ms {
 		leader := ""
 		if m.Leader {
 			leader = "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.NodeID, m.Raft, leader, m.RaftAddr, m.APIAddr, orDefault(m.Gossip, "-"), m.KeyID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.NodeID, orDefault(m.Role, "server"), m.Raft, leader,
+			orDefault(m.RaftAddr, "-"), m.APIAddr, orDefault(m.Gossip, "-"), orDefault(m.KeyID, "-"))
 	}
 	tw.Flush()
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -96,4 +98,16 @@ func remoteErr(err error) error {
 		return exitWith(code, "%s: %s", ae.Err.Kind, ae.Err.Message)
 	}
 	return exitWith(exitError, "%v", err)
+}
+
+// decodeGossipKey accepts a raw 16/24/32-byte key or its base64 form.
+func decodeGossipKey(b []byte) ([]byte, error) {
+	s := strings.TrimSpace(string(b))
+	if k, err := base64.StdEncoding.DecodeString(s); err == nil && (len(k) == 16 || len(k) == 24 || len(k) == 32) {
+		return k, nil
+	}
+	if len(b) == 16 || len(b) == 24 || len(b) == 32 {
+		return b, nil
+	}
+	return nil, fmt.Errorf("gossip key must be 16, 24 or 32 bytes (raw or base64)")
 }

@@ -110,18 +110,21 @@ type Status struct {
 	Bootstrapped bool   `json:"bootstrapped"`
 	RaftAddr     string `json:"raft_addr"`
 	APIAddr      string `json:"api_addr"`
+	GossipAddr   string `json:"gossip_addr,omitempty"`
 }
 
 // Member is one server of the Raft configuration.
 type Member struct {
-	NodeID   string `json:"node_id"`
-	RaftAddr string `json:"raft_addr"`
-	APIAddr  string `json:"api_addr,omitempty"`
-	Raft     string `json:"raft"`
-	Leader   bool   `json:"leader"`
-	KeyID    string `json:"key_id,omitempty"`
-	Gossip   string `json:"gossip,omitempty"`
-	Role     string `json:"role,omitempty"`
+	NodeID     string `json:"node_id"`
+	RaftAddr   string `json:"raft_addr"`
+	APIAddr    string `json:"api_addr,omitempty"`
+	Raft       string `json:"raft"`
+	Leader     bool   `json:"leader"`
+	KeyID      string `json:"key_id,omitempty"`
+	Gossip     string `json:"gossip,omitempty"`
+	Role       string `json:"role,omitempty"`
+	GossipAddr string `json:"gossip_addr,omitempty"`
+	Applied    uint64 `json:"applied_index,omitempty"`
 }
 
 // NodeKey is one node's certificate-signing key (GET /v1/cluster/keys).

@@ -1,0 +1,137 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cnv-project/cnv/cluster/gossip"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/graph"
+)
+
+// GossipConfig turns on memberlist membership for a server node.
+type GossipConfig struct {
+	// BindAddr is the gossip host:port (UDP and TCP).
+	BindAddr      string
+	AdvertiseAddr string
+	// SecretKey enables memberlist encryption (16, 24 or 32 bytes).
+	SecretKey []byte
+	// Timing is the failure detector's (zero: LAN defaults).
+	Timing gossip.Timing
+	// Autopilot tunes promotion and dead-server cleanup (zero: defaults).
+	Autopilot gossip.Policy
+	// Fetch fetches a member's graph snapshot (the transport backs it with
+	// the member's API).
+	Fetch gossip.FetchFunc
+}
+
+// startGossip starts memberlist for this server.
+func (n *Node) startGossip() error {
+	gc := n.cfg.Gossip
+	if gc == nil {
+		return nil
+	}
+	if gc.Autopilot == (gossip.Policy{}) {
+		gc.Autopilot = gossip.DefaultPolicy()
+	}
+	g, err := gossip.New(gossip.Config{
+		NodeID: n.cfg.NodeID, Role: gossip.RoleServer, BindAddr: gc.BindAddr, AdvertiseAddr: gc.AdvertiseAddr,
+		RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, SecretKey: gc.SecretKey, Timing: gc.Timing,
+		Fetch: gc.Fetch, Logger: n.cfg.Logger, Clock: n.cfg.Clock,
+	})
+	if err != nil {
+		return cnverr.Wrap(cnverr.InvalidInput, err, "gossip")
+	}
+	n.gossip = g
+	n.goLoop(n.autopilot)
+	return nil
+}
+
+// Gossip is the node's memberlist instance (nil without gossip).
+func (n *Node) Gossip() *gossip.Gossip { return n.gossip }
+
+// JoinGossip joins the gossip pool through members' gossip addresses.
+func (n *Node) JoinGossip(addrs []string) (int, error) {
+	if n.gossip == nil {
+		return 0, cnverr.New(cnverr.InvalidInput, "gossip is not enabled on this node")
+	}
+	return n.gossip.Join(addrs)
+}
+
+// autopilot publishes this node's applied index and graph snapshot to
+// gossip and, on the leader, applies Reconcile's decisions: add new
+// servers as non-voters, promote them once caught up and stable, remove
+// servers dead for long enough while a quorum remains.
+func (n *Node) autopilot() {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	var st gossip.State
+	var published uint64
+	var lastRound time.Time
+	for {
+		select {
+		case <-n.shutdownCh:
+			return
+		case <-t.C:
+		}
+		n.gossip.SetApplied(n.applied.current())
+		if v := n.fsm.View(); v.Graph != nil && (published == 0 || v.RegistryIndex != published) {
+			if err := n.gossip.PublishGraph(v.Graph); err == nil {
+				published = v.RegistryIndex
+			}
+		}
+		now := n.cfg.Clock.Now()
+		if !n.IsLeader() {
+			st = gossip.State{} // a new leader starts its timers afresh
+			continue
+		}
+		if now.Sub(lastRound) < time.Second {
+			continue
+		}
+		lastRound = now
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		n.reconcileOnce(ctx, &st, now)
+		cancel()
+	}
+}
+
+func (n *Node) reconcileOnce(ctx context.Context, st *gossip.State, now time.Time) {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	rc := gossip.RaftConfig{LeaderID: n.cfg.NodeID, CommitIndex: n.raft.CommitIndex()}
+	for _, s := range f.Configuration().Servers {
+		suf := gossip.Voter
+		if s.Suffrage != raft.Voter {
+			suf = gossip.Nonvoter
+		}
+		rc.Servers = append(rc.Servers, gossip.RaftServer{ID: string(s.ID), Addr: string(s.Address), Suffrage: suf})
+	}
+	for _, a := range gossip.Reconcile(rc, n.gossip.Members(), st, now, n.cfg.Gossip.Autopilot) {
+		if err := n.applyAction(ctx, a); err != nil {
+			n.log.Warn("autopilot action failed", "action", a.Kind, "node_id", a.ID, "error", err)
+			return
+		}
+		n.log.Info("autopilot", "action", a.Kind, "node_id", a.ID, "reason", a.Reason)
+	}
+}
+
+func (n *Node) applyAction(ctx context.Context, a gossip.Action) error {
+	id, addr := raft.ServerID(a.ID), raft.ServerAddress(a.Addr)
+	switch a.Kind {
+	case gossip.ActionAddNonvoter:
+		return raftErr(n.raft.AddNonvoter(id, addr, 0, 10*time.Second).Error())
+	case gossip.ActionPromote:
+		return raftErr(n.raft.AddVoter(id, addr, 0, 10*time.Second).Error())
+	case gossip.ActionRemove:
+		return n.RemoveServer(ctx, RemoveRequest{NodeID: a.ID, Reason: a.Reason})
+	}
+	return nil
+}
+
+// LocalGraph returns the graph snapshot reads are served from: the
+// replicated state's on a server.
+func (n *Node) LocalGraph() *graph.Snapshot { return n.fsm.View().Graph }

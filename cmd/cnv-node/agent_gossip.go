@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/pflag"
+
+	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/cluster/gossip"
+	"github.com/cnv-project/cnv/runtime/clock"
+	"github.com/cnv-project/cnv/transport"
+	"github.com/cnv-project/cnv/transport/client"
+)
+
+type gossipFlags struct {
+	addr, advertise, keyFile string
+	edge                     bool
+	stabilization, deadAfter time.Duration
+	fast                     bool
+}
+
+func addGossipFlags(fl *pflag.FlagSet, g *gossipFlags) {
+	fl.StringVar(&g.addr, "gossip-addr", "", "memberlist address (UDP and TCP); enables gossip membership, graph snapshots and autopilot")
+	fl.StringVar(&g.advertise, "gossip-advertise", "", "gossip address others dial (default: --gossip-addr)")
+	fl.StringVar(&g.keyFile, "gossip-key", "", "file holding the gossip encryption key (16, 24 or 32 bytes, raw or base64)")
+	fl.BoolVar(&g.edge, "edge", false, "run an edge node: gossip only (no Raft, no ledger), graph reads, certificate checks, writes forwarded")
+	fl.DurationVar(&g.stabilization, "autopilot-stabilization", 10*time.Second, "a new server stays a non-voter until caught up and healthy this long")
+	fl.DurationVar(&g.deadAfter, "autopilot-dead-server", 2*time.Minute, "remove a server dead this long (only while a quorum remains)")
+	fl.BoolVar(&g.fast, "test-fast-gossip", false, "test only: loopback failure-detection timing")
+	fl.MarkHidden("test-fast-gossip")
+}
+
+func (g *gossipFlags) timing() gossip.Timing {
+	if g.fast {
+		return gossip.FastTiming()
+	}
+	return gossip.Timing{}
+}
+
+func (g *gossipFlags) secret() ([]byte, error) {
+	if g.keyFile == "" {
+		return nil, nil
+	}
+	b, err := readFileLimit(g.keyFile, 1024)
+	if err != nil {
+		return nil, fmt.Errorf("--gossip-key: %w", err)
+	}
+	return decodeGossipKey(b)
+}
+
+// gossipConfig is the server's gossip configuration (nil without
+// --gossip-addr).
+func (g *gossipFlags) config(cl *client.Client) (*cluster.GossipConfig, error) {
+	if g.addr == "" {
+		return nil, nil
+	}
+	key, err := g.secret()
+	if err != nil {
+		return nil, err
+	}
+	pol := gossip.DefaultPolicy()
+	pol.StabilizationTime, pol.DeadServerTimeout = g.stabilization, g.deadAfter
+	return &cluster.GossipConfig{BindAddr: g.addr, AdvertiseAddr: g.advertise, SecretKey: key, Timing: g.timing(),
+		Autopilot: pol, Fetch: transport.GraphFetcher(cl)}, nil
+}
+
+// gossipAddrs maps --join entries to gossip addresses: an HTTP API that
+// answers contributes its node's gossip address; anything else is taken to
+// be a gossip address already.
+func gossipAddrs(ctx context.Context, cl *client.Client, join []string) (gossipJoin, httpJoin []string) {
+	for _, a := range join {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := cl.Status(c, a)
+		cancel()
+		switch {
+		case err == nil && st.GossipAddr != "":
+			gossipJoin, httpJoin = append(gossipJoin, st.GossipAddr), append(httpJoin, a)
+		case err == nil:
+			httpJoin = append(httpJoin, a)
+		default:
+			gossipJoin = append(gossipJoin, a)
+		}
+	}
+	return gossipJoin, httpJoin
+}
+
+// joinWithGossip joins the gossip pool and, for a node without Raft
+// state, the cluster: through a member's API when one answers, else by
+// waiting for the leader's autopilot to add it after hearing of it
+// through gossip.
+func joinWithGossip(ctx context.Context, node *cluster.Node, cl *client.Client, join []string, log hclog.Logger) error {
+	g, h := gossipAddrs(ctx, cl, join)
+	if len(g) > 0 {
+		if n, err := node.JoinGossip(g); err != nil {
+			log.Warn("gossip join failed", "addrs", g, "error", err)
+		} else {
+			log.Info("joined gossip", "members", n)
+		}
+	}
+	if node.HasState() {
+		return nil
+	}
+	if len(h) > 0 {
+		return node.Join(ctx, h)
+	}
+	for !node.HasState() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not added to the cluster through gossip before the join timeout")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// runEdge runs an edge node until a signal.
+func runEdge(f agentFlags, log hclog.Logger) error {
+	if f.gossip.addr == "" {
+		return exitWith(exitUsage, "--edge needs --gossip-addr")
+	}
+	key, err := f.gossip.secret()
+	if err != nil {
+		return exitWith(exitUsage, "%v", err)
+	}
+	apiLn, err := net.Listen("tcp", f.httpAddr)
+	if err != nil {
+		return exitWith(exitError, "http listener: %v", err)
+	}
+	cl := client.New(client.Options{Timeout: 10 * time.Second})
+	clk := clock.System{Offset: f.clockOffset}
+	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
+	g, err := gossip.New(gossip.Config{NodeID: f.nodeID, Role: gossip.RoleEdge, BindAddr: f.gossip.addr, AdvertiseAddr: f.gossip.advertise,
+		APIAddr: apiAddr, SecretKey: key, Timing: f.gossip.timing(), Fetch: transport.GraphFetcher(cl), Logger: log, Clock: clk})
+	if err != nil {
+		apiLn.Close()
+		return exitWith(exitError, "gossip: %v", err)
+	}
+	srv := transport.NewEdgeServer(transport.EdgeConfig{NodeID: f.nodeID, Gossip: g, Client: cl, Clock: clk, Logger: log})
+	go srv.Serve(apiLn)
+	ctx, cancel := context.WithTimeout(context.Background(), f.joinTimeout)
+	ga, _ := gossipAddrs(ctx, cl, f.join)
+	cancel()
+	if len(ga) > 0 {
+		if _, err := g.Join(ga); err != nil {
+			log.Warn("gossip join failed", "addrs", ga, "error", err)
+		}
+	}
+	log.Info("cnv-node ready", "node_id", f.nodeID, "role", "edge", "http", apiAddr, "gossip", g.Addr())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	srv.Shutdown(sctx)
+	g.Leave(time.Second)
+	return g.Shutdown()
+}
