@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // Damage is a kind of disk fault.
@@ -23,12 +24,18 @@ const (
 // files, take most faults), and says what it did. The node owning dir must
 // be stopped.
 func Corrupt(dir string, d Damage, flips int, rng *rand.Rand) (string, error) {
-	files, err := dataFiles(dir)
+	return CorruptMatching(dir, "", d, flips, rng)
+}
+
+// CorruptMatching is Corrupt restricted to the files whose path relative
+// to dir starts with prefix ("raft/" for the Raft log and snapshots).
+func CorruptMatching(dir, prefix string, d Damage, flips int, rng *rand.Rand) (string, error) {
+	files, err := dataFiles(dir, prefix)
 	if err != nil {
 		return "", err
 	}
 	if len(files) == 0 {
-		return "", fmt.Errorf("%w: no data files under %s", ErrBadConfig, dir)
+		return "", fmt.Errorf("%w: no data files under %s matching %q", ErrBadConfig, dir, prefix)
 	}
 	f := pickBySize(files, rng)
 	rel, _ := filepath.Rel(dir, f.path)
@@ -65,11 +72,14 @@ type dataFile struct {
 
 // dataFiles lists the non-empty regular files under dir, sorted by path so
 // a seed picks the same file again.
-func dataFiles(dir string) ([]dataFile, error) {
+func dataFiles(dir, prefix string) ([]dataFile, error) {
 	var out []dataFile
 	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
 		if err != nil || !e.Type().IsRegular() {
 			return err
+		}
+		if rel, _ := filepath.Rel(dir, path); !strings.HasPrefix(filepath.ToSlash(rel), prefix) {
+			return nil
 		}
 		info, err := e.Info()
 		if err == nil && info.Size() > 0 {

@@ -235,8 +235,16 @@ func TestDiskFaultDamagesAFollowerAndRestartsIt(t *testing.T) {
 		t.Fatalf("%s: %d bytes differ, calls %v", detail, diff, fc.calls)
 	}
 	d.Stop(context.Background())
-	if len(fc.calls) != 4 {
+	if len(fc.calls) != 4 || fc.calls[3] != "restart n2" {
 		t.Fatalf("stop must restart the victim: %v", fc.calls)
+	}
+	fc.calls, fc.failOn = nil, "restart n2"
+	if detail, err := d.Start(context.Background(), newRand(t)); err != nil || !strings.Contains(detail, "restart refused") {
+		t.Fatalf("a refused restart: %q %v", detail, err)
+	}
+	d.Stop(context.Background())
+	if want := []string{"kill n2", "damaged n2", "restart n2", "restart n2", "rejoin n2"}; !slices.Equal(fc.calls, want) {
+		t.Fatalf("a node that still refuses is wiped and rejoined: %v, want %v", fc.calls, want)
 	}
 }
 
@@ -274,6 +282,14 @@ func TestCorruptTruncate(t *testing.T) {
 	}
 	if _, err := Corrupt(t.TempDir(), Truncate, 0, newRand(t)); !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("empty dir: %v", err)
+	}
+	if _, err := CorruptMatching(dir, "raft/", Truncate, 0, newRand(t)); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("no file under raft/: %v", err)
+	}
+	os.MkdirAll(filepath.Join(dir, "raft"), 0o755)
+	os.WriteFile(filepath.Join(dir, "raft", "raft.db"), make([]byte, 10), 0o600)
+	if detail, err := CorruptMatching(dir, "raft/", Truncate, 0, newRand(t)); err != nil || !strings.Contains(detail, "raft/raft.db") {
+		t.Fatalf("prefix raft/: %s %v", detail, err)
 	}
 	if _, err := Corrupt(dir, "melt", 0, newRand(t)); !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("unknown damage: %v", err)

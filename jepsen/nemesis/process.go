@@ -213,16 +213,23 @@ func (s *ClockSkew) Stop(ctx context.Context) error {
 // DiskFault kills one follower, damages its data files (truncates one or
 // flips bytes), and restarts it. The node must detect the damage and
 // recover from its peers or refuse to serve; a refusal is part of the
-// detail, not an error. Stop retries the start once more.
+// detail, not an error. Stop starts it again and, if it still refuses,
+// does what an operator would: wipes it and joins it again.
 type DiskFault struct {
 	Cluster Cluster
 	Damage  Damage
-	Flips   int // bytes flipped per fault with FlipBytes; 1 when zero
+	Flips   int    // bytes flipped per fault with FlipBytes; 1 when zero
+	Prefix  string // damage only files under this relative path ("raft/")
 	victim  string
 }
 
-// Name is "disk-" + the damage.
-func (d *DiskFault) Name() string { return "disk-" + string(d.Damage) }
+// Name is "disk-" + the damage (+ "-" + the prefix's first segment).
+func (d *DiskFault) Name() string {
+	if p := strings.Trim(d.Prefix, "/"); p != "" {
+		return "disk-" + string(d.Damage) + "-" + p
+	}
+	return "disk-" + string(d.Damage)
+}
 
 // Start damages a stopped follower and restarts it.
 func (d *DiskFault) Start(ctx context.Context, rng *rand.Rand) (string, error) {
@@ -235,7 +242,7 @@ func (d *DiskFault) Start(ctx context.Context, rng *rand.Rand) (string, error) {
 		return "", err
 	}
 	d.victim = id
-	what, err := Corrupt(d.Cluster.DataDir(id), d.Damage, max(1, d.Flips), rng)
+	what, err := CorruptMatching(d.Cluster.DataDir(id), d.Prefix, d.Damage, max(1, d.Flips), rng)
 	if err != nil {
 		return "", errors.Join(err, d.Stop(ctx))
 	}
@@ -247,14 +254,17 @@ func (d *DiskFault) Start(ctx context.Context, rng *rand.Rand) (string, error) {
 	return detail, nil
 }
 
-// Stop makes sure the victim was started again.
+// Stop makes sure the victim serves again, wiped and rejoined if needed.
 func (d *DiskFault) Stop(ctx context.Context) error {
 	if d.victim == "" {
 		return nil
 	}
-	err := d.Cluster.Restart(ctx, d.victim)
+	id := d.victim
 	d.victim = ""
-	return err
+	if err := d.Cluster.Restart(ctx, id); err == nil {
+		return nil
+	}
+	return d.Cluster.Rejoin(ctx, id)
 }
 
 // Member changes membership under load: Start removes a node from the

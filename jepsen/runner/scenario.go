@@ -25,6 +25,7 @@ var (
 	defaultMix    = workload.Mix{Append: 30, Read: 15, FullRead: 2, Invoke: 40, LinkRead: 10}
 	revocationMix = workload.Mix{Append: 10, Read: 5, FullRead: 1, Invoke: 50, LinkRead: 15, Revoke: 2}
 	defaultSched  = nemesis.Schedule{Quiet: 3 * time.Second, Active: 5 * time.Second}
+	diskSched     = nemesis.Schedule{Quiet: 4 * time.Second, Active: 6 * time.Second}
 )
 
 func leaderOf(c *harness.Cluster) nemesis.LeaderFunc { return c.Leader }
@@ -49,8 +50,10 @@ func pause(t nemesis.Target) func(*harness.Cluster) nemesis.Nemesis {
 	return func(c *harness.Cluster) nemesis.Nemesis { return &nemesis.Pause{Cluster: c, Target: t} }
 }
 
-func disk(d nemesis.Damage) func(*harness.Cluster) nemesis.Nemesis {
-	return func(c *harness.Cluster) nemesis.Nemesis { return &nemesis.DiskFault{Cluster: c, Damage: d, Flips: 8} }
+func disk(d nemesis.Damage, prefix string) func(*harness.Cluster) nemesis.Nemesis {
+	return func(c *harness.Cluster) nemesis.Nemesis {
+		return &nemesis.DiskFault{Cluster: c, Damage: d, Flips: 8, Prefix: prefix}
+	}
 }
 
 func skew(c *harness.Cluster) nemesis.Nemesis {
@@ -95,10 +98,14 @@ var scenarios = []Scenario{
 		Nemesis: links(nemesis.Fault{Mode: nemesis.Drop, Percent: 20}, 50)},
 	{Name: "links-reset", Doc: "reset every connection on half the links", Nemesis: links(nemesis.Fault{Mode: nemesis.Reset}, 50)},
 	{Name: "clock-skew", Doc: "restart a node with its clock shifted by up to ±30s", Nemesis: skew},
-	{Name: "disk-flip", Doc: "flip 8 bytes in a stopped follower's files, restart it", Nemesis: disk(nemesis.FlipBytes),
-		Schedule: nemesis.Schedule{Quiet: 4 * time.Second, Active: 6 * time.Second}},
-	{Name: "disk-truncate", Doc: "truncate a stopped follower's file, restart it", Nemesis: disk(nemesis.Truncate),
-		Schedule: nemesis.Schedule{Quiet: 4 * time.Second, Active: 6 * time.Second}},
+	{Name: "disk-flip", Doc: "flip 8 bytes in a stopped follower's files, restart it", Nemesis: disk(nemesis.FlipBytes, ""),
+		Schedule: diskSched},
+	{Name: "disk-truncate", Doc: "truncate a stopped follower's file, restart it", Nemesis: disk(nemesis.Truncate, ""),
+		Schedule: diskSched},
+	{Name: "disk-flip-raft", Doc: "flip 8 bytes in a stopped follower's Raft log or snapshots, restart it",
+		Nemesis: disk(nemesis.FlipBytes, "raft/"), Schedule: diskSched},
+	{Name: "disk-truncate-raft", Doc: "truncate a stopped follower's Raft log or a snapshot, restart it",
+		Nemesis: disk(nemesis.Truncate, "raft/"), Schedule: diskSched},
 	{Name: "snapshot-install", Doc: "a follower cut off long enough for the leader to compact past it",
 		Nemesis: partition(nemesis.IsolateFollowerKind), Schedule: nemesis.Schedule{Quiet: 2 * time.Second, Active: 20 * time.Second}},
 	{Name: "membership", Doc: "a follower or the leader leaves or is removed, then rejoins empty, under load",
