@@ -22,6 +22,7 @@ import (
 
 type upFlags struct {
 	nodes, raftPort, httpPort int
+	gossipPort                int
 	dataDir, logLevel         string
 }
 
@@ -41,12 +42,13 @@ join it. Running it again on the same --data-dir restarts the same cluster.`,
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", "./data", "parent directory of the nodes' data directories")
 	cmd.Flags().IntVar(&f.raftPort, "raft-port", 7001, "Raft port of the first node (the others count up)")
 	cmd.Flags().IntVar(&f.httpPort, "http-port", 8001, "HTTP port of the first node (the others count up)")
+	cmd.Flags().IntVar(&f.gossipPort, "gossip-port", 7101, "gossip port of the first node (the others count up; 0 turns gossip off)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "nodes' log level")
 	return cmd
 }
 
 type upNode struct {
-	id, dir, raft, http string
+	id, dir, raft, http, gossip string
 	cmd                 *exec.Cmd
 	exited              chan error
 }
@@ -71,11 +73,17 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 		id := fmt.Sprintf("n%d", i+1)
 		nodes[i] = &upNode{id: id, dir: filepath.Join(f.dataDir, id),
 			raft: fmt.Sprintf("127.0.0.1:%d", f.raftPort+i), http: fmt.Sprintf("127.0.0.1:%d", f.httpPort+i)}
+		if f.gossipPort > 0 {
+			nodes[i].gossip = fmt.Sprintf("127.0.0.1:%d", f.gossipPort+i)
+		}
 	}
 	defer stopNodes(cmd.ErrOrStderr(), nodes)
 	for i, n := range nodes {
 		args := []string{"agent", "--node-id", n.id, "--data-dir", n.dir, "--raft-addr", n.raft, "--http-addr", n.http,
 			"--admin-key", adminBase + ".pub", "--log-level", f.logLevel}
+		if n.gossip != "" {
+			args = append(args, "--gossip-addr", n.gossip, "--autopilot-stabilization", "3s")
+		}
 		if i == 0 {
 			args = append(args, "--bootstrap")
 		} else {
@@ -152,7 +160,7 @@ func waitReady(n *upNode, d time.Duration) error {
 func printUp(w io.Writer, nodes []*upNode, adminKey string) {
 	fmt.Fprintf(w, "cnv cluster of %d nodes is up\n\n", len(nodes))
 	for _, n := range nodes {
-		fmt.Fprintf(w, "  %s  http %s  raft %s  data %s\n", n.id, n.http, n.raft, n.dir)
+		fmt.Fprintf(w, "  %s  http %s  raft %s  gossip %s  data %s\n", n.id, n.http, n.raft, orDefault(n.gossip, "-"), n.dir)
 	}
 	a := nodes[0].http
 	fmt.Fprintf(w, "\nadmin key: %s\n\ntry:\n", adminKey)
