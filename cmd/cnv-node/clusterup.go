@@ -49,8 +49,8 @@ join it. Running it again on the same --data-dir restarts the same cluster.`,
 
 type upNode struct {
 	id, dir, raft, http, gossip string
-	cmd                 *exec.Cmd
-	exited              chan error
+	cmd                         *exec.Cmd
+	exited                      chan error
 }
 
 func runClusterUp(cmd *cobra.Command, f upFlags) error {
