@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/cluster/gossip"
 	"github.com/cnv-project/cnv/runtime/graph"
+	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/transport/client"
 )
 
@@ -163,6 +165,66 @@ func TestGossipGraphPropagation(t *testing.T) {
 				return fmt.Errorf("hash %s (want %s), index %d, ledger %d", ans.Hash, want, ans.Index, out.LedgerIndex)
 			}
 			return nil
+		})
+	}
+}
+
+// BenchmarkEdgeGraphRead measures graph queries through an edge node's API
+// (reachability and shortest path over the gossiped snapshot) while the
+// cluster commits writes, and reports p50/p99 per query.
+func BenchmarkEdgeGraphRead(b *testing.B) {
+	c := newTestCluster(b, 1, gossipTune)
+	for i := 1; i < 3; i++ {
+		c.addGossip()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cl := client.New(client.Options{Timeout: 5 * time.Second})
+	g, err := gossip.New(gossip.Config{NodeID: "e1", Role: gossip.RoleEdge, BindAddr: "127.0.0.1:0",
+		APIAddr: ln.Addr().String(), Timing: gossip.FastTiming(), Fetch: GraphFetcher(cl)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	edge := NewEdgeServer(EdgeConfig{NodeID: "e1", Gossip: g, Client: cl})
+	go edge.Serve(ln)
+	b.Cleanup(func() { edge.Shutdown(context.Background()); g.Shutdown() })
+	g.Join([]string{c.nodes[0].node.Gossip().Addr()})
+	c.adminInvoke(c.leader(), "capability.register", []byte(`{"capabilities":[
+ {"path":"a.one"},{"path":"a.two"},{"path":"a.three"},{"path":"a.four"}],
+ "edges":[{"from":"a.one","to":"a.two","type":"produces"},{"from":"a.two","to":"a.three","type":"produces"},{"from":"a.three","to":"a.four","type":"produces"}]}`))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if _, _, _, err := g.WaitGraph(ctx, c.leader().node.LocalGraph().RaftIndex()); err != nil {
+		b.Fatal(err)
+	}
+	cancel()
+	stop := make(chan struct{})
+	go func() { // write load while reading
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c.invoke(c.nodes[i%3], nil, invocation.Invocation{Capability: "a.one", Args: []invocation.Arg{{Name: "i", Value: fmt.Sprint(i)}}})
+		}
+	}()
+	defer close(stop)
+	for _, op := range []string{graph.OpReachable, graph.OpPath} {
+		b.Run(op, func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				var ans map[string]any
+				if err := cl.Do(context.Background(), "POST", ln.Addr().String(), "/v1/graph/query", graph.Request{Op: op, From: "a.one", To: "a.four"}, &ans, nil); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 		})
 	}
 }
