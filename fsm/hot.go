@@ -251,3 +251,20 @@ func (f *FSM) HotLeasesOpen() (uint64, error) {
 	})
 	return n, err
 }
+
+// LinkStates reads several links' replicated states in one read
+// transaction; found[i] is false for a link the state has never seen.
+func (f *FSM) LinkStates(hs []delegation.Hash) (states []LinkState, found []bool, err error) {
+	states, found = make([]LinkState, len(hs)), make([]bool, len(hs))
+	err = f.store.View(func(tx *boltTx) error {
+		for i, h := range hs {
+			ok, err := getValue(tx, bucketLinks, h[:], &states[i])
+			if err != nil {
+				return err
+			}
+			found[i] = ok
+		}
+		return nil
+	})
+	return states, found, err
+}

@@ -1,0 +1,259 @@
+package hotnode
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/cnv-project/cnv/fsm"
+	"github.com/cnv-project/cnv/runtime/certificate"
+	"github.com/cnv-project/cnv/runtime/clock"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/delegation"
+	"github.com/cnv-project/cnv/runtime/limits"
+	"github.com/cnv-project/cnv/runtime/principal"
+	"github.com/cnv-project/cnv/transport/hotwire"
+)
+
+var (
+	// ErrLeaseRefused is a quota lease the replicated state refused (the
+	// chain's max_uses are spent, or a link was revoked or expired).
+	ErrLeaseRefused = cnverr.New(cnverr.PermissionDenied, "quota lease refused")
+	// ErrLeaseUnavailable is a quota lease that could not be committed
+	// (no leader, timeout); the session is not opened.
+	ErrLeaseUnavailable = cnverr.New(cnverr.Unavailable, "quota lease could not be committed")
+	// ErrBehind is a certificate issued at a ledger index this node has
+	// not applied within the open timeout.
+	ErrBehind = cnverr.New(cnverr.Unavailable, "this node has not yet applied the certificate's ledger entry")
+	// ErrBadConfig is an invalid hotnode configuration.
+	ErrBadConfig = cnverr.New(cnverr.InvalidInput, "invalid hot-path node configuration")
+)
+
+// Config configures an Authority.
+type Config struct {
+	Node    Node
+	Catalog *hotwire.Catalog
+	Clock   clock.Clock
+	Log     hclog.Logger
+	// LeaseBlock is how many uses one lease asks for (default 1024); the
+	// next lease starts when a quarter of a block is left.
+	LeaseBlock uint64
+	// WatchInterval bounds how long a revocation applied on this node takes
+	// to end the sessions through it (default 20ms).
+	WatchInterval time.Duration
+	// ProposeTimeout bounds one lease or settlement proposal (default 10s).
+	ProposeTimeout time.Duration
+}
+
+func (c *Config) fill() error {
+	if c.Node == nil || c.Catalog == nil {
+		return fmt.Errorf("%w: authority needs a node and a catalog", ErrBadConfig)
+	}
+	if c.Clock == nil {
+		c.Clock = clock.System{}
+	}
+	if c.Log == nil {
+		c.Log = hclog.NewNullLogger()
+	}
+	if c.LeaseBlock == 0 {
+		c.LeaseBlock = 1024
+	}
+	if c.LeaseBlock > limits.MaxHotLeaseBlock {
+		return fmt.Errorf("%w: lease block %d above %d", ErrBadConfig, c.LeaseBlock, limits.MaxHotLeaseBlock)
+	}
+	if c.WatchInterval <= 0 {
+		c.WatchInterval = 20 * time.Millisecond
+	}
+	if c.ProposeTimeout <= 0 {
+		c.ProposeTimeout = 10 * time.Second
+	}
+	return nil
+}
+
+// Authority is the cluster's hotwire.Authority: certificates are checked
+// against the replicated node keys and link states, and max_uses are
+// leased through Raft. Safe for concurrent use.
+type Authority struct {
+	cfg   Config
+	base  *hotwire.CertAuthority // catalog mapping and handles only
+	trust atomic.Pointer[trustCache]
+	// leasePrefix makes lease IDs unique across this node's restarts.
+	leasePrefix string
+	leaseSeq    atomic.Uint64
+
+	mu   sync.Mutex
+	live map[string]*liveSession
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+var _ hotwire.Authority = (*Authority)(nil)
+
+type trustCache struct {
+	view  *fsm.View
+	trust certificate.Trust
+}
+
+// NewAuthority starts an authority and its revocation watcher; Close stops
+// the watcher.
+func NewAuthority(cfg Config) (*Authority, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	base, err := hotwire.NewCertAuthority(certificate.NewTrust(cfg.Node.PublicKey()), cfg.Catalog, cfg.Clock)
+	if err != nil {
+		return nil, err
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	a := &Authority{cfg: cfg, base: base, leasePrefix: hex.EncodeToString(rnd[:]), live: make(map[string]*liveSession)}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.wg.Add(1)
+	go a.watch()
+	return a, nil
+}
+
+// Close stops the watcher and every session's lease loop. Sessions still
+// open are settled by the hotwire server's CloseSession calls; close the
+// server first.
+func (a *Authority) Close() {
+	a.cancel()
+	a.wg.Wait()
+}
+
+// trustSet is the node keys of the replicated state plus this node's own,
+// rebuilt when the view changes.
+func (a *Authority) trustSet() certificate.Trust {
+	v := a.cfg.Node.FSM().View()
+	if tc := a.trust.Load(); tc != nil && tc.view == v {
+		return tc.trust
+	}
+	keys := []ed25519.PublicKey{a.cfg.Node.PublicKey()}
+	for _, n := range v.Nodes {
+		keys = append(keys, n.PublicKey)
+	}
+	t := certificate.NewTrust(keys...)
+	a.trust.Store(&trustCache{view: v, trust: t})
+	return t
+}
+
+// OpenSession implements hotwire.Authority.
+func (a *Authority) OpenSession(ctx context.Context, certificateJSON []byte, holder ed25519.PublicKey) (hotwire.Grant, error) {
+	c, err := a.verify(certificateJSON, holder)
+	if err != nil {
+		return hotwire.Grant{}, err
+	}
+	g, err := a.base.GrantFor(c)
+	if err != nil {
+		return hotwire.Grant{}, err
+	}
+	s, err := a.newLiveSession(ctx, c)
+	if err != nil {
+		return hotwire.Grant{}, err
+	}
+	if !a.claim(g.Key, s) {
+		return hotwire.Grant{}, fmt.Errorf("%w: %s", hotwire.ErrSessionExists, g.Key)
+	}
+	if s.limited {
+		if err := a.firstLease(ctx, s); err != nil {
+			a.release(g.Key)
+			return hotwire.Grant{}, err
+		}
+		g.Quota = s.quota
+		a.startLeaseLoop(s)
+	}
+	g.Revoked = s.revoked
+	return g, nil
+}
+
+// verify imports the certificate against the replicated node keys at the
+// current time and checks the holder.
+func (a *Authority) verify(certificateJSON []byte, holder ed25519.PublicKey) (certificate.Certificate[certificate.Verified], error) {
+	var none certificate.Certificate[certificate.Verified]
+	c, err := certificate.Import(certificateJSON, a.trustSet(), a.cfg.Clock.Now().UnixNano())
+	if err != nil {
+		return none, err
+	}
+	if len(holder) != ed25519.PublicKeySize {
+		return none, fmt.Errorf("%w: no holder key", hotwire.ErrWrongHolder)
+	}
+	if want, got := c.Body().KeyID, principal.IDOf(holder); want != got {
+		return none, fmt.Errorf("%w: issued to %s, presented by %s", hotwire.ErrWrongHolder, want, got)
+	}
+	return c, nil
+}
+
+// CloseSession implements hotwire.Authority: it stops the session's lease
+// loop and settles its leases (the unspent uses go back to every link).
+func (a *Authority) CloseSession(ctx context.Context, g hotwire.Grant, _ hotwire.Usage) error {
+	s := a.release(g.Key)
+	if s == nil || !s.limited {
+		return nil
+	}
+	s.stopLeasing()
+	s.quota.Return()
+	return a.settle(ctx, s, uint64(s.quota.Spent()))
+}
+
+func (a *Authority) claim(key string, s *liveSession) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.live[key]; ok {
+		return false
+	}
+	a.live[key] = s
+	return true
+}
+
+func (a *Authority) release(key string) *liveSession {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.live[key]
+	delete(a.live, key)
+	return s
+}
+
+// Sessions is the number of live sessions.
+func (a *Authority) Sessions() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.live)
+}
+
+// propose commits one node command within the proposal timeout.
+func (a *Authority) propose(ctx context.Context, c fsm.Command) (fsm.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.ProposeTimeout)
+	defer cancel()
+	res, err := a.cfg.Node.Propose(ctx, []fsm.Command{c})
+	if err != nil {
+		return fsm.Result{}, err
+	}
+	if len(res) != 1 {
+		return fsm.Result{}, fmt.Errorf("%w: %d results for one command", ErrLeaseUnavailable, len(res))
+	}
+	return res[0], nil
+}
+
+// parseChain decodes the certificate's chain link hashes.
+func parseChain(chain []string) ([]delegation.Hash, error) {
+	out := make([]delegation.Hash, len(chain))
+	for i, s := range chain {
+		h, err := delegation.ParseHash(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: chain link %d: %v", certificate.ErrInvalid, i, err)
+		}
+		out[i] = h
+	}
+	return out, nil
+}

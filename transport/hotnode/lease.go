@@ -1,0 +1,117 @@
+package hotnode
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cnv-project/cnv/fsm"
+)
+
+// leaseRetry is the pause between attempts when a lease or settlement
+// could not be committed (no leader yet, leader change).
+const leaseRetry = 50 * time.Millisecond
+
+// leaseOnce proposes one lease. refused reports a definite refusal by the
+// replicated state (nothing granted, asking again will not help); any other
+// error leaves the outcome unknown, and settlement accounts for it.
+func (a *Authority) leaseOnce(ctx context.Context, s *liveSession, first bool) (granted uint64, refused bool, err error) {
+	res, err := a.propose(ctx, fsm.Command{Kind: fsm.KindHotLease, HotLease: &fsm.HotLease{
+		Lease: s.lease, Node: a.cfg.Node.ID(), Certificate: s.cert, Links: s.links,
+		Want: a.cfg.LeaseBlock, First: first,
+	}})
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: %v", ErrLeaseUnavailable, err)
+	}
+	if res.Err != nil {
+		return 0, true, fmt.Errorf("%w: %s", ErrLeaseRefused, res.Err.Message)
+	}
+	return res.Leased, false, nil
+}
+
+// firstLease leases the session's first block before it opens. When the
+// outcome is unknown, the lease is settled at once with nothing spent, so
+// whatever was granted goes back.
+func (a *Authority) firstLease(ctx context.Context, s *liveSession) error {
+	n, refused, err := a.leaseOnce(ctx, s, true)
+	if err == nil {
+		return s.quota.Lease(int64(n))
+	}
+	if !refused {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			sctx, cancel := context.WithTimeout(a.ctx, a.cfg.ProposeTimeout)
+			defer cancel()
+			_ = a.settle(sctx, s, 0)
+		}()
+	}
+	return err
+}
+
+// startLeaseLoop leases the next block each time the quota runs low.
+func (a *Authority) startLeaseLoop(s *liveSession) {
+	ctx, cancel := context.WithCancel(a.ctx)
+	s.stop, s.done = cancel, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		a.leaseLoop(ctx, s)
+	}()
+}
+
+func (a *Authority) leaseLoop(ctx context.Context, s *liveSession) {
+	low := int64(a.cfg.LeaseBlock / 4)
+	for {
+		if s.quota.Available() > low {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.quota.LowWater():
+				continue
+			}
+		}
+		n, refused, err := a.leaseOnce(ctx, s, false)
+		switch {
+		case err == nil:
+			_ = s.quota.Lease(int64(n))
+		case refused:
+			a.cfg.Log.Debug("hot-path lease refused; the session spends what it holds", "certificate", s.cert, "error", err)
+			return
+		default:
+			if !sleepCtx(ctx, leaseRetry) {
+				return
+			}
+		}
+	}
+}
+
+// settle reports what the session spent; the replicated state credits the
+// rest of its leases back. It retries until ctx ends: a settlement that
+// never commits leaves the uses charged (never more than max_uses spent).
+func (a *Authority) settle(ctx context.Context, s *liveSession, spent uint64) error {
+	for {
+		res, err := a.propose(ctx, fsm.Command{Kind: fsm.KindHotReturn, HotReturn: &fsm.HotReturn{
+			Lease: s.lease, Node: a.cfg.Node.ID(), Spent: spent}})
+		if err == nil && res.Err != nil {
+			err = res.Err
+		}
+		if err == nil {
+			return nil
+		}
+		if !sleepCtx(ctx, leaseRetry) {
+			a.cfg.Log.Warn("hot-path lease not settled; its unspent uses stay charged", "certificate", s.cert, "lease", s.lease, "error", err)
+			return err
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
