@@ -7,7 +7,6 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -149,7 +148,7 @@ type Status struct {
 	AppliedIndex uint64          `json:"applied_index"`
 	LastIndex    uint64          `json:"last_index"`
 	LedgerSize   uint64          `json:"ledger_size"`
-	LedgerRoot   ledger.Hash     `json:"ledger_root"`
+	LedgerRoot   string          `json:"ledger_root"`
 	Bootstrapped bool            `json:"bootstrapped"`
 	RaftAddr     string          `json:"raft_addr"`
 	APIAddr      string          `json:"api_addr"`
@@ -164,7 +163,7 @@ func (n *Node) Status() Status {
 		NodeID: n.cfg.NodeID, KeyID: n.keyID, State: n.raft.State().String(),
 		Leader: string(addr), LeaderID: string(id), Term: n.raft.CurrentTerm(),
 		CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.applied.current(), LastIndex: n.raft.LastIndex(),
-		LedgerSize: head.Size, LedgerRoot: head.Root, Bootstrapped: n.fsm.View().Bootstrapped,
+		LedgerSize: head.Size, LedgerRoot: head.Root.String(), Bootstrapped: n.fsm.View().Bootstrapped,
 		RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, GossipAddr: n.gossipAddr(),
 	}
 }

@@ -1,0 +1,102 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cnv-project/cnv/runtime/invocation"
+	"github.com/cnv-project/cnv/transport/client"
+)
+
+// The API speaks msgpack when asked, for writes and reads.
+func TestMsgpackClient(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	mp := client.New(client.Options{Key: c.admin, Msgpack: true, Timeout: 10 * time.Second})
+	outs, err := mp.Invoke(context.Background(), c.followers()[0].apiAddr, userCreate("mp", ""))
+	if err != nil || outs[0].Decision != "allow" || len(outs[0].Signature) != 64 || outs[0].Certificate == nil {
+		t.Fatalf("msgpack invoke: %v %+v", err, outs)
+	}
+	st, err := mp.Status(context.Background(), c.nodes[1].apiAddr)
+	if err != nil || st.NodeID != c.nodes[1].id || len(st.LedgerRoot) != 64 {
+		t.Fatalf("msgpack status: %v %+v", err, st)
+	}
+}
+
+// /metrics is Prometheus text with the node's gauges and Raft's own
+// metrics; /healthz and /readyz answer.
+func TestMetricsAndHealth(t *testing.T) {
+	render, err := ProcessMetrics("cnv-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestCluster(t, 1, nil)
+	c.nodes[0].srv.cfg.Metrics = render
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + c.nodes[0].apiAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	waitFor(t, "raft metrics", 10*time.Second, func() error {
+		code, body := get("/metrics")
+		if code != 200 || !strings.Contains(body, "cnv_raft_is_leader") || !strings.Contains(body, "raft_") {
+			return fmt.Errorf("%d: %.300s", code, body)
+		}
+		return nil
+	})
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, body := get(p); code != 200 {
+			t.Fatalf("%s: %d %s", p, code, body)
+		}
+	}
+}
+
+// cluster leave on the leader hands leadership over and removes it;
+// cluster remove removes another server; the rest keeps committing.
+func TestLeaveAndRemove(t *testing.T) {
+	c := newTestCluster(t, 4, nil)
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	old := c.leader()
+	if err := c.client.Leave(context.Background(), old.apiAddr); err != nil {
+		t.Fatal(err)
+	}
+	l := c.waitLeader()
+	if l == old {
+		t.Fatal("leader did not hand over")
+	}
+	gone := func(id string) func() error {
+		return func() error {
+			ms, err := c.client.Members(context.Background(), l.apiAddr)
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				if m.NodeID == id {
+					return fmt.Errorf("%s still a member", id)
+				}
+			}
+			return nil
+		}
+	}
+	waitFor(t, old.id+" removed", 10*time.Second, gone(old.id))
+	c.stop(old)
+	victim := c.followers()[0]
+	if err := c.client.Remove(context.Background(), c.followers()[1].apiAddr, victim.id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, victim.id+" removed", 10*time.Second, gone(victim.id))
+	c.stop(victim)
+	if outs, err := c.invoke(c.leader(), nil, invocation.Invocation{Capability: "user.read"}); err != nil || outs[0].Decision != "allow" {
+		t.Fatalf("after leave and remove: %v %+v", err, outs)
+	}
+}
