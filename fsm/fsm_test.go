@@ -23,7 +23,7 @@ import (
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano()
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	store   *ledger.Store
 	f       *FSM
@@ -33,7 +33,7 @@ type harness struct {
 	adminID principal.KeyID
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: t.TempDir(), now: t0}
 	h.open()
