@@ -31,7 +31,7 @@ type agentFlags struct {
 	join, adminKeys, dialMap                                     []string
 	logLevel                                                     string
 	logJSON                                                      bool
-	pprofAddr                                                    string
+	pprofAddr, hotAddr                                           string
 	gossip                                                       gossipFlags
 	clockOffset, joinTimeout                                     time.Duration
 }
@@ -68,6 +68,7 @@ data dir comes back with its state and never bootstraps again.`,
 	fl.DurationVar(&f.clockOffset, "test-clock-offset", 0, "test only: shift this node's wall clock")
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof on this address (profiling; off by default)")
 	addGossipFlags(fl, &f.gossip)
+	fl.StringVar(&f.hotAddr, "hot-addr", "", "serve the hot-path protocol (certified FastPath sessions) on this address (off by default)")
 	fl.MarkHidden("test-dial-map")
 	fl.MarkHidden("test-clock-offset")
 	return cmd
@@ -128,12 +129,18 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if f.pprofAddr != "" {
 		go servePprof(f.pprofAddr, log)
 	}
+	hot, err := startHot(f.hotAddr, node, clock.System{Offset: f.clockOffset}, log)
+	if err != nil {
+		shutdown(srv, node, log)
+		return exitWith(exitError, "hot path: %v", err)
+	}
 	log.Info("cnv-node ready", "node_id", f.nodeID, "http", apiAddr, "raft", raftLn.Addr().String())
 	join := startMembership
 	if gcfg != nil {
 		join = startMembershipGossip
 	}
 	if err := join(node, peers.Client(), f, log); err != nil {
+		stopHot(hot, log)
 		shutdown(srv, node, log)
 		return exitWith(exitError, "%v", err)
 	}
@@ -146,6 +153,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	case <-left:
 		log.Info("left the cluster; shutting down")
 	}
+	stopHot(hot, log)
 	shutdown(srv, node, log)
 	return nil
 }

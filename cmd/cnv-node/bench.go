@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,13 +23,22 @@ func newBenchCmd() *cobra.Command {
 	var clients, batch int
 	var duration time.Duration
 	var capPath string
+	var hot hotBench
+	var hotOn bool
+	var hotAddrs string
 	cmd := &cobra.Command{
-		Use:   "bench --addr A,B,C --key ADMIN.key [--clients N] [--duration D] [--batch B]",
+		Use:   "bench --addr A,B,C --key ADMIN.key [--clients N] [--duration D] [--batch B] | --hot --hot-addr H1,H2,H3 [--connections N] [--pipeline P]",
 		Short: "Measure committed invocations/s and latency against a cluster",
 		Long: `Run N clients that invoke a capability through the given nodes (client i uses
 node i mod len) for a duration, each sending signed batches of --batch
 invocations, and report committed invocations/s and p50/p99/p99.9 latency per
-request. It registers bench.run (read_only) with the key when missing.`,
+request. It registers bench.run (read_only) with the key when missing.
+
+With --hot it measures the hot path instead: it registers hot.counter and
+hot.echo (the agents' built-in FastPath capabilities), obtains one certificate
+per connection through --addr with the key, opens one session per connection
+on the --hot-addr addresses (round-robin) and keeps --pipeline invocations in
+flight on each; latency is per invocation.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			addrs, err := addrsOf(cmd)
@@ -38,6 +48,13 @@ request. It registers bench.run (read_only) with the key when missing.`,
 			key, err := keyOf(cmd)
 			if err != nil {
 				return err
+			}
+			if hotOn {
+				hot.apiAddrs, hot.hotAddrs, hot.key, hot.duration = addrs, strings.Split(hotAddrs, ","), key, duration
+				if hot.capPath = capPath; !cmd.Flags().Changed("capability") {
+					hot.capPath = "hot.echo"
+				}
+				return runHotBench(cmd, hot)
 			}
 			cl := client.New(client.Options{Key: key, Timeout: 30 * time.Second, MaxConnsPerHost: clients + 8})
 			defer cl.Close()
@@ -64,7 +81,12 @@ request. It registers bench.run (read_only) with the key when missing.`,
 	cmd.Flags().IntVar(&clients, "clients", 16, "concurrent clients")
 	cmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "how long to run")
 	cmd.Flags().IntVar(&batch, "batch", 1, "invocations per signed request")
-	cmd.Flags().StringVar(&capPath, "capability", "bench.run", "capability to invoke")
+	cmd.Flags().StringVar(&capPath, "capability", "bench.run", "capability to invoke (with --hot: hot.echo unless set)")
+	cmd.Flags().BoolVar(&hotOn, "hot", false, "measure the hot path: certified sessions over --hot-addr instead of API invocations")
+	cmd.Flags().StringVar(&hotAddrs, "hot-addr", "", "with --hot: the nodes' hot-path addresses A,B,C (connection i uses address i mod len)")
+	cmd.Flags().IntVar(&hot.connections, "connections", 3, "with --hot: connections, one session (and certificate) each")
+	cmd.Flags().IntVar(&hot.pipeline, "pipeline", 64, "with --hot: invocations in flight per session")
+	cmd.Flags().IntVar(&hot.argsLen, "args-bytes", 16, "with --hot: bytes of arguments per invocation")
 	return cmd
 }
 

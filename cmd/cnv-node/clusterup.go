@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 
 type upFlags struct {
 	nodes, raftPort, httpPort int
-	gossipPort                int
+	gossipPort, hotPort       int
 	dataDir, logLevel         string
 }
 
@@ -43,14 +44,15 @@ join it. Running it again on the same --data-dir restarts the same cluster.`,
 	cmd.Flags().IntVar(&f.raftPort, "raft-port", 7001, "Raft port of the first node (the others count up)")
 	cmd.Flags().IntVar(&f.httpPort, "http-port", 8001, "HTTP port of the first node (the others count up)")
 	cmd.Flags().IntVar(&f.gossipPort, "gossip-port", 7101, "gossip port of the first node (the others count up; 0 turns gossip off)")
+	cmd.Flags().IntVar(&f.hotPort, "hot-port", 9001, "hot-path port of the first node (the others count up; 0 turns the hot path off)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "nodes' log level")
 	return cmd
 }
 
 type upNode struct {
-	id, dir, raft, http, gossip string
-	cmd                         *exec.Cmd
-	exited                      chan error
+	id, dir, raft, http, gossip, hot string
+	cmd                              *exec.Cmd
+	exited                           chan error
 }
 
 func runClusterUp(cmd *cobra.Command, f upFlags) error {
@@ -76,6 +78,9 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 		if f.gossipPort > 0 {
 			nodes[i].gossip = fmt.Sprintf("127.0.0.1:%d", f.gossipPort+i)
 		}
+		if f.hotPort > 0 {
+			nodes[i].hot = fmt.Sprintf("127.0.0.1:%d", f.hotPort+i)
+		}
 	}
 	defer stopNodes(cmd.ErrOrStderr(), nodes)
 	for i, n := range nodes {
@@ -83,6 +88,9 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 			"--admin-key", adminBase + ".pub", "--log-level", f.logLevel}
 		if n.gossip != "" {
 			args = append(args, "--gossip-addr", n.gossip, "--autopilot-stabilization", "3s")
+		}
+		if n.hot != "" {
+			args = append(args, "--hot-addr", n.hot)
 		}
 		if i == 0 {
 			args = append(args, "--bootstrap")
@@ -160,7 +168,7 @@ func waitReady(n *upNode, d time.Duration) error {
 func printUp(w io.Writer, nodes []*upNode, adminKey string) {
 	fmt.Fprintf(w, "cnv cluster of %d nodes is up\n\n", len(nodes))
 	for _, n := range nodes {
-		fmt.Fprintf(w, "  %s  http %s  raft %s  gossip %s  data %s\n", n.id, n.http, n.raft, orDefault(n.gossip, "-"), n.dir)
+		fmt.Fprintf(w, "  %s  http %s  raft %s  gossip %s  hot %s  data %s\n", n.id, n.http, n.raft, orDefault(n.gossip, "-"), orDefault(n.hot, "-"), n.dir)
 	}
 	a := nodes[0].http
 	fmt.Fprintf(w, "\nadmin key: %s\n\ntry:\n", adminKey)
@@ -169,6 +177,10 @@ func printUp(w io.Writer, nodes []*upNode, adminKey string) {
 	fmt.Fprintf(w, "  cnv-node capability register runtime/graph/testdata/caps.json\n")
 	fmt.Fprintf(w, "  cnv-node invoke --addr %s user create --name alice\n", nodes[len(nodes)-1].http)
 	fmt.Fprintf(w, "  cnv-node ledger query --addr %s\n", a)
+	if nodes[0].hot != "" {
+		fmt.Fprintf(w, "  cnv-node bench --hot --addr %s --hot-addr %s\n", joinAddrs(nodes, func(n *upNode) string { return n.http }),
+			joinAddrs(nodes, func(n *upNode) string { return n.hot }))
+	}
 	fmt.Fprintf(w, "\nCtrl-C stops the cluster (data stays in place; run again to restart it).\n")
 }
 
@@ -214,4 +226,12 @@ func stopNodes(errw io.Writer, nodes []*upNode) {
 			n.cmd.Process.Kill()
 		}
 	}
+}
+
+func joinAddrs(nodes []*upNode, f func(*upNode) string) string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = f(n)
+	}
+	return strings.Join(out, ",")
 }

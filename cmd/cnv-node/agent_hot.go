@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/runtime/clock"
+	"github.com/cnv-project/cnv/transport/hotnode"
+)
+
+// startHot serves the hot path on addr ("" : off) with the built-in
+// FastPath capabilities hot.counter and hot.echo.
+func startHot(addr string, node *cluster.Node, clk clock.Clock, log hclog.Logger) (*hotnode.Service, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := hotnode.Start(hotnode.ServiceConfig{Node: node, Listener: ln, Log: log, Clock: clk})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	log.Info("hot path serving", "hot", ln.Addr().String())
+	return svc, nil
+}
+
+// stopHot ends the hot-path sessions (settling their leases) and commits
+// the last batches, while the node is still up.
+func stopHot(svc *hotnode.Service, log hclog.Logger) {
+	if svc == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := svc.Close(ctx); err != nil {
+		log.Warn("hot path shutdown", "error", err)
+	}
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cnv-project/cnv/runtime/certificate"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/invocation"
+	"github.com/cnv-project/cnv/runtime/limits"
+	"github.com/cnv-project/cnv/runtime/principal"
+	"github.com/cnv-project/cnv/transport/client"
+	"github.com/cnv-project/cnv/transport/hotwire"
+)
+
+// hotBenchCaps registers the agents' built-in hot-path capabilities, so
+// certificates can be issued for them.
+const hotBenchCaps = `{"capabilities":[
+ {"path":"hot.counter","effects":["mutate_state"],"description":"hot-path counter (built in)"},
+ {"path":"hot.echo","effects":["read_only"],"description":"hot-path echo (built in)"}]}`
+
+// hotBench is `cnv-node bench --hot`.
+type hotBench struct {
+	apiAddrs, hotAddrs []string
+	key                ed25519.PrivateKey
+	capPath            string
+	connections        int
+	pipeline           int
+	duration           time.Duration
+	argsLen            int
+}
+
+// runHotBench registers the hot capabilities, obtains one certificate per
+// connection through the API, opens a session per connection (round-robin
+// over the hot addresses) and runs the closed-loop load.
+func runHotBench(cmd *cobra.Command, b hotBench) error {
+	if len(b.hotAddrs) == 0 || b.hotAddrs[0] == "" {
+		return exitWith(exitUsage, "--hot needs --hot-addr (the nodes' hot-path addresses)")
+	}
+	if b.connections < 1 || b.connections > limits.MaxBatchInvocations {
+		return exitWith(exitUsage, "--connections must be between 1 and %d", limits.MaxBatchInvocations)
+	}
+	cl := client.New(client.Options{Key: b.key, Timeout: 30 * time.Second})
+	defer cl.Close()
+	ctx := cmd.Context()
+	if err := ensureHotCaps(ctx, cl, b.apiAddrs[0]); err != nil {
+		return err
+	}
+	certs, err := hotCertificates(ctx, cl, b.apiAddrs[0], b.capPath, b.connections)
+	if err != nil {
+		return err
+	}
+	sessions, closeAll, err := openHotSessions(ctx, b, certs)
+	defer closeAll()
+	if err != nil {
+		return exitWith(hotExitCode(err), "%v", err)
+	}
+	cfg := hotwire.LoadConfig{Sessions: sessions, Nodes: len(b.hotAddrs), Duration: b.duration, Pipeline: b.pipeline,
+		Args: []byte(strings.Repeat("x", b.argsLen))}
+	if isTerminal(os.Stderr) && !jsonOutput(cmd) {
+		cfg.Progress = func(el time.Duration, n, e int64) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "\r%5.1fs  %10d ok  %10.0f/s  %d errors ", el.Seconds(), n, float64(n)/el.Seconds(), e)
+		}
+	}
+	rep, err := hotwire.RunLoad(ctx, cfg)
+	if err != nil {
+		return exitWith(exitUsage, "%v", err)
+	}
+	if cfg.Progress != nil {
+		fmt.Fprintln(cmd.ErrOrStderr())
+	}
+	return emit(cmd, rep, func(w io.Writer) { printHotBench(w, rep) })
+}
+
+func ensureHotCaps(ctx context.Context, cl *client.Client, addr string) error {
+	_, err := cl.Invoke(ctx, addr, invocationOf("capability.register", []byte(hotBenchCaps)))
+	var ae *client.APIError
+	if err == nil || errors.As(err, &ae) && ae.Err.Kind == cnverr.Conflict {
+		return nil
+	}
+	return remoteErr(err)
+}
+
+// hotCertificates invokes capPath n times in one signed batch and returns
+// the certificates' wire-form JSON.
+func hotCertificates(ctx context.Context, cl *client.Client, addr, capPath string, n int) ([][]byte, error) {
+	invs := make([]invocation.Invocation, n)
+	for i := range invs {
+		invs[i] = invocation.Invocation{Capability: capPath}
+	}
+	outs, err := cl.Invoke(ctx, addr, invs...)
+	if err != nil {
+		return nil, remoteErr(err)
+	}
+	certs := make([][]byte, 0, n)
+	for _, o := range outs {
+		if o.Decision != "allow" || o.Certificate == nil {
+			return nil, exitWith(exitDenied, "certificate for %s: %s %s", capPath, o.Decision, o.Reason)
+		}
+		b, err := json.Marshal(certificate.Signed{Certificate: *o.Certificate, SignedBytes: o.SignedBytes,
+			Signature: o.Signature, Signer: principal.KeyID(o.Signer)})
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, b)
+	}
+	return certs, nil
+}
+
+// openHotSessions dials one connection per certificate and opens its
+// session; closeAll closes whatever was opened.
+func openHotSessions(ctx context.Context, b hotBench, certs [][]byte) ([]*hotwire.Session, func(), error) {
+	var conns []*hotwire.Conn
+	var sessions []*hotwire.Session
+	closeAll := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, s := range sessions {
+			s.Close(cctx)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	for i, cert := range certs {
+		addr := b.hotAddrs[i%len(b.hotAddrs)]
+		conn, err := hotwire.Dial(addr, hotwire.Options{Key: b.key, Name: "cnv-node bench --hot"})
+		if err != nil {
+			return nil, closeAll, fmt.Errorf("%s: %w", addr, err)
+		}
+		conns = append(conns, conn)
+		s, err := conn.OpenSession(ctx, cert)
+		if err != nil {
+			return nil, closeAll, fmt.Errorf("%s: open session: %w", addr, err)
+		}
+		sessions = append(sessions, s)
+	}
+	return sessions, closeAll, nil
+}
+
+func printHotBench(w io.Writer, r *hotwire.LoadReport) {
+	fmt.Fprintf(w, "hot path: %d connections, pipeline %d, %d nodes, %.1fs\n", r.Clients, r.Batch, r.Nodes, r.DurationS)
+	fmt.Fprintf(w, "ok          %d (%.0f/s)\nrefused     %d\nerrors      %d\n", r.Committed, r.Throughput, r.Refused, r.Errors)
+	fmt.Fprintf(w, "latency     p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms (per invocation)\n", r.P50ms, r.P99ms, r.P999ms, r.MaxMs)
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "first error %s\n", r.FirstError)
+	}
+}
