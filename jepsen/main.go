@@ -18,6 +18,7 @@ import (
 
 type flags struct {
 	scenario, bin, out, check string
+	reads                     string
 	seed                      int64
 	duration                  time.Duration
 	nodes, runs, workers      int
@@ -39,6 +40,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.check, "check", "", "re-check a saved history.json instead of running")
 	fs.BoolVar(&f.keep, "keep", false, "keep node data dirs of passing runs")
 	fs.BoolVar(&f.list, "list", false, "list the scenarios")
+	fs.StringVar(&f.reads, "reads", "linearizable", "workload read consistency; stale is a self-test that must fail under partitions")
 	return f, fs.Parse(args)
 }
 
@@ -123,7 +125,7 @@ func campaign(ctx context.Context, f flags, scens []runner.Scenario, out io.Writ
 
 func runOne(ctx context.Context, f flags, s runner.Scenario, seed int64, out io.Writer) report.SummaryRow {
 	o, err := runner.Run(ctx, runner.Options{Scenario: s, Seed: seed, Duration: f.duration, Nodes: f.nodes,
-		Workers: f.workers, Bin: f.bin, OutDir: f.out, Keep: f.keep, Log: out})
+		Workers: f.workers, Bin: f.bin, OutDir: f.out, Keep: f.keep, Reads: f.reads, Log: out})
 	if err != nil {
 		fmt.Fprintf(out, "   run failed: %v\n", err)
 		return report.SummaryRow{Scenario: s.Name, Seed: seed, Error: err.Error()}

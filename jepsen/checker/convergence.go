@@ -25,6 +25,10 @@ func Convergence(final *history.Final) Verdict {
 			}
 			continue
 		}
+		if n.Verified && (!n.VerifyOK || n.VerifyRoot != n.Root) {
+			b.fail("damaged store: node %s serves root %s but its store verifies %v with root %s",
+				n.Node, short(n.Root), n.VerifyOK, short(n.VerifyRoot))
+		}
 		if n.Size != ref.Size || n.Root != ref.Root {
 			b.fail("diverged: node %s has size %d root %s; node %s has size %d root %s",
 				n.Node, n.Size, short(n.Root), ref.Node, ref.Size, short(ref.Root))

@@ -24,6 +24,14 @@ func TestConvergenceDiverged(t *testing.T) {
 	wantFail(t, Convergence(f), "diverged", "size 1")
 }
 
+func TestConvergenceStoreFailsVerification(t *testing.T) {
+	f := nodes(history.NodeState{Node: "n1", Size: 2, Root: "r", Verified: true, VerifyOK: true, VerifyRoot: "r"},
+		history.NodeState{Node: "n2", Size: 2, Root: "r", Verified: true, VerifyRoot: "x"})
+	wantFail(t, Convergence(f), "damaged store", "n2")
+	f.Nodes[1].VerifyOK, f.Nodes[1].VerifyRoot = true, "r"
+	wantPass(t, Convergence(f))
+}
+
 func TestConvergenceNodeDown(t *testing.T) {
 	f := nodes(history.NodeState{Node: "n1", Size: 2, Root: "r"}, history.NodeState{Node: "n2", Error: "connection refused"})
 	wantFail(t, Convergence(f), "down", "n2")

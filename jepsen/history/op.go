@@ -90,6 +90,11 @@ type NodeState struct {
 	// Damaged: a nemesis damaged this node's files; it may refuse to
 	// serve, but must not serve different data.
 	Damaged bool `json:"damaged,omitempty"`
+	// Verified: the node recomputed every leaf and its root from its store
+	// (GET /v1/ledger/verify); VerifyOK and VerifyRoot are what it found.
+	Verified   bool   `json:"verified,omitempty"`
+	VerifyOK   bool   `json:"verify_ok,omitempty"`
+	VerifyRoot string `json:"verify_root,omitempty"`
 }
 
 // LinkFinal is a link's state read after healing.

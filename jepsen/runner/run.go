@@ -27,6 +27,7 @@ type Options struct {
 	Bin      string // the cnv-node binary
 	OutDir   string // the run writes OutDir/<scenario>-<seed>/
 	Keep     bool   // keep node data dirs even when the run passes
+	Reads    string // workload read consistency; "stale" is a checker self-test
 	Log      io.Writer
 }
 
@@ -41,8 +42,12 @@ type Outcome struct {
 
 // Command is the command line that reproduces a run.
 func Command(o Options) string {
-	return fmt.Sprintf("go run ./jepsen --scenario %s --seed %d --duration %s --nodes %d --workers %d",
+	cmd := fmt.Sprintf("go run ./jepsen --scenario %s --seed %d --duration %s --nodes %d --workers %d",
 		o.Scenario.Name, o.Seed, o.Duration, o.Nodes, o.Workers)
+	if o.Reads != "" && o.Reads != "linearizable" {
+		cmd += " --reads " + o.Reads
+	}
+	return cmd
 }
 
 // Run performs one run and writes its report. An error means the run
@@ -95,7 +100,7 @@ func drive(ctx context.Context, c *harness.Cluster, o Options) (*history.History
 	defer cancel()
 	nemErr := make(chan error, 1)
 	go func() { nemErr <- runNemesis(runCtx, c, o, rec) }()
-	workload.Run(runCtx, setup, c, rec, workload.Config{Workers: o.Workers, Mix: o.Scenario.Mix, Pace: 5 * time.Millisecond}, o.Seed)
+	workload.Run(runCtx, setup, c, rec, workload.Config{Workers: o.Workers, Mix: o.Scenario.Mix, Pace: 5 * time.Millisecond, Reads: o.Reads}, o.Seed)
 	if err := <-nemErr; err != nil {
 		logf(o.Log, "   nemesis: %v", err)
 	}
@@ -104,7 +109,10 @@ func drive(ctx context.Context, c *harness.Cluster, o Options) (*history.History
 		logf(o.Log, "   heal: %v", err)
 	}
 	t1 := time.Now()
-	final := workload.ReadFinal(ctx, setup, c, time.Minute)
+	final, unsettled := workload.ReadFinal(ctx, setup, c, time.Minute)
+	if unsettled != "" {
+		logf(o.Log, "   not settled after a minute: %s", unsettled)
+	}
 	for i := range final.Nodes {
 		final.Nodes[i].Damaged = c.IsDamaged(final.Nodes[i].Node)
 	}

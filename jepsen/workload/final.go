@@ -13,9 +13,15 @@ import (
 // size and root with nothing left to apply, then reads every node's
 // state, the whole ledger (from the first node that serves) and the state
 // of every link.
-func ReadFinal(ctx context.Context, s *Setup, nodes Nodes, settle time.Duration) *history.Final {
-	states := converge(ctx, s.Admin, nodes, settle)
-	f := &history.Final{Nodes: states}
+func ReadFinal(ctx context.Context, s *Setup, nodes Nodes, settle time.Duration) (*history.Final, string) {
+	states, unsettled := converge(ctx, s.Admin, nodes, settle)
+	f := &history.Final{Nodes: states, Checkpoints: map[uint64][]string{}}
+	for i := range states {
+		if states[i].Error == "" {
+			verify(ctx, s.Admin, nodes.Addr(states[i].Node), &states[i])
+			checkpoints(ctx, s.Admin, nodes.Addr(states[i].Node), f.Checkpoints)
+		}
+	}
 	for _, st := range states {
 		if st.Error != "" {
 			continue
@@ -29,7 +35,32 @@ func ReadFinal(ctx context.Context, s *Setup, nodes Nodes, settle time.Duration)
 	for _, l := range s.Links {
 		f.Links = append(f.Links, finalLink(ctx, s.Admin, nodes, l))
 	}
-	return f
+	return f, unsettled
+}
+
+// verify asks the node to recompute its ledger from its store.
+func verify(ctx context.Context, c *client.Client, addr string, ns *history.NodeState) {
+	var rep struct {
+		OK   bool   `json:"ok"`
+		Root string `json:"root"`
+	}
+	if err := c.Get(ctx, addr, "/v1/ledger/verify", &rep); err == nil {
+		ns.Verified, ns.VerifyOK, ns.VerifyRoot = true, rep.OK, rep.Root
+	}
+}
+
+// checkpoints adds the node's own checkpoints (a stale, local read) to cps.
+func checkpoints(ctx context.Context, c *client.Client, addr string, cps map[uint64][]string) {
+	var list []struct {
+		Size uint64 `json:"size"`
+		Root string `json:"root"`
+	}
+	if err := c.Get(ctx, addr, "/v1/ledger/checkpoints?consistency=stale", &list); err != nil {
+		return
+	}
+	for _, cp := range list {
+		cps[cp.Size] = append(cps[cp.Size], cp.Root)
+	}
 }
 
 func finalLink(ctx context.Context, c *client.Client, nodes Nodes, l Link) history.LinkFinal {
@@ -43,21 +74,23 @@ func finalLink(ctx context.Context, c *client.Client, nodes Nodes, l Link) histo
 }
 
 // converge polls every node until they agree (or settle passes) and
-// returns the last states read.
-func converge(ctx context.Context, c *client.Client, nodes Nodes, settle time.Duration) []history.NodeState {
+// returns the last states read, and why they did not settle ("" when they
+// did).
+func converge(ctx context.Context, c *client.Client, nodes Nodes, settle time.Duration) ([]history.NodeState, string) {
 	deadline := time.Now().Add(settle)
 	for {
-		states, agreed := poll(ctx, c, nodes)
-		if agreed || time.Now().After(deadline) || ctx.Err() != nil {
-			return states
+		states, why := poll(ctx, c, nodes)
+		if why == "" || time.Now().After(deadline) || ctx.Err() != nil {
+			return states, why
 		}
 		time.Sleep(200 * time.Millisecond) // polling interval while waiting for agreement
 	}
 }
 
-func poll(ctx context.Context, c *client.Client, nodes Nodes) ([]history.NodeState, bool) {
+// poll reads every node's status; the reason is "" when they agree.
+func poll(ctx context.Context, c *client.Client, nodes Nodes) ([]history.NodeState, string) {
 	var states []history.NodeState
-	agreed := true
+	why := ""
 	for _, id := range nodes.IDs() {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		st, err := c.Status(sctx, nodes.Addr(id))
@@ -65,16 +98,18 @@ func poll(ctx context.Context, c *client.Client, nodes Nodes) ([]history.NodeSta
 		ns := history.NodeState{Node: id, Size: st.LedgerSize, Root: st.LedgerRoot}
 		switch {
 		case err != nil:
-			ns.Error, agreed = err.Error(), false
-		case st.AppliedIndex < st.CommitIndex || st.LeaderID == "":
-			agreed = false
-		}
-		if len(states) > 0 && (ns.Size != states[0].Size || ns.Root != states[0].Root) {
-			agreed = false
+			ns.Error = err.Error()
+			why = fmt.Sprintf("%s: %v", id, err)
+		case st.AppliedIndex < st.CommitIndex:
+			why = fmt.Sprintf("%s applied %d of %d committed", id, st.AppliedIndex, st.CommitIndex)
+		case st.LeaderID == "":
+			why = fmt.Sprintf("%s (%s, term %d) knows no leader", id, st.State, st.Term)
+		case len(states) > 0 && (ns.Size != states[0].Size || ns.Root != states[0].Root):
+			why = fmt.Sprintf("%s has size %d, %s has %d", id, ns.Size, states[0].Node, states[0].Size)
 		}
 		states = append(states, ns)
 	}
-	return states, agreed
+	return states, why
 }
 
 // String describes a node state for logs.

@@ -31,6 +31,10 @@ type Config struct {
 	Rotate    time.Duration // how long a pair of links stays in use (default 2s)
 	OpTimeout time.Duration // per operation (default 5s)
 	Pace      time.Duration // a worker's mean pause between operations
+	// Reads is the consistency of workload reads: "linearizable" (the
+	// default) or "stale" — a self-test: stale reads under a partition
+	// must make the checkers fail.
+	Reads string
 }
 
 // Nodes is where the workers send operations.
@@ -51,6 +55,9 @@ func Run(ctx context.Context, s *Setup, nodes Nodes, rec *history.Recorder, cfg 
 	}
 	if cfg.Mix.total() == 0 {
 		return
+	}
+	if cfg.Reads == "" {
+		cfg.Reads = linearizable.Consistency
 	}
 	var wg sync.WaitGroup
 	rv := &revoked{done: map[string]bool{}}
@@ -175,7 +182,7 @@ var linearizable = client.Read{Consistency: "linearizable"}
 func (w *worker) read(ctx context.Context, addr string, op history.Op) history.Op {
 	op.Kind = history.Read
 	op = w.rec.Begin(op)
-	st, err := w.s.Admin.LedgerStatus(ctx, addr, linearizable)
+	st, err := w.s.Admin.LedgerStatus(ctx, addr, client.Read{Consistency: w.cfg.Reads})
 	if err != nil {
 		return failRead(op, err)
 	}
@@ -186,7 +193,7 @@ func (w *worker) read(ctx context.Context, addr string, op history.Op) history.O
 func (w *worker) fullRead(ctx context.Context, addr string, op history.Op) history.Op {
 	op.Kind = history.Read
 	op = w.rec.Begin(op)
-	evs, err := Events(ctx, w.s.Admin, addr)
+	evs, err := events(ctx, w.s.Admin, addr, client.Read{Consistency: w.cfg.Reads})
 	if err != nil {
 		return failRead(op, err)
 	}
@@ -198,7 +205,7 @@ func (w *worker) linkRead(ctx context.Context, addr string, op history.Op) histo
 	l := w.link()
 	op.Kind, op.Key, op.MaxUses = history.LinkRead, l.Hash, l.MaxUses
 	op = w.rec.Begin(op)
-	st, err := LinkState(ctx, w.s.Admin, addr, l.Hash)
+	st, err := linkState(ctx, w.s.Admin, addr, l.Hash, client.Read{Consistency: w.cfg.Reads})
 	if err != nil {
 		return failRead(op, err)
 	}
@@ -209,7 +216,11 @@ func (w *worker) linkRead(ctx context.Context, addr string, op history.Op) histo
 // LinkState reads a link linearizably; a link never used or revoked is
 // unknown to the cluster and reads as zero.
 func LinkState(ctx context.Context, c *client.Client, addr, hash string) (wire.LinkState, error) {
-	st, err := c.Delegation(ctx, addr, hash, linearizable)
+	return linkState(ctx, c, addr, hash, linearizable)
+}
+
+func linkState(ctx context.Context, c *client.Client, addr, hash string, r client.Read) (wire.LinkState, error) {
+	st, err := c.Delegation(ctx, addr, hash, r)
 	var ae *client.APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		return wire.LinkState{Hash: hash}, nil
@@ -276,10 +287,14 @@ func usesOf(counts []wire.UseCount, key string) uint64 {
 // Events reads the whole ledger's correlation ids, page by page, each page
 // a linearizable read.
 func Events(ctx context.Context, c *client.Client, addr string) ([]string, error) {
+	return events(ctx, c, addr, linearizable)
+}
+
+func events(ctx context.Context, c *client.Client, addr string, r client.Read) ([]string, error) {
 	const page = 1000
 	var out []string
 	for start := uint64(0); ; {
-		evs, next, err := c.LedgerEvents(ctx, addr, start, page, linearizable)
+		evs, next, err := c.LedgerEvents(ctx, addr, start, page, r)
 		if err != nil {
 			return nil, err
 		}
