@@ -182,6 +182,7 @@ func TestThreeProcessCluster(t *testing.T) {
 	ready(leader)
 	invoke(leader, "restarted")
 	remoteReads(t, bin, procs)
+	governanceCLI(t, bin, dir, key, procs)
 	out, code := runBin(t, bin, "bench", "--addr", procs[0].http+","+procs[1].http+","+procs[2].http, "--key", key,
 		"--clients", "4", "--batch", "8", "--duration", "2s", "--json")
 	var rep struct {
