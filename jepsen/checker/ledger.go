@@ -61,15 +61,17 @@ func checkAppends(b *verdict, appends []history.Op, pos map[string][]uint64) int
 // every append acknowledged before it began, and sees no less than any
 // read that finished before it began.
 func checkReads(b *verdict, reads, appends []history.Op, pos map[string][]uint64, ledger []string) {
-	for _, r := range okOnly(reads) {
-		checkPrefix(b, r, ledger)
+	ok := okOnly(reads)
+	for i := range ok {
+		checkPrefix(b, &ok[i], ledger)
 	}
-	checkSeesAcked(b, okOnly(reads), ackedIndexes(appends, pos))
-	checkMonotonic(b, okOnly(reads))
+	sorted := byInvoke(ok)
+	checkSeesAcked(b, sorted, ackedIndexes(appends, pos))
+	checkMonotonic(b, sorted)
 }
 
 func okOnly(ops []history.Op) []history.Op {
-	var out []history.Op
+	out := make([]history.Op, 0, len(ops))
 	for _, o := range ops {
 		if o.Outcome == history.OK {
 			out = append(out, o)
@@ -78,7 +80,7 @@ func okOnly(ops []history.Op) []history.Op {
 	return out
 }
 
-func checkPrefix(b *verdict, r history.Op, ledger []string) {
+func checkPrefix(b *verdict, r *history.Op, ledger []string) {
 	if r.Size > uint64(len(ledger)) {
 		b.fail("read %d (node %s) saw size %d but the final ledger has %d: events were lost", r.ID, r.Node, r.Size, len(ledger))
 	}
@@ -101,7 +103,7 @@ type timed struct {
 // final index (or acknowledged index when it was lost: checkAppends already
 // reported that).
 func ackedIndexes(appends []history.Op, pos map[string][]uint64) []timed {
-	var out []timed
+	out := make([]timed, 0, len(appends))
 	for _, a := range appends {
 		if a.Outcome != history.OK {
 			continue
@@ -142,17 +144,17 @@ func (l *latestBefore) at(t int64) (timed, bool) {
 	return l.best, l.any
 }
 
+// byInvoke sorts ops by invoke time, in place, and returns them.
 func byInvoke(ops []history.Op) []history.Op {
-	s := append([]history.Op(nil), ops...)
-	sort.SliceStable(s, func(i, j int) bool { return s[i].Invoke < s[j].Invoke })
-	return s
+	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Invoke < ops[j].Invoke })
+	return ops
 }
 
 // checkSeesAcked: a read that began after an append was acknowledged at
-// index i must report a size above i.
+// index i must report a size above i. reads are sorted by invoke time.
 func checkSeesAcked(b *verdict, reads []history.Op, acked []timed) {
 	lb := newLatestBefore(acked)
-	for _, r := range byInvoke(reads) {
+	for _, r := range reads {
 		if a, ok := lb.at(r.Invoke); ok && r.Size <= a.val {
 			b.fail("stale read: read %d (node %s, from %s) saw size %d, but append op %d was acknowledged at index %d before it began",
 				r.ID, r.Node, ms(r.Invoke), r.Size, a.id, a.val)
@@ -161,14 +163,14 @@ func checkSeesAcked(b *verdict, reads []history.Op, acked []timed) {
 }
 
 // checkMonotonic: a read that began after another read ended sees at
-// least as much.
+// least as much. reads are sorted by invoke time.
 func checkMonotonic(b *verdict, reads []history.Op) {
 	ends := make([]timed, len(reads))
 	for i, r := range reads {
 		ends[i] = timed{at: r.End, val: r.Size, id: r.ID}
 	}
 	lb := newLatestBefore(ends)
-	for _, r := range byInvoke(reads) {
+	for _, r := range reads {
 		if p, ok := lb.at(r.Invoke); ok && r.Size < p.val {
 			b.fail("stale read: read %d (node %s, from %s) saw size %d after read %d had seen %d",
 				r.ID, r.Node, ms(r.Invoke), r.Size, p.id, p.val)

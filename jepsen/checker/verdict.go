@@ -90,7 +90,13 @@ func Check(h *history.History, opt Options) *Result {
 
 // ofKind returns the ops of kind k.
 func ofKind(ops []history.Op, k history.Kind) []history.Op {
-	var out []history.Op
+	n := 0
+	for i := range ops {
+		if ops[i].Kind == k {
+			n++
+		}
+	}
+	out := make([]history.Op, 0, n)
 	for _, o := range ops {
 		if o.Kind == k {
 			out = append(out, o)
