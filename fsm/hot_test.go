@@ -250,3 +250,48 @@ func TestHotKindsAreNodeProposable(t *testing.T) {
 		t.Fatal("mismatched body accepted")
 	}
 }
+
+// FuzzHotLeaseOps drives leases and settlements from an op stream (3 bytes
+// each: op, session, amount) and checks that no link is ever charged past
+// its max_uses, and that once every session settled, the leaf counts
+// exactly the uses spent.
+func FuzzHotLeaseOps(f *testing.F) {
+	f.Add([]byte{0, 0, 10, 1, 0, 5, 2, 0, 0})
+	f.Add([]byte{0, 1, 200, 0, 2, 200, 0, 1, 200, 2, 1, 0, 2, 2, 0})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) > 3*64 {
+			return
+		}
+		const max = 100
+		h, links := hotSetup(t, max)
+		leased, spent := map[int]uint64{}, map[int]uint64{}
+		total := uint64(1) // the certificate's invocation
+		for i := 0; i+2 < len(ops); i += 3 {
+			s, n := int(ops[i+1]%4), uint64(ops[i+2])
+			id := fmt.Sprintf("n1/%d", s)
+			switch ops[i] % 3 {
+			case 0:
+				if r := h.lease(id, links, n+1, leased[s] == 0); r.Err == nil {
+					leased[s] += r.Leased
+				}
+			case 1:
+				d := min(n, leased[s]-spent[s])
+				spent[s] += d
+				total += d
+			case 2:
+				h.settle(id, spent[s])
+				delete(leased, s)
+				delete(spent, s)
+			}
+			if u := h.uses(links[1]); u > max || u < total {
+				t.Fatalf("op %d: leaf charged %d, spent %d, max %d", i/3, u, total, max)
+			}
+		}
+		for s := range leased {
+			h.settle(fmt.Sprintf("n1/%d", s), spent[s])
+		}
+		if u := h.uses(links[1]); u != total {
+			t.Fatalf("after settling: leaf charged %d, spent %d", u, total)
+		}
+	})
+}

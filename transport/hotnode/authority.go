@@ -45,6 +45,10 @@ type Config struct {
 	// LeaseBlock is how many uses one lease asks for (default 1024); the
 	// next lease starts when a quarter of a block is left.
 	LeaseBlock uint64
+	// MaxLeaseBlock caps the block a fast session's leases grow to
+	// (default 64 × LeaseBlock). It is also the most a crashed node can
+	// hold unspent per session.
+	MaxLeaseBlock uint64
 	// WatchInterval bounds how long a revocation applied on this node takes
 	// to end the sessions through it (default 20ms).
 	WatchInterval time.Duration
@@ -65,8 +69,11 @@ func (c *Config) fill() error {
 	if c.LeaseBlock == 0 {
 		c.LeaseBlock = 1024
 	}
-	if c.LeaseBlock > limits.MaxHotLeaseBlock {
-		return fmt.Errorf("%w: lease block %d above %d", ErrBadConfig, c.LeaseBlock, limits.MaxHotLeaseBlock)
+	if c.MaxLeaseBlock == 0 {
+		c.MaxLeaseBlock = min(64*c.LeaseBlock, limits.MaxHotLeaseBlock)
+	}
+	if c.LeaseBlock > c.MaxLeaseBlock || c.MaxLeaseBlock > limits.MaxHotLeaseBlock {
+		return fmt.Errorf("%w: lease block %d, max lease block %d (at most %d)", ErrBadConfig, c.LeaseBlock, c.MaxLeaseBlock, limits.MaxHotLeaseBlock)
 	}
 	if c.WatchInterval <= 0 {
 		c.WatchInterval = 20 * time.Millisecond

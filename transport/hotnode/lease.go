@@ -15,10 +15,10 @@ const leaseRetry = 50 * time.Millisecond
 // leaseOnce proposes one lease. refused reports a definite refusal by the
 // replicated state (nothing granted, asking again will not help); any other
 // error leaves the outcome unknown, and settlement accounts for it.
-func (a *Authority) leaseOnce(ctx context.Context, s *liveSession, first bool) (granted uint64, refused bool, err error) {
+func (a *Authority) leaseOnce(ctx context.Context, s *liveSession, want uint64, first bool) (granted uint64, refused bool, err error) {
 	res, err := a.propose(ctx, fsm.Command{Kind: fsm.KindHotLease, HotLease: &fsm.HotLease{
 		Lease: s.lease, Node: a.cfg.Node.ID(), Certificate: s.cert, Links: s.links,
-		Want: a.cfg.LeaseBlock, First: first,
+		Want: want, First: first,
 	}})
 	if err != nil {
 		return 0, false, fmt.Errorf("%w: %v", ErrLeaseUnavailable, err)
@@ -33,7 +33,7 @@ func (a *Authority) leaseOnce(ctx context.Context, s *liveSession, first bool) (
 // outcome is unknown, the lease is settled at once with nothing spent, so
 // whatever was granted goes back.
 func (a *Authority) firstLease(ctx context.Context, s *liveSession) error {
-	n, refused, err := a.leaseOnce(ctx, s, true)
+	n, refused, err := a.leaseOnce(ctx, s, a.cfg.LeaseBlock, true)
 	if err == nil {
 		return s.quota.Lease(int64(n))
 	}
@@ -59,8 +59,12 @@ func (a *Authority) startLeaseLoop(s *liveSession) {
 	}()
 }
 
+// A session that ran dry while its lease was being committed spends faster
+// than a block lasts over one commit: its next blocks double, up to
+// MaxLeaseBlock.
 func (a *Authority) leaseLoop(ctx context.Context, s *liveSession) {
 	low := int64(a.cfg.LeaseBlock / 4)
+	want := a.cfg.LeaseBlock
 	for {
 		if s.quota.Available() > low {
 			select {
@@ -70,9 +74,12 @@ func (a *Authority) leaseLoop(ctx context.Context, s *liveSession) {
 				continue
 			}
 		}
-		n, refused, err := a.leaseOnce(ctx, s, false)
+		n, refused, err := a.leaseOnce(ctx, s, want, false)
 		switch {
 		case err == nil:
+			if s.quota.Available() <= 0 {
+				want = min(2*want, a.cfg.MaxLeaseBlock)
+			}
 			_ = s.quota.Lease(int64(n))
 		case refused:
 			a.cfg.Log.Debug("hot-path lease refused; the session spends what it holds", "certificate", s.cert, "error", err)
