@@ -84,11 +84,12 @@ func New(cfg Config) (*Node, error) {
 	n.props = newProposer(n)
 	n.goLoop(n.props.run)
 	n.goLoop(n.props.complete)
-	n.goLoop(n.maintain)
+	// Gossip starts before the loops that read n.gossip.
 	if err := n.startGossip(); err != nil {
 		n.Shutdown()
 		return nil, err
 	}
+	n.goLoop(n.maintain)
 	n.log.Info("node started", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "api", cfg.APIAddr, "key_id", n.keyID)
 	return n, nil
 }

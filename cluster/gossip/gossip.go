@@ -41,6 +41,7 @@ type Gossip struct {
 	cfg   Config
 	log   hclog.Logger
 	ml    *memberlist.Memberlist
+	addr  string // the advertised gossip address, fixed at start
 	tr    *countingTransport
 	table *table
 
@@ -85,6 +86,7 @@ func New(cfg Config) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
 	g.ml = ml
+	g.addr = ml.LocalNode().Address()
 	g.wg.Add(2)
 	go g.metaLoop()
 	go g.syncLoop()
@@ -109,8 +111,10 @@ func newGossip(cfg Config, tr *countingTransport) *Gossip {
 	return g
 }
 
-// Addr is the gossip address other nodes reach this one at.
-func (g *Gossip) Addr() string { return g.ml.LocalNode().Address() }
+// Addr is the gossip address other nodes reach this one at. It is read
+// once at start: memberlist mutates its local node record in place on
+// every metadata update.
+func (g *Gossip) Addr() string { return g.addr }
 
 // NodeID is this node's id.
 func (g *Gossip) NodeID() string { return g.cfg.NodeID }
