@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,10 +78,12 @@ func newCluster(cfg Config) (*Cluster, error) {
 	if err := principal.WriteKeyPair(filepath.Join(cfg.Dir, "admin"), pub, priv); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2 * cfg.Nodes)
+	res, err := reservePorts(2*cfg.Nodes, rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))))
 	if err != nil {
 		return nil, err
 	}
+	defer res.release() // after the mesh's proxies took their own ports
+	ports := res.addrs
 	c := &Cluster{cfg: cfg, byID: map[string]*Node{}, Admin: priv, damaged: map[string]bool{},
 		Client: client.New(client.Options{Key: priv, Timeout: 10 * time.Second})}
 	eps := make([]nemesis.Endpoint, cfg.Nodes)

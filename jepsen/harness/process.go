@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -162,23 +163,43 @@ func (n *Node) exitErrValue() error {
 	return n.exitErr
 }
 
-// freePorts reserves n distinct loopback ports by listening on them all at
-// once, then releases them for the nodes to bind.
-func freePorts(n int) ([]string, error) {
-	lns := make([]net.Listener, 0, n)
-	defer func() {
-		for _, l := range lns {
-			l.Close()
+// Ports the harness picks for nodes lie below the kernel's ephemeral range
+// (32768-60999 by default), so no :0 listener (proxies, tests) and no
+// outgoing connection can take one between its reservation and the node's
+// bind.
+const (
+	portLow, portHigh = 12000, 32000
+)
+
+// reservation holds listeners on reserved ports until released.
+type reservation struct {
+	lns   []net.Listener
+	addrs []string
+}
+
+// reservePorts reserves n distinct loopback ports in [portLow, portHigh)
+// by listening on them; release frees them for the nodes to bind.
+func reservePorts(n int, rng *rand.Rand) (*reservation, error) {
+	r := &reservation{}
+	for tries := 0; len(r.lns) < n; tries++ {
+		if tries > 100*n {
+			r.release()
+			return nil, fmt.Errorf("%w: no free loopback ports in [%d, %d)", ErrTimeout, portLow, portHigh)
 		}
-	}()
-	addrs := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		addr := fmt.Sprintf("127.0.0.1:%d", portLow+rng.IntN(portHigh-portLow))
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, err
+			continue
 		}
-		lns = append(lns, l)
-		addrs = append(addrs, l.Addr().String())
+		r.lns = append(r.lns, l)
+		r.addrs = append(r.addrs, addr)
 	}
-	return addrs, nil
+	return r, nil
+}
+
+func (r *reservation) release() {
+	for _, l := range r.lns {
+		l.Close()
+	}
+	r.lns = nil
 }

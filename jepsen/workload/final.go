@@ -87,10 +87,15 @@ func converge(ctx context.Context, c *client.Client, nodes Nodes, settle time.Du
 	}
 }
 
-// poll reads every node's status; the reason is "" when they agree.
+// poll reads every node's status; the reason is "" when they agree: every
+// node answers, knows a leader, and reports the same applied index, ledger
+// size and root. (The applied index is the state's: it may trail the
+// commit index by no-op and barrier entries for good, so the two are not
+// compared.)
 func poll(ctx context.Context, c *client.Client, nodes Nodes) ([]history.NodeState, string) {
 	var states []history.NodeState
 	why := ""
+	var applied0 uint64
 	for _, id := range nodes.IDs() {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		st, err := c.Status(sctx, nodes.Addr(id))
@@ -100,12 +105,15 @@ func poll(ctx context.Context, c *client.Client, nodes Nodes) ([]history.NodeSta
 		case err != nil:
 			ns.Error = err.Error()
 			why = fmt.Sprintf("%s: %v", id, err)
-		case st.AppliedIndex < st.CommitIndex:
-			why = fmt.Sprintf("%s applied %d of %d committed", id, st.AppliedIndex, st.CommitIndex)
+		case len(states) > 0 && st.AppliedIndex != applied0:
+			why = fmt.Sprintf("%s applied %d, %s applied %d", id, st.AppliedIndex, states[0].Node, applied0)
 		case st.LeaderID == "":
 			why = fmt.Sprintf("%s (%s, term %d) knows no leader", id, st.State, st.Term)
 		case len(states) > 0 && (ns.Size != states[0].Size || ns.Root != states[0].Root):
 			why = fmt.Sprintf("%s has size %d, %s has %d", id, ns.Size, states[0].Node, states[0].Size)
+		}
+		if len(states) == 0 {
+			applied0 = st.AppliedIndex
 		}
 		states = append(states, ns)
 	}
