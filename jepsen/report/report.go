@@ -32,7 +32,9 @@ func Write(dir string, h *history.History, res *checker.Result) (string, error) 
 	}
 	hasCounter := res.Counter != nil && res.Counter.Ops > 0
 	if hasCounter {
-		if err := porcupine.VisualizePath(res.Counter.Model, res.Counter.Info, filepath.Join(dir, CounterFile)); err != nil {
+		info := res.Counter.Info
+		info.AddAnnotations(faultAnnotations(h.Faults))
+		if err := porcupine.VisualizePath(res.Counter.Model, info, filepath.Join(dir, CounterFile)); err != nil {
 			return "", fmt.Errorf("counter visualisation: %w", err)
 		}
 	}
@@ -42,6 +44,16 @@ func Write(dir string, h *history.History, res *checker.Result) (string, error) 
 	}
 	path := filepath.Join(dir, IndexFile)
 	return path, os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// faultAnnotations shows the fault intervals on porcupine's timeline.
+func faultAnnotations(fs []history.Fault) []porcupine.Annotation {
+	out := make([]porcupine.Annotation, len(fs))
+	for i, f := range fs {
+		out[i] = porcupine.Annotation{Tag: "nemesis", Start: f.Start, End: f.End, Description: f.Nemesis,
+			Details: f.Detail, BackgroundColor: "#f5b7b1"}
+	}
+	return out
 }
 
 func writeHistory(path string, h *history.History) error {

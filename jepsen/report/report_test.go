@@ -51,6 +51,10 @@ func TestWriteReport(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
+	counter, _ := os.ReadFile(filepath.Join(dir, "run", CounterFile))
+	if !strings.Contains(string(counter), "nemesis") {
+		t.Error("the counter visualisation does not show the faults")
+	}
 	hf, _ := os.Open(filepath.Join(dir, "run", HistoryFile))
 	defer hf.Close()
 	if back, err := history.Decode(hf); err != nil || len(back.Ops) != 3 {
