@@ -59,27 +59,23 @@ func (a *Authority) startLeaseLoop(s *liveSession) {
 	}()
 }
 
-// A session that ran dry while its lease was being committed spends faster
-// than a block lasts over one commit: its next blocks double, up to
-// MaxLeaseBlock.
+// leaseLoop leases the next block when the pacer says so (or when the
+// quota signals its low-water mark), until a lease is refused or ctx ends.
 func (a *Authority) leaseLoop(ctx context.Context, s *liveSession) {
-	low := int64(a.cfg.LeaseBlock / 4)
-	want := a.cfg.LeaseBlock
+	p := newPacer(a.cfg.LeaseBlock, a.cfg.MaxLeaseBlock, time.Now())
 	for {
-		if s.quota.Available() > low {
-			select {
-			case <-ctx.Done():
+		p.observe(s.quota.Spent(), time.Now())
+		if d := p.wait(s.quota.Available()); d > 0 {
+			if !sleepOrSignal(ctx, s.quota.LowWater(), d) {
 				return
-			case <-s.quota.LowWater():
-				continue
 			}
+			continue
 		}
-		n, refused, err := a.leaseOnce(ctx, s, want, false)
+		start := time.Now()
+		n, refused, err := a.leaseOnce(ctx, s, p.want, false)
 		switch {
 		case err == nil:
-			if s.quota.Available() <= 0 {
-				want = min(2*want, a.cfg.MaxLeaseBlock)
-			}
+			p.leased(time.Since(start), s.quota.Available() <= 0)
 			_ = s.quota.Lease(int64(n))
 		case refused:
 			a.cfg.Log.Debug("hot-path lease refused; the session spends what it holds", "certificate", s.cert, "error", err)
@@ -90,6 +86,18 @@ func (a *Authority) leaseLoop(ctx context.Context, s *liveSession) {
 			}
 		}
 	}
+}
+
+func sleepOrSignal(ctx context.Context, sig <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-sig:
+	case <-t.C:
+	}
+	return true
 }
 
 // settle reports what the session spent; the replicated state credits the
