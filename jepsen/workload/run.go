@@ -142,34 +142,54 @@ func (w *worker) link() Link {
 	return w.s.Links[min(i, len(w.s.Links)-1)]
 }
 
-func (w *worker) append(ctx context.Context, addr string, op history.Op) history.Op {
+func (w *worker) append(ctx context.Context, _ string, op history.Op) history.Op {
 	w.n++
 	op.Kind, op.Value = history.Append, fmt.Sprintf("w%d-%d", w.id, w.n)
 	op = w.rec.Begin(op)
-	outs, err := w.s.Admin.Invoke(ctx, addr, invocation.Invocation{Capability: CapAppend, CorrelationID: op.Value})
-	return writeOutcome(op, outs, err, "")
+	return w.submit(ctx, w.s.Admin, op, invocation.Invocation{Capability: CapAppend, CorrelationID: op.Value}, "")
 }
 
-func (w *worker) invoke(ctx context.Context, addr string, op history.Op) history.Op {
+// submit invokes inv on op's node; when the outcome is unknown it retries
+// once, with the same request id, on another node, as a careful client
+// would. The cluster must answer the retry with the recorded result and
+// never apply it twice.
+func (w *worker) submit(ctx context.Context, c *client.Client, op history.Op, inv invocation.Invocation, key string) history.Op {
+	inv.RequestID = client.NewRequestID()
+	outs, err := c.Invoke(ctx, w.nodes.Addr(op.Node), inv)
+	op = writeOutcome(op, outs, err, key)
+	if op.Outcome != history.Unknown || ctx.Err() != nil || w.rng.IntN(2) == 0 {
+		return op
+	}
+	ids := w.nodes.IDs()
+	other := ids[w.rng.IntN(len(ids))]
+	first := op.Error
+	outs, err = c.Invoke(ctx, w.nodes.Addr(other), inv)
+	op = writeOutcome(op, outs, err, key)
+	if op.Outcome == history.Fail {
+		op.Outcome = history.Unknown // the first attempt may still have been applied
+	}
+	op.Error = fmt.Sprintf("%s; retried on %s: %s", first, other, op.Error)
+	return op
+}
+
+func (w *worker) invoke(ctx context.Context, _ string, op history.Op) history.Op {
 	l := w.link()
 	op.Kind, op.Key, op.MaxUses = history.Invoke, l.Hash, l.MaxUses
 	op = w.rec.Begin(op)
-	outs, err := w.s.Agent.Invoke(ctx, addr, invocation.Invocation{Capability: CapUse, Chain: [][]byte{l.Token}})
-	return writeOutcome(op, outs, err, l.Hash)
+	return w.submit(ctx, w.s.Agent, op, invocation.Invocation{Capability: CapUse, Chain: [][]byte{l.Token}}, l.Hash)
 }
 
 // revoke revokes a link in use, once per link; when both links in use are
 // already revoked it invokes instead.
-func (w *worker) revoke(ctx context.Context, addr string, op history.Op) history.Op {
+func (w *worker) revoke(ctx context.Context, _ string, op history.Op) history.Op {
 	l := w.link()
 	if !w.revoked.claim(l.Hash) {
-		return w.invoke(ctx, addr, op)
+		return w.invoke(ctx, "", op)
 	}
 	op.Kind, op.Key, op.MaxUses = history.Revoke, l.Hash, l.MaxUses
 	op = w.rec.Begin(op)
-	outs, err := w.s.Admin.Invoke(ctx, addr, invocation.Invocation{Capability: "delegation.revoke",
-		Args: []invocation.Arg{{Name: "link", Value: l.Hash}, {Name: "reason", Value: "jepsen"}}})
-	op = writeOutcome(op, outs, err, "")
+	op = w.submit(ctx, w.s.Admin, op, invocation.Invocation{Capability: "delegation.revoke",
+		Args: []invocation.Arg{{Name: "link", Value: l.Hash}, {Name: "reason", Value: "jepsen"}}}, "")
 	if op.Outcome == history.OK && op.Decision != history.Allow {
 		op.Outcome, op.Error = history.Fail, "revocation denied: "+op.Reason
 	}
