@@ -29,24 +29,29 @@ func (a *Authority) leaseOnce(ctx context.Context, s *liveSession, want uint64, 
 	return res.Leased, false, nil
 }
 
-// firstLease leases the session's first block before it opens. When the
-// outcome is unknown, the lease is settled at once with nothing spent, so
-// whatever was granted goes back.
+// firstLease leases the session's first block before it opens, retrying
+// commits that failed (no leader yet, a node record not yet replicated)
+// until ctx ends. When it gives up with the outcome unknown, the lease is
+// settled with nothing spent, so whatever was granted goes back.
 func (a *Authority) firstLease(ctx context.Context, s *liveSession) error {
-	n, refused, err := a.leaseOnce(ctx, s, a.cfg.LeaseBlock, true)
-	if err == nil {
-		return s.quota.Lease(int64(n))
+	for {
+		n, refused, err := a.leaseOnce(ctx, s, a.cfg.LeaseBlock, true)
+		switch {
+		case err == nil:
+			return s.quota.Lease(int64(n))
+		case refused:
+			return err
+		case !sleepCtx(ctx, leaseRetry):
+			a.wg.Add(1)
+			go func() {
+				defer a.wg.Done()
+				sctx, cancel := context.WithTimeout(a.ctx, a.cfg.ProposeTimeout)
+				defer cancel()
+				_ = a.settle(sctx, s, 0)
+			}()
+			return err
+		}
 	}
-	if !refused {
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			sctx, cancel := context.WithTimeout(a.ctx, a.cfg.ProposeTimeout)
-			defer cancel()
-			_ = a.settle(sctx, s, 0)
-		}()
-	}
-	return err
 }
 
 // startLeaseLoop leases the next block each time the quota runs low.

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cnv-project/cnv/transport/client"
+	"github.com/cnv-project/cnv/transport/hotwire"
+)
+
+// TestHotBenchAgainstProcesses starts two real nodes with --hot-addr, runs
+// `bench --hot` with a leased max_uses budget across both, and checks that
+// the answered uses stay within the budget, that HotPathBatch events reach
+// the ledger (query) and that every node's ledger verifies after a clean
+// stop.
+func TestHotBenchAgainstProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	admin := filepath.Join(dir, "admin")
+	if _, code := runBin(t, bin, "keygen", "--out", admin); code != 0 {
+		t.Fatal("keygen failed")
+	}
+	procs := make([]*proc, 2)
+	hot := make([]string, 2)
+	for i := range procs {
+		p := &proc{id: fmt.Sprintf("n%d", i+1), raft: freeAddr(t), http: freeAddr(t)}
+		p.dir, hot[i] = filepath.Join(dir, p.id), freeAddr(t)
+		p.args = []string{"agent", "--node-id", p.id, "--data-dir", p.dir, "--raft-addr", p.raft, "--http-addr", p.http,
+			"--hot-addr", hot[i], "--admin-key", admin + ".pub", "--log-level", "warn"}
+		procs[i] = p
+		t.Cleanup(p.kill)
+	}
+	procs[0].args = append(procs[0].args, "--bootstrap")
+	procs[1].args = append(procs[1].args, "--join", procs[0].http)
+	cl := client.New(client.Options{Timeout: 2 * time.Second})
+	for _, p := range procs {
+		p.start(t, bin)
+		waitUntil(t, p.id+" ready", 30*time.Second, func() error { return cl.Get(context.Background(), p.http, "/readyz", nil) })
+	}
+	const budget = 50000
+	out, code := runBin(t, bin, "bench", "--hot", "--addr", procs[0].http+","+procs[1].http, "--hot-addr", hot[0]+","+hot[1],
+		"--key", admin+".key", "--connections", "2", "--pipeline", "32", "--duration", "2s", "--max-uses", fmt.Sprint(budget), "--json")
+	var rep hotwire.LoadReport
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("bench --hot: exit %d: %s", code, out)
+	}
+	// Two uses went to the two certificates.
+	if rep.Committed == 0 || rep.Committed > budget-2 {
+		t.Fatalf("answered %d uses of a budget of %d: %s", rep.Committed, budget, out)
+	}
+	waitUntil(t, "HotPathBatch events", 10*time.Second, func() error {
+		out, code := runBin(t, bin, "ledger", "query", "--addr", procs[1].http, "--type", "HotPathBatch", "--json")
+		var page struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &page) != nil || len(page.Events) == 0 {
+			return fmt.Errorf("exit %d: %.200s", code, out)
+		}
+		return nil
+	})
+	for _, p := range procs {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Wait()
+	}
+	for _, p := range procs {
+		if out, code := runBin(t, bin, "ledger", "verify", "--data-dir", p.dir); code != 0 {
+			t.Fatalf("%s: ledger verify: exit %d: %s", p.id, code, out)
+		}
+	}
+}
