@@ -268,3 +268,26 @@ func (f *FSM) LinkStates(hs []delegation.Hash) (states []LinkState, found []bool
 	})
 	return states, found, err
 }
+
+// HotLeasesOf lists the IDs of the open hot-path leases recorded for node,
+// in key order.
+func (f *FSM) HotLeasesOf(node string) ([]string, error) {
+	var out []string
+	err := f.store.View(func(tx *boltTx) error {
+		b := tx.Bucket(bucketHotLeases)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, raw []byte) error {
+			var r hotLeaseRecord
+			if _, err := getValue(tx, bucketHotLeases, k, &r); err != nil {
+				return err
+			}
+			if r.Node == node {
+				out = append(out, string(k))
+			}
+			return nil
+		})
+	})
+	return out, err
+}

@@ -295,3 +295,20 @@ func FuzzHotLeaseOps(f *testing.F) {
 		}
 	})
 }
+
+func TestHotLeasesOfListsByNode(t *testing.T) {
+	h, links := hotSetup(t, 0)
+	h.lease("a", links, 1, true)
+	h.apply(Command{Kind: KindHotLease, HotLease: &HotLease{Lease: "b", Node: "n2", Certificate: "c", Links: hashes(links), Want: 1, First: true}})
+	h.lease("c", links, 1, true)
+	h.settle("c", 0)
+	if ids, err := h.f.HotLeasesOf("n1"); err != nil || fmt.Sprint(ids) != "[a]" {
+		t.Fatalf("%v %v", ids, err)
+	}
+	// Settling as fully spent frees the record and credits nothing.
+	u := h.uses(links[0])
+	h.apply(Command{Kind: KindHotReturn, HotReturn: &HotReturn{Lease: "b", Node: "n2", Spent: ^uint64(0)}})
+	if ids, _ := h.f.HotLeasesOf("n2"); len(ids) != 0 || h.uses(links[0]) != u {
+		t.Fatalf("%v, uses %d -> %d", ids, u, h.uses(links[0]))
+	}
+}

@@ -54,6 +54,10 @@ type Config struct {
 	WatchInterval time.Duration
 	// ProposeTimeout bounds one lease or settlement proposal (default 10s).
 	ProposeTimeout time.Duration
+	// StaleLeaseInterval is how often the leases an earlier run of this
+	// node left open are looked for and released (default 30s; the first
+	// look is after at most 2s).
+	StaleLeaseInterval time.Duration
 }
 
 func (c *Config) fill() error {
@@ -80,6 +84,9 @@ func (c *Config) fill() error {
 	}
 	if c.ProposeTimeout <= 0 {
 		c.ProposeTimeout = 10 * time.Second
+	}
+	if c.StaleLeaseInterval <= 0 {
+		c.StaleLeaseInterval = 30 * time.Second
 	}
 	return nil
 }
@@ -126,8 +133,9 @@ func NewAuthority(cfg Config) (*Authority, error) {
 	}
 	a := &Authority{cfg: cfg, base: base, leasePrefix: hex.EncodeToString(rnd[:]), live: make(map[string]*liveSession)}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	a.wg.Add(1)
+	a.wg.Add(2)
 	go a.watch()
+	go a.releaseStale()
 	return a, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cnv-project/cnv/fsm"
 	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
@@ -418,3 +419,39 @@ var (
 	_ clock.Clock = (*shiftClock)(nil)
 	_             = delegation.Hash{}
 )
+
+// TestRestartReleasesStaleLeases kills a node holding a lease and restarts
+// it: the new run releases the old run's lease record, and its uses stay
+// charged.
+func TestRestartReleasesStaleLeases(t *testing.T) {
+	c, bot := setup(t, 3, func(sc *ServiceConfig) { sc.Authority.StaleLeaseInterval = 200 * time.Millisecond })
+	link := c.grant(bot.Public().(ed25519.PublicKey), 100, time.Now().Add(time.Hour))
+	cert := c.certify(c.leader(), bot, "hot.counter", link)
+	victim := c.nodes[0]
+	if victim == c.leader() {
+		victim = c.nodes[1]
+	}
+	_, s, err := c.open(victim, bot, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Invoke(context.Background(), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	fsmOf := func() *fsm.FSM { return c.leader().node.FSM() }
+	if n, _ := fsmOf().HotLeasesOpen(); n != 1 {
+		t.Fatalf("%d leases open", n)
+	}
+	before, _, _ := fsmOf().LinkStateOf(link.Hash())
+	c.crash(victim)
+	c.start(victim, false)
+	waitFor(t, "stale lease released", 20*time.Second, func() error {
+		if n, _ := fsmOf().HotLeasesOpen(); n != 0 {
+			return fmt.Errorf("%d leases open", n)
+		}
+		return nil
+	})
+	if after, _, _ := fsmOf().LinkStateOf(link.Hash()); after.Uses != before.Uses {
+		t.Fatalf("uses %d after the release, %d before: a dead run's lease must stay charged", after.Uses, before.Uses)
+	}
+}

@@ -3,6 +3,8 @@ package hotnode
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/cnv-project/cnv/fsm"
@@ -121,6 +123,32 @@ func (a *Authority) settle(ctx context.Context, s *liveSession, spent uint64) er
 		if !sleepCtx(ctx, leaseRetry) {
 			a.cfg.Log.Warn("hot-path lease not settled; its unspent uses stay charged", "certificate", s.cert, "lease", s.lease, "error", err)
 			return err
+		}
+	}
+}
+
+// releaseStale releases the leases an earlier run of this node left open
+// (a crash, a kill): that process is gone and what it spent is unknown, so
+// they are settled as fully spent. Nothing is credited back (the cluster
+// stays within max_uses); their records are freed.
+func (a *Authority) releaseStale() {
+	defer a.wg.Done()
+	wait := min(2*time.Second, a.cfg.StaleLeaseInterval)
+	for sleepCtx(a.ctx, wait) {
+		wait = a.cfg.StaleLeaseInterval
+		ids, err := a.cfg.Node.FSM().HotLeasesOf(a.cfg.Node.ID())
+		if err != nil {
+			a.cfg.Log.Warn("listing this node's hot-path leases failed", "error", err)
+			continue
+		}
+		for _, id := range ids {
+			if strings.HasPrefix(id, a.leasePrefix+"-") {
+				continue // this run's
+			}
+			s := &liveSession{lease: id, cert: "-"}
+			if err := a.settle(a.ctx, s, math.MaxUint64); err == nil {
+				a.cfg.Log.Info("released a hot-path lease left by an earlier run; its uses stay charged", "lease", id)
+			}
 		}
 	}
 }
