@@ -16,7 +16,9 @@
 //     spends them locally through hotpath.Quota, leases the next block on
 //     LowWater, and settles at close (fsm KindHotReturn: the unspent rest is
 //     credited back). A crashed node never settles, so its leased uses stay
-//     charged: the cluster-wide spent sum never exceeds max_uses.
+//     charged: the cluster-wide spent sum never exceeds max_uses. When it
+//     restarts, it frees the old run's lease records (settled as fully
+//     spent).
 //   - Accountability: a Recorder receives every closed hotpath.Batch and
 //     commits them as HotPathBatch ledger events (fsm KindHotBatch), one per
 //     Config.FlushInterval or per limits.MaxHotPathSessions batches.
