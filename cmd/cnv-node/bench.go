@@ -38,7 +38,9 @@ With --hot it measures the hot path instead: it registers hot.counter and
 hot.echo (the agents' built-in FastPath capabilities), obtains one certificate
 per connection through --addr with the key, opens one session per connection
 on the --hot-addr addresses (round-robin) and keeps --pipeline invocations in
-flight on each; latency is per invocation.`,
+flight on each; latency is per invocation. With --max-uses N the sessions run
+as a fresh agent under a delegation link with max_uses N, so they lease their
+uses through Raft (the run ends refusing with quota exhausted once N are spent).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			addrs, err := addrsOf(cmd)
@@ -87,6 +89,7 @@ flight on each; latency is per invocation.`,
 	cmd.Flags().IntVar(&hot.connections, "connections", 3, "with --hot: connections, one session (and certificate) each")
 	cmd.Flags().IntVar(&hot.pipeline, "pipeline", 64, "with --hot: invocations in flight per session")
 	cmd.Flags().IntVar(&hot.argsLen, "args-bytes", 16, "with --hot: bytes of arguments per invocation")
+	cmd.Flags().Uint64Var(&hot.maxUses, "max-uses", 0, "with --hot: run as a delegated agent under a link with this max_uses (quota leased through Raft)")
 	return cmd
 }
 

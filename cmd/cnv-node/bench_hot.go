@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -37,6 +40,9 @@ type hotBench struct {
 	pipeline           int
 	duration           time.Duration
 	argsLen            int
+	// maxUses > 0 runs the sessions as a delegated agent under a link with
+	// that max_uses, so every session leases its uses through Raft.
+	maxUses uint64
 }
 
 // runHotBench registers the hot capabilities, obtains one certificate per
@@ -55,7 +61,15 @@ func runHotBench(cmd *cobra.Command, b hotBench) error {
 	if err := ensureHotCaps(ctx, cl, b.apiAddrs[0]); err != nil {
 		return err
 	}
-	certs, err := hotCertificates(ctx, cl, b.apiAddrs[0], b.capPath, b.connections)
+	var chain [][]byte
+	var err error
+	if b.maxUses > 0 {
+		if cl, chain, err = hotAgent(ctx, cl, &b); err != nil {
+			return err
+		}
+		defer cl.Close()
+	}
+	certs, err := hotCertificates(ctx, cl, b.apiAddrs[0], b.capPath, b.connections, chain)
 	if err != nil {
 		return err
 	}
@@ -81,6 +95,38 @@ func runHotBench(cmd *cobra.Command, b hotBench) error {
 	return emit(cmd, rep, func(w io.Writer) { printHotBench(w, rep) })
 }
 
+// hotAgent registers a fresh agent principal, delegates hot.* to it from
+// the admin key with max_uses, and returns a client signing as the agent
+// and the chain; the sessions then run as that agent (b.key changes).
+func hotAgent(ctx context.Context, admin *client.Client, b *hotBench) (*client.Client, [][]byte, error) {
+	pub, priv, err := principal.Generate(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	id := "bench-" + string(principal.IDOf(pub))[2:10]
+	doc, _ := json.Marshal(map[string]any{"public_key": []byte(pub), "agent_id": id, "agent_type": principal.Agent,
+		"tenant": principal.DefaultTenant})
+	if _, err := admin.Invoke(ctx, b.apiAddrs[0], invocationOf("principal.register", doc)); err != nil {
+		return nil, nil, remoteErr(err)
+	}
+	cons, err := delegation.NewConstraints([]string{"hot.*"}, nil, []string{"**"}, []string{"*"}, capability.LevelPrivileged)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	link, err := delegation.Issue(b.key, delegation.Grant{Audience: pub, Constraints: cons, NotBefore: now.Add(-time.Minute).UnixNano(),
+		NotAfter: now.Add(time.Hour).UnixNano(), MaxUses: b.maxUses}, nil, rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := delegation.Encode(link)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.key = priv
+	return client.New(client.Options{Key: priv, Timeout: 30 * time.Second}), [][]byte{tok}, nil
+}
+
 func ensureHotCaps(ctx context.Context, cl *client.Client, addr string) error {
 	_, err := cl.Invoke(ctx, addr, invocationOf("capability.register", []byte(hotBenchCaps)))
 	var ae *client.APIError
@@ -92,10 +138,10 @@ func ensureHotCaps(ctx context.Context, cl *client.Client, addr string) error {
 
 // hotCertificates invokes capPath n times in one signed batch and returns
 // the certificates' wire-form JSON.
-func hotCertificates(ctx context.Context, cl *client.Client, addr, capPath string, n int) ([][]byte, error) {
+func hotCertificates(ctx context.Context, cl *client.Client, addr, capPath string, n int, chain [][]byte) ([][]byte, error) {
 	invs := make([]invocation.Invocation, n)
 	for i := range invs {
-		invs[i] = invocation.Invocation{Capability: capPath}
+		invs[i] = invocation.Invocation{Capability: capPath, Chain: chain}
 	}
 	outs, err := cl.Invoke(ctx, addr, invs...)
 	if err != nil {
