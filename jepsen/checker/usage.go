@@ -54,7 +54,12 @@ func (l *linkOps) add(o history.Op) {
 func Usage(ops []history.Op, final *history.Final) Verdict {
 	b := newVerdict("max-uses-and-revocation")
 	links, keys := groupLinks(ops)
-	allowed := 0
+	allowed, other := 0, 0
+	for i := range ops {
+		if ops[i].Kind == history.Invoke && ops[i].Outcome == history.OK && ops[i].Decision == history.DenyOther {
+			other++
+		}
+	}
 	for _, k := range keys {
 		l := links[k]
 		allowed += len(l.allowed)
@@ -64,7 +69,7 @@ func Usage(ops []history.Op, final *history.Final) Verdict {
 	if final != nil {
 		checkFinalLinks(b, links, final.Links)
 	}
-	return b.done("%d links, %d allowed invocations", len(keys), allowed)
+	return b.done("%d links, %d allowed invocations, %d denied for reasons the counter does not model", len(keys), allowed, other)
 }
 
 func checkLimit(b *verdict, key string, l *linkOps) {
