@@ -43,6 +43,7 @@ type testCluster struct {
 	admin  ed25519.PrivateKey
 	client *client.Client
 	tune   func(*cluster.Config)
+	logw   testWriter
 }
 
 func listen(t testing.TB, addr string) net.Listener {
@@ -64,6 +65,7 @@ func newTestCluster(t testing.TB, n int, tune func(*cluster.Config)) *testCluste
 	t.Helper()
 	_, admin, _ := principal.Generate(nil)
 	c := &testCluster{t: t, admin: admin, client: client.New(client.Options{Key: admin, Timeout: 20 * time.Second}), tune: tune}
+	c.logw = newTestWriter(t) // registered first: its cleanup runs after the nodes stopped
 	t.Cleanup(c.stopAll)
 	for i := 0; i < n; i++ {
 		c.add(i == 0)
@@ -95,7 +97,7 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	raftLn := listen(t, tn.raftAddr)
 	tn.apiLn = listen(t, tn.apiAddr)
 	tn.raftAddr, tn.apiAddr = raftLn.Addr().String(), tn.apiLn.Addr().String()
-	log := hclog.New(&hclog.LoggerOptions{Name: tn.id, Level: hclog.Warn, Output: testWriter{t}})
+	log := hclog.New(&hclog.LoggerOptions{Name: tn.id, Level: hclog.Warn, Output: c.logw})
 	peers := NewPeers(client.Options{Timeout: 10 * time.Second})
 	cfg := cluster.Config{
 		NodeID: tn.id, DataDir: tn.dir, RaftListener: raftLn, APIAddr: tn.apiAddr,
@@ -143,9 +145,29 @@ func (c *testCluster) stopAll() {
 	wg.Wait()
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter sends node logs to the test log until the test's cleanups
+// are done; memberlist and raft goroutines may still log after a node
+// stopped, and testing panics on a log after the test completed.
+type testWriter struct {
+	t    testing.TB
+	mu   *sync.Mutex
+	done *bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+func newTestWriter(t testing.TB) testWriter {
+	w := testWriter{t: t, mu: new(sync.Mutex), done: new(bool)}
+	t.Cleanup(func() { w.mu.Lock(); *w.done = true; w.mu.Unlock() })
+	return w
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !*w.done {
+		w.t.Log(string(p))
+	}
+	return len(p), nil
+}
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, d time.Duration, cond func() error) {

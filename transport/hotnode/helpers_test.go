@@ -47,6 +47,7 @@ type testCluster struct {
 	client  *client.Client
 	clock   clock.Clock
 	tuneHot func(*ServiceConfig)
+	logw    testWriter
 }
 
 func listen(t testing.TB, addr string) net.Listener {
@@ -68,6 +69,7 @@ func newTestCluster(t testing.TB, n int, tuneHot func(*ServiceConfig)) *testClus
 	_, admin, _ := principal.Generate(nil)
 	c := &testCluster{t: t, admin: admin, client: client.New(client.Options{Key: admin, Timeout: 20 * time.Second}),
 		clock: clock.System{}, tuneHot: tuneHot}
+	c.logw = newTestWriter(t) // registered first: its cleanup runs after the nodes stopped
 	t.Cleanup(c.stopAll)
 	for i := 0; i < n; i++ {
 		c.add(i == 0)
@@ -100,7 +102,7 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	tn.apiLn = listen(t, tn.apiAddr)
 	hotLn := listen(t, tn.hotAddr)
 	tn.raftAddr, tn.apiAddr, tn.hotAddr = raftLn.Addr().String(), tn.apiLn.Addr().String(), hotLn.Addr().String()
-	log := hclog.New(&hclog.LoggerOptions{Name: tn.id, Level: hclog.Warn, Output: testWriter{t}})
+	log := hclog.New(&hclog.LoggerOptions{Name: tn.id, Level: hclog.Warn, Output: c.logw})
 	peers := transport.NewPeers(client.Options{Timeout: 10 * time.Second})
 	node, err := cluster.New(cluster.Config{
 		NodeID: tn.id, DataDir: tn.dir, RaftListener: raftLn, APIAddr: tn.apiAddr,
@@ -164,9 +166,29 @@ func (c *testCluster) stopAll() {
 	wg.Wait()
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter sends node logs to the test log until the test's cleanups
+// are done; memberlist and raft goroutines may still log after a node
+// stopped, and testing panics on a log after the test completed.
+type testWriter struct {
+	t    testing.TB
+	mu   *sync.Mutex
+	done *bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+func newTestWriter(t testing.TB) testWriter {
+	w := testWriter{t: t, mu: new(sync.Mutex), done: new(bool)}
+	t.Cleanup(func() { w.mu.Lock(); *w.done = true; w.mu.Unlock() })
+	return w
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !*w.done {
+		w.t.Log(string(p))
+	}
+	return len(p), nil
+}
 
 func waitFor(t testing.TB, what string, d time.Duration, cond func() error) {
 	t.Helper()
