@@ -17,8 +17,9 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/cnv-node
 
-## test: everything CI runs — lint, import direction, unit and system tests, race subset.
-test: lint deps-check unit race
+## test: everything CI runs — lint, import direction, unit and system tests, race subset,
+## and the short fault-injection suite.
+test: lint deps-check unit race jepsen
 
 unit: build
 	$(GO) test -count=1 -timeout 15m $(PKGS)
