@@ -38,7 +38,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.bin, "bin", "", "cnv-node binary (default: build ./cmd/cnv-node into the output dir)")
 	fs.StringVar(&f.out, "out", filepath.Join(os.TempDir(), "cnv-jepsen"), "output directory")
 	fs.StringVar(&f.check, "check", "", "re-check a saved history.json instead of running")
-	fs.BoolVar(&f.keep, "keep", false, "keep node data dirs of passing runs")
+	fs.BoolVar(&f.keep, "keep", false, "keep node data dirs of passing runs (node logs are always kept)")
 	fs.BoolVar(&f.list, "list", false, "list the scenarios")
 	fs.StringVar(&f.reads, "reads", "linearizable", "workload read consistency; stale is a self-test that must fail under partitions")
 	return f, fs.Parse(args)

@@ -26,7 +26,7 @@ type Options struct {
 	Workers  int
 	Bin      string // the cnv-node binary
 	OutDir   string // the run writes OutDir/<scenario>-<seed>/
-	Keep     bool   // keep node data dirs even when the run passes
+	Keep     bool   // keep node data dirs even when the run passes (logs are always kept)
 	Reads    string // workload read consistency; "stale" is a checker self-test
 	Log      io.Writer
 }
@@ -78,7 +78,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	if res.OK() && !o.Keep {
-		os.RemoveAll(work)
+		for _, n := range c.Nodes() {
+			os.RemoveAll(n.DataDir) // node logs stay beside the report
+		}
 	}
 	for _, v := range res.Verdicts {
 		logf(o.Log, "   %-26s %-7s %s", v.Name, v.Status, v.Summary)
