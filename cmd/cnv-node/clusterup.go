@@ -108,7 +108,7 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 			return exitWith(exitError, "%s did not become ready: %v (see %s)", n.id, err, filepath.Join(n.dir, "node.log"))
 		}
 	}
-	printUp(cmd.OutOrStdout(), nodes, adminBase+".key")
+	printUp(cmd.OutOrStdout(), nodes, adminBase+".key", displayPath(exe))
 	return waitUp(cmd.ErrOrStderr(), nodes)
 }
 
@@ -165,7 +165,19 @@ func waitReady(n *upNode, d time.Duration) error {
 	return last
 }
 
-func printUp(w io.Writer, nodes []*upNode, adminKey string) {
+// displayPath is exe relative to the working directory when it is below it.
+func displayPath(exe string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return exe
+	}
+	if rel, err := filepath.Rel(wd, exe); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return exe
+}
+
+func printUp(w io.Writer, nodes []*upNode, adminKey, bin string) {
 	fmt.Fprintf(w, "cnv cluster of %d nodes is up\n\n", len(nodes))
 	for _, n := range nodes {
 		fmt.Fprintf(w, "  %s  http %s  raft %s  gossip %s  hot %s  data %s\n", n.id, n.http, n.raft, orDefault(n.gossip, "-"), orDefault(n.hot, "-"), n.dir)
@@ -173,12 +185,12 @@ func printUp(w io.Writer, nodes []*upNode, adminKey string) {
 	a := nodes[0].http
 	fmt.Fprintf(w, "\nadmin key: %s\n\ntry:\n", adminKey)
 	fmt.Fprintf(w, "  export CNV_ADDR=%s CNV_KEY=%s\n", a, adminKey)
-	fmt.Fprintf(w, "  cnv-node cluster members\n")
-	fmt.Fprintf(w, "  cnv-node capability register runtime/graph/testdata/caps.json\n")
-	fmt.Fprintf(w, "  cnv-node invoke --addr %s user create --name alice\n", nodes[len(nodes)-1].http)
-	fmt.Fprintf(w, "  cnv-node ledger query --addr %s\n", a)
+	fmt.Fprintf(w, "  %s cluster members\n", bin)
+	fmt.Fprintf(w, "  %s capability register runtime/graph/testdata/caps.json\n", bin)
+	fmt.Fprintf(w, "  %s invoke --addr %s user create --name alice\n", bin, nodes[len(nodes)-1].http)
+	fmt.Fprintf(w, "  %s ledger query --addr %s\n", bin, a)
 	if nodes[0].hot != "" {
-		fmt.Fprintf(w, "  cnv-node bench --hot --addr %s --hot-addr %s\n", joinAddrs(nodes, func(n *upNode) string { return n.http }),
+		fmt.Fprintf(w, "  %s bench --hot --addr %s --hot-addr %s\n", bin, joinAddrs(nodes, func(n *upNode) string { return n.http }),
 			joinAddrs(nodes, func(n *upNode) string { return n.hot }))
 	}
 	fmt.Fprintf(w, "\nCtrl-C stops the cluster (data stays in place; run again to restart it).\n")
