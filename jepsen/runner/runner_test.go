@@ -63,6 +63,57 @@ func TestRecheckFindsALostAck(t *testing.T) {
 	}
 }
 
+// processesRunning counts live processes whose command line mentions bin.
+func processesRunning(t *testing.T, bin string) int {
+	t.Helper()
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	n := 0
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err == nil && strings.Contains(string(b), bin) {
+			n++
+		}
+	}
+	return n
+}
+
+func buildNode(t *testing.T, dir string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	bin := filepath.Join(dir, "cnv-node")
+	if err := harness.Build(context.Background(), filepath.Join(filepath.Dir(file), "..", ".."), bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestInterruptedRunStopsEveryNode: cancelling a run (the jepsen command's
+// SIGINT) still heals, reports and stops every process.
+func TestInterruptedRunStopsEveryNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	dir := t.TempDir()
+	bin := buildNode(t, dir)
+	s, _ := Lookup("pause-leader")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(8*time.Second, cancel)
+	start := time.Now()
+	o, err := Run(ctx, Options{Scenario: s, Seed: 3, Duration: time.Hour, Nodes: 3, Workers: 2, Bin: bin, OutDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 90*time.Second {
+		t.Fatalf("an interrupted run took %v to stop", took)
+	}
+	if _, err := os.Stat(o.Report); err != nil {
+		t.Fatalf("no report after an interrupt: %v", err)
+	}
+	if n := processesRunning(t, bin); n != 0 {
+		t.Fatalf("%d cnv-node processes outlive the run", n)
+	}
+}
+
 // TestRunAgainstRealNodes runs the baseline and one fault scenario end to
 // end against real processes.
 func TestRunAgainstRealNodes(t *testing.T) {
@@ -70,11 +121,7 @@ func TestRunAgainstRealNodes(t *testing.T) {
 		t.Skip("starts real processes")
 	}
 	dir := t.TempDir()
-	_, file, _, _ := runtime.Caller(0)
-	bin := filepath.Join(dir, "cnv-node")
-	if err := harness.Build(context.Background(), filepath.Join(filepath.Dir(file), "..", ".."), bin); err != nil {
-		t.Fatal(err)
-	}
+	bin := buildNode(t, dir)
 	for _, name := range []string{"none", "kill-leader"} {
 		s, _ := Lookup(name)
 		s.Schedule.Quiet, s.Schedule.Active = time.Second, 2*time.Second
