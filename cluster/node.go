@@ -218,6 +218,9 @@ func (n *Node) openRaft() error {
 		return fmt.Errorf("cluster: raft log: %w", err)
 	}
 	n.logStore = ls
+	if err := checkRaftLog(ls); err != nil {
+		return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove its data dir and join it again", filepath.Join(dir, "raft.db"), err)
+	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, n.cfg.Logger.Named("snapshot"))
 	if err != nil {
 		return fmt.Errorf("cluster: snapshots: %w", err)

@@ -131,14 +131,22 @@ func (e *Envelope) Encode() ([]byte, error) {
 	return append(out, body...), nil
 }
 
+// CheckEntry checks an entry's frame and checksum without decoding it.
+func CheckEntry(b []byte) error {
+	if len(b) < 5 || b[0] != entryMagic {
+		return fmt.Errorf("%w: not a framed entry", ErrBadEnvelope)
+	}
+	if crc32.Checksum(b[5:], castagnoli) != binary.BigEndian.Uint32(b[1:5]) {
+		return ErrCorruptEntry
+	}
+	return nil
+}
+
 // DecodeEnvelope checks an entry's frame and checksum, then decodes and
 // validates it.
 func DecodeEnvelope(b []byte) (*Envelope, error) {
-	if len(b) < 5 || b[0] != entryMagic {
-		return nil, fmt.Errorf("%w: not a framed entry", ErrBadEnvelope)
-	}
-	if crc32.Checksum(b[5:], castagnoli) != binary.BigEndian.Uint32(b[1:5]) {
-		return nil, ErrCorruptEntry
+	if err := CheckEntry(b); err != nil {
+		return nil, err
 	}
 	var e Envelope
 	if err := codec.UnmarshalLimit(b[5:], limits.MaxEnvelopeBytes, &e); err != nil {
