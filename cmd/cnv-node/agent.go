@@ -34,6 +34,8 @@ type agentFlags struct {
 	pprofAddr, hotAddr                                           string
 	gossip                                                       gossipFlags
 	clockOffset, joinTimeout                                     time.Duration
+	snapThreshold, trailingLogs                                  uint64
+	snapInterval                                                 time.Duration
 }
 
 func newAgentCmd() *cobra.Command {
@@ -69,6 +71,12 @@ data dir comes back with its state and never bootstraps again.`,
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof on this address (profiling; off by default)")
 	addGossipFlags(fl, &f.gossip)
 	fl.StringVar(&f.hotAddr, "hot-addr", "", "serve the hot-path protocol (certified FastPath sessions) on this address (off by default)")
+	fl.Uint64Var(&f.snapThreshold, "test-snapshot-threshold", 0, "test only: snapshot after this many entries (default 8192)")
+	fl.Uint64Var(&f.trailingLogs, "test-trailing-logs", 0, "test only: entries kept after a snapshot (default 10240)")
+	fl.DurationVar(&f.snapInterval, "test-snapshot-interval", 0, "test only: how often to check for a snapshot (default 30s)")
+	fl.MarkHidden("test-snapshot-threshold")
+	fl.MarkHidden("test-trailing-logs")
+	fl.MarkHidden("test-snapshot-interval")
 	fl.MarkHidden("test-dial-map")
 	fl.MarkHidden("test-clock-offset")
 	return cmd
@@ -117,6 +125,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		NodeID: f.nodeID, DataDir: f.dataDir, RaftListener: raftLn, RaftAdvertise: f.advertise,
 		APIAddr: apiAddr, Bootstrap: f.bootstrap, AdminKeys: admins, Peers: peers,
 		Dial: dial.timeout, Logger: log, Clock: clock.System{Offset: f.clockOffset},
+		SnapshotThreshold: f.snapThreshold, TrailingLogs: f.trailingLogs, SnapshotInterval: f.snapInterval,
 	})
 	if err != nil {
 		apiLn.Close()
