@@ -97,7 +97,9 @@ func TestClusterLeaderLossLosesNoAcknowledgedWrite(t *testing.T) {
 	if l == old {
 		t.Fatal("no new leader")
 	}
+	mu.Lock()
 	before := len(acked)
+	mu.Unlock()
 	waitFor(t, "writes under the new leader", 20*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
