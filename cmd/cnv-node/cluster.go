@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cnv-project/cnv/transport/client"
 	"github.com/cnv-project/cnv/transport/wire"
 )
 
@@ -23,16 +25,13 @@ func newClusterJoinCmd() *cobra.Command {
 		Short: "Make the node at --addr join the cluster MEMBER (an HTTP address) belongs to",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, addr, ctx, cancel, err := remote(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			if err := cl.Join(ctx, addr, args[0]); err != nil {
-				return remoteErr(err)
-			}
-			return emit(cmd, map[string]string{"status": "joined", "node": addr, "via": args[0]}, func(w io.Writer) {
-				fmt.Fprintf(w, "%s joined the cluster via %s\n", addr, args[0])
+			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
+				if err := cl.Join(ctx, addr, args[0]); err != nil {
+					return err
+				}
+				return emit(cmd, map[string]string{"status": "joined", "node": addr, "via": args[0]}, func(w io.Writer) {
+					fmt.Fprintf(w, "%s joined the cluster via %s\n", addr, args[0])
+				})
 			})
 		},
 	}
@@ -47,16 +46,13 @@ func newClusterLeaveCmd() *cobra.Command {
 		Short: "Make the node at --addr leave the cluster (handing leadership over first) and stop",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, addr, ctx, cancel, err := remote(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			if err := cl.Leave(ctx, addr); err != nil {
-				return remoteErr(err)
-			}
-			return emit(cmd, map[string]string{"status": "left", "node": addr}, func(w io.Writer) {
-				fmt.Fprintf(w, "%s left the cluster\n", addr)
+			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
+				if err := cl.Leave(ctx, addr); err != nil {
+					return err
+				}
+				return emit(cmd, map[string]string{"status": "left", "node": addr}, func(w io.Writer) {
+					fmt.Fprintf(w, "%s left the cluster\n", addr)
+				})
 			})
 		},
 	}
@@ -70,16 +66,13 @@ func newClusterRemoveCmd() *cobra.Command {
 		Short: "Remove server NODE-ID from the cluster",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, addr, ctx, cancel, err := remote(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			if err := cl.Remove(ctx, addr, args[0]); err != nil {
-				return remoteErr(err)
-			}
-			return emit(cmd, map[string]string{"status": "removed", "node_id": args[0]}, func(w io.Writer) {
-				fmt.Fprintf(w, "removed %s\n", args[0])
+			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
+				if err := cl.Remove(ctx, addr, args[0]); err != nil {
+					return err
+				}
+				return emit(cmd, map[string]string{"status": "removed", "node_id": args[0]}, func(w io.Writer) {
+					fmt.Fprintf(w, "removed %s\n", args[0])
+				})
 			})
 		},
 	}
@@ -93,16 +86,13 @@ func newClusterMembersCmd() *cobra.Command {
 		Short: "List the cluster's servers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, addr, ctx, cancel, err := remote(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			ms, err := cl.Members(ctx, addr)
-			if err != nil {
-				return remoteErr(err)
-			}
-			return emit(cmd, ms, func(w io.Writer) { printMembers(w, ms) })
+			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
+				ms, err := cl.Members(ctx, addr)
+				if err != nil {
+					return err
+				}
+				return emit(cmd, ms, func(w io.Writer) { printMembers(w, ms) })
+			})
 		},
 	}
 	addRemoteFlags(cmd, false)
@@ -129,18 +119,15 @@ func newClusterStatusCmd() *cobra.Command {
 		Short: "Show a node's Raft and ledger status",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, addr, ctx, cancel, err := remote(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			st, err := cl.Status(ctx, addr)
-			if err != nil {
-				return remoteErr(err)
-			}
-			return emit(cmd, st, func(w io.Writer) {
-				fmt.Fprintf(w, "node:          %s (%s)\nstate:         %s\nleader:        %s (%s)\nterm:          %d\n", st.NodeID, st.KeyID, st.State, st.LeaderID, st.Leader, st.Term)
-				fmt.Fprintf(w, "commit index:  %d\napplied index: %d\nledger size:   %d\nledger root:   %s\n", st.CommitIndex, st.AppliedIndex, st.LedgerSize, st.LedgerRoot)
+			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
+				st, err := cl.Status(ctx, addr)
+				if err != nil {
+					return err
+				}
+				return emit(cmd, st, func(w io.Writer) {
+					fmt.Fprintf(w, "node:          %s (%s)\nstate:         %s\nleader:        %s (%s)\nterm:          %d\n", st.NodeID, st.KeyID, st.State, st.LeaderID, st.Leader, st.Term)
+					fmt.Fprintf(w, "commit index:  %d\napplied index: %d\nledger size:   %d\nledger root:   %s\n", st.CommitIndex, st.AppliedIndex, st.LedgerSize, st.LedgerRoot)
+				})
 			})
 		},
 	}
@@ -154,19 +141,16 @@ func newClusterKeysCmd() *cobra.Command {
 		Short: "List the nodes' certificate-signing public keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, addr, ctx, cancel, err := remote(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			ks, err := cl.Keys(ctx, addr)
-			if err != nil {
-				return remoteErr(err)
-			}
-			return emit(cmd, ks, func(w io.Writer) {
-				for _, k := range ks {
-					fmt.Fprintf(w, "%s %s\n%s", k.NodeID, k.KeyID, k.PublicKeyPEM)
+			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
+				ks, err := cl.Keys(ctx, addr)
+				if err != nil {
+					return err
 				}
+				return emit(cmd, ks, func(w io.Writer) {
+					for _, k := range ks {
+						fmt.Fprintf(w, "%s %s\n%s", k.NodeID, k.KeyID, k.PublicKeyPEM)
+					}
+				})
 			})
 		},
 	}

@@ -50,33 +50,28 @@ func newCapabilityListCmd() *cobra.Command {
 		Short: "List the registered capabilities",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, addr, ctx, cancel, err := remote(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			var out struct {
-				Index        uint64       `json:"index"`
-				Hash         string       `json:"hash"`
-				Capabilities []graph.Node `json:"capabilities"`
-			}
-			if err := cl.Get(ctx, addr, "/v1/capabilities"+readQuery(cmd), &out); err != nil {
-				return remoteErr(err)
-			}
-			return emit(cmd, out, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CAPABILITY\tVERSION\tID\tEFFECTS")
-				for _, n := range out.Capabilities {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", n.Path, n.Version, n.Capability, n.Effects)
-				}
-				tw.Flush()
-				fmt.Fprintf(w, "(graph at raft index %d, hash %s)\n", out.Index, out.Hash)
-			})
+			return remoteGet(cmd, "/v1/capabilities", printCapabilities)
 		},
 	}
 	addRemoteFlags(cmd, false)
 	addReadFlags(cmd)
 	return cmd
+}
+
+type capabilityList struct {
+	Index        uint64       `json:"index"`
+	Hash         string       `json:"hash"`
+	Capabilities []graph.Node `json:"capabilities"`
+}
+
+func printCapabilities(w io.Writer, out capabilityList) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CAPABILITY\tVERSION\tID\tEFFECTS")
+	for _, n := range out.Capabilities {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", n.Path, n.Version, n.Capability, n.Effects)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "(graph at raft index %d, hash %s)\n", out.Index, out.Hash)
 }
 
 // addReadFlags adds --consistency and --min-index.
@@ -122,19 +117,7 @@ func newPolicyShowCmd() *cobra.Command {
 		Short: "Print the cluster's policy set",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, addr, ctx, cancel, err := remote(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			var out struct {
-				Hash   string          `json:"hash"`
-				Policy json.RawMessage `json:"policy"`
-			}
-			if err := cl.Get(ctx, addr, "/v1/policy"+readQuery(cmd), &out); err != nil {
-				return remoteErr(err)
-			}
-			return emit(cmd, out, func(w io.Writer) {
+			return remoteGet(cmd, "/v1/policy", func(w io.Writer, out policyShow) {
 				fmt.Fprintf(w, "hash: %s\n%s\n", out.Hash, out.Policy)
 			})
 		},
@@ -142,6 +125,11 @@ func newPolicyShowCmd() *cobra.Command {
 	addRemoteFlags(cmd, false)
 	addReadFlags(cmd)
 	return cmd
+}
+
+type policyShow struct {
+	Hash   string          `json:"hash"`
+	Policy json.RawMessage `json:"policy"`
 }
 
 func newPrincipalCmd() *cobra.Command {
@@ -185,16 +173,7 @@ func newPrincipalListCmd() *cobra.Command {
 		Short: "List registered principals",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, addr, ctx, cancel, err := remote(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			var ps []principal.Principal
-			if err := cl.Get(ctx, addr, "/v1/principals"+readQuery(cmd), &ps); err != nil {
-				return remoteErr(err)
-			}
-			return emit(cmd, ps, func(w io.Writer) {
+			return remoteGet(cmd, "/v1/principals", func(w io.Writer, ps []principal.Principal) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "AGENT\tTYPE\tTENANT\tKEY\tADMIN")
 				for _, p := range ps {
@@ -234,30 +213,23 @@ func newDelegationShowCmd() *cobra.Command {
 		Short: "Show a delegation link's replicated state: uses charged and revocation",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, addr, ctx, cancel, err := remote(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			var ls wire.LinkState
-			if err := cl.Get(ctx, addr, "/v1/delegations/"+url.PathEscape(args[0])+readQuery(cmd), &ls); err != nil {
-				return remoteErr(err)
-			}
-			return emit(cmd, ls, func(w io.Writer) {
-				fmt.Fprintf(w, "link:     %s\nissuer:   %s\naudience: %s\nuses:     %d", ls.Hash, ls.Issuer, ls.Audience, ls.Uses)
-				if ls.MaxUses > 0 {
-					fmt.Fprintf(w, " of %d", ls.MaxUses)
-				}
-				fmt.Fprintln(w)
-				if ls.Revoked {
-					fmt.Fprintf(w, "revoked:  by %s at %d (%s)\n", ls.RevokedBy, ls.RevokedAt, ls.Reason)
-				}
-			})
+			return remoteGet(cmd, "/v1/delegations/"+url.PathEscape(args[0]), printLinkState)
 		},
 	}
 	addRemoteFlags(cmd, false)
 	addReadFlags(cmd)
 	return cmd
+}
+
+func printLinkState(w io.Writer, ls wire.LinkState) {
+	fmt.Fprintf(w, "link:     %s\nissuer:   %s\naudience: %s\nuses:     %d", ls.Hash, ls.Issuer, ls.Audience, ls.Uses)
+	if ls.MaxUses > 0 {
+		fmt.Fprintf(w, " of %d", ls.MaxUses)
+	}
+	fmt.Fprintln(w)
+	if ls.Revoked {
+		fmt.Fprintf(w, "revoked:  by %s at %d (%s)\n", ls.RevokedBy, ls.RevokedAt, ls.Reason)
+	}
 }
 
 func newCertCmd() *cobra.Command {

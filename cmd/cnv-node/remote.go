@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -110,4 +111,36 @@ func decodeGossipKey(b []byte) ([]byte, error) {
 		return b, nil
 	}
 	return nil, fmt.Errorf("gossip key must be 16, 24 or 32 bytes (raw or base64)")
+}
+
+// remoteRun runs fn with a client for cmd's flags (signing when needKey),
+// the node address and a context bounded by --timeout; client errors
+// become the command's exit (remoteErr).
+func remoteRun(cmd *cobra.Command, needKey bool, fn func(ctx context.Context, cl *client.Client, addr string) error) error {
+	cl, addr, ctx, cancel, err := remote(cmd, needKey)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer cl.Close()
+	if err := fn(ctx, cl, addr); err != nil {
+		var ee *exitError_
+		if errors.As(err, &ee) {
+			return err
+		}
+		return remoteErr(err)
+	}
+	return nil
+}
+
+// remoteGet fetches an API path from the node at --addr (with the read
+// flags' query) and prints it with human.
+func remoteGet[T any](cmd *cobra.Command, path string, human func(w io.Writer, v T)) error {
+	return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
+		var v T
+		if err := cl.Get(ctx, addr, path+readQuery(cmd), &v); err != nil {
+			return err
+		}
+		return emit(cmd, v, func(w io.Writer) { human(w, v) })
+	})
 }
