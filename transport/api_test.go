@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -98,5 +99,31 @@ func TestLeaveAndRemove(t *testing.T) {
 	c.stop(victim)
 	if outs, err := c.invoke(c.leader(), nil, invocation.Invocation{Capability: "user.read"}); err != nil || outs[0].Decision != "allow" {
 		t.Fatalf("after leave and remove: %v %+v", err, outs)
+	}
+}
+
+// With a cluster token, membership changes and node-to-node calls need
+// it; invocations and reads do not.
+func TestClusterToken(t *testing.T) {
+	const token = "0123456789abcdef0123"
+	c := newTestCluster(t, 1, nil)
+	c.stop(c.nodes[0])
+	c.nodes[0].token = token
+	c.restart(c.nodes[0])
+	c.waitReady(c.nodes[0])
+	addr := c.nodes[0].apiAddr
+	open := client.New(client.Options{Timeout: 5 * time.Second})
+	err := open.Remove(context.Background(), addr, "nobody")
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+		t.Fatalf("remove without the token: %v", err)
+	}
+	if _, err := open.Status(context.Background(), addr); err != nil {
+		t.Fatalf("status needs no token: %v", err)
+	}
+	withToken := client.New(client.Options{Timeout: 5 * time.Second, Token: token})
+	err = withToken.Remove(context.Background(), addr, "nobody")
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+		t.Fatalf("remove with the token refused: %v", err)
 	}
 }

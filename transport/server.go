@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/transport/wire"
 )
 
@@ -23,7 +25,11 @@ type Config struct {
 	// OnLeave is called after the node left the cluster through the API
 	// (the agent then shuts down).
 	OnLeave func()
-	Logger  hclog.Logger
+	// Token, when set, is required (header X-Cnv-Token) on membership
+	// changes (join, leave, remove) and node-to-node calls; without it
+	// anyone who reaches the API can change the Raft configuration.
+	Token  string
+	Logger hclog.Logger
 }
 
 // Server is the HTTP API of one node.
@@ -59,12 +65,12 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/cluster/status", s.handleStatus)
 	m.HandleFunc("GET /v1/cluster/members", s.handleMembers)
 	m.HandleFunc("GET /v1/cluster/keys", s.handleKeys)
-	m.HandleFunc("POST /v1/cluster/join", s.handleJoin)
-	m.HandleFunc("POST /v1/cluster/leave", s.handleLeave)
-	m.HandleFunc("POST /v1/cluster/remove", s.handleRemove)
-	m.HandleFunc("POST /v1/internal/register", s.handleRegister)
-	m.HandleFunc("GET /v1/internal/read-index", s.handleReadIndex)
-	m.HandleFunc("POST /v1/internal/propose", s.handlePropose)
+	m.HandleFunc("POST /v1/cluster/join", s.guarded(s.handleJoin))
+	m.HandleFunc("POST /v1/cluster/leave", s.guarded(s.handleLeave))
+	m.HandleFunc("POST /v1/cluster/remove", s.guarded(s.handleRemove))
+	m.HandleFunc("POST /v1/internal/register", s.guarded(s.handleRegister))
+	m.HandleFunc("GET /v1/internal/read-index", s.guarded(s.handleReadIndex))
+	m.HandleFunc("POST /v1/internal/propose", s.guarded(s.handlePropose))
 	m.HandleFunc("GET /v1/ledger/status", s.handleLedgerStatus)
 	m.HandleFunc("GET /v1/ledger/events", s.handleLedgerEvents)
 	m.HandleFunc("GET /v1/ledger/events/{index}", s.handleLedgerEvent)
@@ -84,6 +90,25 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /metrics", s.handleMetrics)
 	m.HandleFunc("GET /healthz", s.handleHealth)
 	m.HandleFunc("GET /readyz", s.handleReady)
+}
+
+// errBadToken is a membership or node-to-node call without the cluster
+// token.
+var errBadToken = cnverr.New(cnverr.Unauthenticated, "missing or wrong cluster token (X-Cnv-Token)")
+
+// guarded requires the cluster token, when one is configured.
+func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
+	if s.cfg.Token == "" {
+		return h
+	}
+	want := []byte(s.cfg.Token)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get(wire.HeaderToken)), want) != 1 {
+			writeErr(w, r, errBadToken)
+			return
+		}
+		h(w, r)
+	}
 }
 
 // ServeHTTP serves the API; every answer names the node.

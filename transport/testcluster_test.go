@@ -30,6 +30,8 @@ type testNode struct {
 	srv                        *Server
 	apiLn                      net.Listener
 	done                       chan struct{}
+	// token is the cluster token the node requires ("" for none).
+	token string
 	// down is set while the node is stopped (read by load goroutines).
 	down atomic.Bool
 }
@@ -98,7 +100,7 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	tn.apiLn = listen(t, tn.apiAddr)
 	tn.raftAddr, tn.apiAddr = raftLn.Addr().String(), tn.apiLn.Addr().String()
 	log := hclog.New(&hclog.LoggerOptions{Name: tn.id, Level: hclog.Warn, Output: c.logw})
-	peers := NewPeers(client.Options{Timeout: 10 * time.Second})
+	peers := NewPeers(client.Options{Timeout: 10 * time.Second, Token: tn.token})
 	cfg := cluster.Config{
 		NodeID: tn.id, DataDir: tn.dir, RaftListener: raftLn, APIAddr: tn.apiAddr,
 		Bootstrap: boot, AdminKeys: []ed25519.PublicKey{c.admin.Public().(ed25519.PublicKey)},
@@ -115,7 +117,7 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	}
 	tn.node = node
 	tn.down.Store(false)
-	tn.srv = NewServer(Config{Node: node, Peers: peers, Logger: log})
+	tn.srv = NewServer(Config{Node: node, Peers: peers, Logger: log, Token: tn.token})
 	tn.done = make(chan struct{})
 	go func() { defer close(tn.done); tn.srv.Serve(tn.apiLn) }()
 }

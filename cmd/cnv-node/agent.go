@@ -31,7 +31,7 @@ type agentFlags struct {
 	join, adminKeys, dialMap                                     []string
 	logLevel                                                     string
 	logJSON                                                      bool
-	pprofAddr, hotAddr                                           string
+	pprofAddr, hotAddr, tokenFile                                string
 	gossip                                                       gossipFlags
 	clockOffset, joinTimeout                                     time.Duration
 	snapThreshold, trailingLogs                                  uint64
@@ -68,6 +68,7 @@ data dir comes back with its state and never bootstraps again.`,
 	fl.BoolVar(&f.logJSON, "log-json", false, "log as JSON")
 	fl.StringSliceVar(&f.dialMap, "test-dial-map", nil, "test only: FROM=TO rewrites a peer address this node dials (fault injection)")
 	fl.DurationVar(&f.clockOffset, "test-clock-offset", 0, "test only: shift this node's wall clock")
+	fl.StringVar(&f.tokenFile, "cluster-token-file", "", "file holding the cluster token that joins, leaves, removes and node-to-node calls must carry (recommended beyond loopback)")
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof on this address (profiling; off by default)")
 	addGossipFlags(fl, &f.gossip)
 	fl.StringVar(&f.hotAddr, "hot-addr", "", "serve the hot-path protocol (certified FastPath sessions) on this address (off by default)")
@@ -114,7 +115,11 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err != nil {
 		return exitWith(exitError, "metrics: %v", err)
 	}
-	peers := transport.NewPeers(client.Options{Timeout: 10 * time.Second, Dial: dial.context})
+	token, err := readToken(f.tokenFile)
+	if err != nil {
+		return exitWith(exitUsage, "%v", err)
+	}
+	peers := transport.NewPeers(client.Options{Timeout: 10 * time.Second, Dial: dial.context, Token: token})
 	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
 	gcfg, err := f.gossip.config(peers.Client())
 	if err != nil {
@@ -132,7 +137,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		return exitWith(exitError, "%v", err)
 	}
 	left := make(chan struct{})
-	srv := transport.NewServer(transport.Config{Node: node, Peers: peers, Metrics: render, Logger: log,
+	srv := transport.NewServer(transport.Config{Node: node, Peers: peers, Metrics: render, Logger: log, Token: token,
 		OnLeave: func() { close(left) }})
 	go srv.Serve(apiLn)
 	if f.pprofAddr != "" {
@@ -304,4 +309,20 @@ func servePprof(addr string, log hclog.Logger) {
 	if err := srv.ListenAndServe(); err != nil {
 		log.Warn("pprof server stopped", "error", err)
 	}
+}
+
+// readToken reads a cluster token file ("" when no file is given).
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := readFileLimit(path, 4096)
+	if err != nil {
+		return "", fmt.Errorf("--cluster-token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 16 {
+		return "", fmt.Errorf("--cluster-token-file: the token must have at least 16 characters")
+	}
+	return tok, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,10 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 	if err := ensureKeyPair(adminBase); err != nil {
 		return exitWith(exitError, "admin key: %v", err)
 	}
+	tokenFile := filepath.Join(f.dataDir, "cluster.token")
+	if err := ensureToken(tokenFile); err != nil {
+		return exitWith(exitError, "cluster token: %v", err)
+	}
 	nodes := make([]*upNode, f.nodes)
 	for i := range nodes {
 		id := fmt.Sprintf("n%d", i+1)
@@ -85,7 +90,7 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 	defer stopNodes(cmd.ErrOrStderr(), nodes)
 	for i, n := range nodes {
 		args := []string{"agent", "--node-id", n.id, "--data-dir", n.dir, "--raft-addr", n.raft, "--http-addr", n.http,
-			"--admin-key", adminBase + ".pub", "--log-level", f.logLevel}
+			"--admin-key", adminBase + ".pub", "--log-level", f.logLevel, "--cluster-token-file", tokenFile}
 		if n.gossip != "" {
 			args = append(args, "--gossip-addr", n.gossip, "--autopilot-stabilization", "3s")
 		}
@@ -110,6 +115,18 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 	}
 	printUp(cmd.OutOrStdout(), nodes, adminBase+".key", displayPath(exe))
 	return waitUp(cmd.ErrOrStderr(), nodes)
+}
+
+// ensureToken writes a random cluster token to path unless it exists.
+func ensureToken(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(hex.EncodeToString(b[:])+"\n"), 0o600)
 }
 
 func ensureKeyPair(base string) error {
@@ -184,7 +201,7 @@ func printUp(w io.Writer, nodes []*upNode, adminKey, bin string) {
 	}
 	a := nodes[0].http
 	fmt.Fprintf(w, "\nadmin key: %s\n\ntry:\n", adminKey)
-	fmt.Fprintf(w, "  export CNV_ADDR=%s CNV_KEY=%s\n", a, adminKey)
+	fmt.Fprintf(w, "  export CNV_ADDR=%s CNV_KEY=%s CNV_TOKEN=$(cat %s)\n", a, adminKey, filepath.Join(filepath.Dir(adminKey), "cluster.token"))
 	fmt.Fprintf(w, "  %s cluster members\n", bin)
 	fmt.Fprintf(w, "  %s capability register runtime/graph/testdata/caps.json\n", bin)
 	fmt.Fprintf(w, "  %s invoke --addr %s user create --name alice\n", bin, nodes[len(nodes)-1].http)
@@ -196,7 +213,9 @@ func printUp(w io.Writer, nodes []*upNode, adminKey, bin string) {
 	fmt.Fprintf(w, "\nCtrl-C stops the cluster (data stays in place; run again to restart it).\n")
 }
 
-// waitUp blocks until a signal (then stops the nodes) or until a node dies.
+// waitUp blocks until a signal (then stops the nodes) or until a node
+// dies. A node that exits cleanly (it left the cluster) is reported and
+// the others keep running.
 func waitUp(errw io.Writer, nodes []*upNode) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -209,13 +228,21 @@ func waitUp(errw io.Writer, nodes []*upNode) error {
 			died <- n
 		}()
 	}
-	select {
-	case <-sig:
-		fmt.Fprintln(errw, "stopping the cluster")
-		return nil
-	case n := <-died:
-		return exitWith(exitError, "%s exited unexpectedly; see %s", n.id, filepath.Join(n.dir, "node.log"))
+	for running := len(nodes); running > 0; running-- {
+		select {
+		case <-sig:
+			fmt.Fprintln(errw, "stopping the cluster")
+			return nil
+		case n := <-died:
+			if err := <-n.exited; err != nil {
+				n.exited <- err
+				return exitWith(exitError, "%s exited unexpectedly (%v); see %s", n.id, err, filepath.Join(n.dir, "node.log"))
+			}
+			n.exited <- nil
+			fmt.Fprintf(errw, "%s left the cluster and stopped\n", n.id)
+		}
 	}
+	return nil
 }
 
 // stopNodes sends SIGTERM to every running node, then SIGKILL to any

@@ -23,6 +23,7 @@ import (
 func addRemoteFlags(cmd *cobra.Command, withKey bool) {
 	cmd.Flags().String("addr", "", "node HTTP address (host:port or URL; env CNV_ADDR)")
 	cmd.Flags().Duration("timeout", 30*time.Second, "request timeout")
+	cmd.Flags().String("token", "", "cluster token for membership changes (env CNV_TOKEN)")
 	if withKey {
 		cmd.Flags().String("key", "", "private key file that signs (env CNV_KEY)")
 	}
@@ -82,6 +83,10 @@ func remote(cmd *cobra.Command, needKey bool) (*client.Client, string, context.C
 	}
 	timeout, _ := cmd.Flags().GetDuration("timeout")
 	opts.Timeout = timeout
+	opts.Token, _ = cmd.Flags().GetString("token")
+	if opts.Token == "" {
+		opts.Token = os.Getenv("CNV_TOKEN")
+	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 	return client.New(opts), addr, ctx, cancel, nil
 }

@@ -36,6 +36,10 @@ type Options struct {
 	Msgpack bool
 	// MaxConnsPerHost bounds connections per node (default 256).
 	MaxConnsPerHost int
+	// Token is the cluster token, sent with every request; nodes started
+	// with --cluster-token require it for membership changes and
+	// node-to-node calls.
+	Token string
 }
 
 // Client is safe for concurrent use.
@@ -151,6 +155,9 @@ func (c *Client) DoRaw(ctx context.Context, method, addr, path string, body io.R
 		req.Header.Set("Content-Type", ct)
 	}
 	req.Header.Set("Accept", ct)
+	if c.opts.Token != "" {
+		req.Header.Set(wire.HeaderToken, c.opts.Token)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return err

@@ -24,6 +24,9 @@ const (
 	HeaderIndex = "X-Cnv-Index"
 	// HeaderNode names the node that answered.
 	HeaderNode = "X-Cnv-Node"
+	// HeaderToken carries the cluster token (membership changes and
+	// node-to-node calls, when the cluster has one).
+	HeaderToken = "X-Cnv-Token"
 )
 
 // ErrorResponse is every error's body.
