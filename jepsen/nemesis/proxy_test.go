@@ -19,8 +19,14 @@ func TestProxyPass(t *testing.T) {
 	if err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("1 MiB round trip: %v", err)
 	}
-	if s := p.Stats(); s.Accepted != 1 || s.BytesForwarded < 2<<20 {
-		t.Fatalf("stats %+v", s)
+	// The echo can reach the client before the proxy counts its last
+	// chunk: wait for the counters rather than read them once.
+	deadline := time.Now().Add(5 * time.Second)
+	for s := p.Stats(); s.Accepted != 1 || s.BytesForwarded < 2<<20; s = p.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", s)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
