@@ -2,10 +2,14 @@
 // stable store in raft-boltdb, file snapshots) driving the fsm over the
 // node's ledger file, the leader's invocation pipeline (authenticate, verify
 // delegation links, group-commit commands into Raft entries, certify the
-// committed results with the node key), linearizable and stale reads, and
-// membership (bootstrap, join, leave, remove, node records).
+// committed results with the node key), linearizable and stale reads,
+// membership (bootstrap, join, leave, remove, node records), gossip with
+// autopilot on the leader (cluster/gossip), node-signed proposals for the
+// hot path, and the checks that keep a damaged data dir from serving
+// (bbolt truncation, start-up verify, Raft log scan). DESIGN.md explains
+// the choices.
 //
-// cluster speaks to other nodes only through the Peers interface, which the
-// transport layer implements over HTTP; it imports fsm, ledger and runtime,
+// cluster speaks to other nodes only through the PeerClient interface, which the
+// transport layer implements over HTTP; it imports cluster/gossip, fsm, ledger and runtime,
 // never transport or cmd.
 package cluster

@@ -5,9 +5,15 @@
 // appends the ledger events, updates the replicated state (principals and
 // admin keys, the policy set, the capability registry, delegation links with
 // their use counters and revocations, node records, the bounded request-id
-// table) and records the last applied Raft index. A restart therefore never
+// table, hot-path quota leases) and records the last applied Raft index. A restart therefore never
 // applies an entry twice (entries at or below the recorded index are
 // skipped), and a snapshot is a consistent copy of the file.
+//
+// Every entry is framed with a CRC-32C of its body (Envelope.Encode,
+// CheckEntry); an entry that fails it stops the node rather than letting
+// it apply something the other replicas did not. Nodes may propose only the
+// hot-path kinds on their own behalf (NodeProposable); everything else comes
+// from clients' signed invocations or from the leader.
 //
 // Apply never reads the wall clock, randomness or Go map iteration order:
 // the leader stamps each envelope with a time, clamped here to never go

@@ -6,9 +6,16 @@
 // Writes reaching a follower are forwarded to the leader once (the
 // forwarded request carries wire.HeaderForwarded and is never forwarded
 // again); with no leader a write waits up to the node's hold time and then
-// answers 503 with Retry-After.
+// answers 503 with Retry-After. With a cluster token configured,
+// membership changes and node-to-node calls must carry it.
+//
+// The package also holds the edge node's API (EdgeServer: graph reads from
+// the gossiped snapshot, certificate checks with learned node keys, writes
+// forwarded to a server), the gossip snapshot fetcher (GraphFetcher) and
+// the Prometheus rendering of the process metrics (ProcessMetrics).
 //
 // transport imports cluster, fsm, ledger and runtime; only cmd imports it.
-// The public Go client lives in transport/client and the API shapes in
-// transport/wire.
+// The public Go client lives in transport/client, the API shapes in
+// transport/wire, the load generator in transport/bench, and the hot path
+// in transport/hotwire (protocol) and transport/hotnode (cluster wiring).
 package transport
