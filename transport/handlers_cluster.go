@@ -21,11 +21,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 	ms, err := s.node.Members()
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	write(w, r, http.StatusOK, ms)
+	respond(w, r, ms, err)
 }
 
 func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request) {
@@ -113,11 +109,7 @@ func (s *Server) handlePropose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.node.HandleProposal(r.Context(), sp)
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	write(w, r, http.StatusOK, res)
+	respond(w, r, res, err)
 }
 
 func (s *Server) handleReadIndex(w http.ResponseWriter, r *http.Request) {

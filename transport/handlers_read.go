@@ -123,55 +123,54 @@ func (s *Server) handleLedgerEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev, err := s.node.Store().Event(i)
+	respond(w, r, ev, err)
+}
+
+// span parses a range's start parameter, makes the state fit for a
+// linearizable read (or what the request asks), then parses its end
+// parameter, which defaults to the ledger size at that read. On error it
+// has answered.
+func (s *Server) span(w http.ResponseWriter, r *http.Request, startName, endName string) (start, end uint64, ok bool) {
+	start, err := queryUint(r, startName, 0)
+	if err != nil {
+		writeErr(w, r, err)
+		return 0, 0, false
+	}
+	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
+		return 0, 0, false
+	}
+	if end, err = queryUint(r, endName, s.node.Store().Head().Size); err != nil {
+		writeErr(w, r, err)
+		return 0, 0, false
+	}
+	return start, end, true
+}
+
+// respond answers v, or err when it is set.
+func respond(w http.ResponseWriter, r *http.Request, v any, err error) {
 	if err != nil {
 		writeErr(w, r, err)
 		return
 	}
-	write(w, r, http.StatusOK, ev)
+	write(w, r, http.StatusOK, v)
 }
 
 func (s *Server) handleLedgerProof(w http.ResponseWriter, r *http.Request) {
-	index, err := queryUint(r, "index", 0)
-	if err != nil || !r.URL.Query().Has("index") {
+	if !r.URL.Query().Has("index") {
 		writeErr(w, r, cnverr.New(cnverr.InvalidInput, "proof needs index=N"))
 		return
 	}
-	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
-		return
+	if index, size, ok := s.span(w, r, "index", "size"); ok {
+		p, err := s.node.Store().InclusionProof(index, size)
+		respond(w, r, p, err)
 	}
-	size, err := queryUint(r, "size", s.node.Store().Head().Size)
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	p, err := s.node.Store().InclusionProof(index, size)
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	write(w, r, http.StatusOK, p)
 }
 
 func (s *Server) handleLedgerConsistency(w http.ResponseWriter, r *http.Request) {
-	from, err := queryUint(r, "from", 0)
-	if err != nil {
-		writeErr(w, r, err)
-		return
+	if from, to, ok := s.span(w, r, "from", "to"); ok {
+		p, err := s.node.Store().ConsistencyProof(from, to)
+		respond(w, r, p, err)
 	}
-	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
-		return
-	}
-	to, err := queryUint(r, "to", s.node.Store().Head().Size)
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	p, err := s.node.Store().ConsistencyProof(from, to)
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	write(w, r, http.StatusOK, p)
 }
 
 func (s *Server) handleLedgerCheckpoints(w http.ResponseWriter, r *http.Request) {
@@ -179,34 +178,17 @@ func (s *Server) handleLedgerCheckpoints(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	cps, err := s.node.Store().Checkpoints()
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	write(w, r, http.StatusOK, cps)
+	respond(w, r, cps, err)
 }
 
 func (s *Server) handleLedgerVerify(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.node.Store().Verify(ledger.VerifyOptions{Structure: r.URL.Query().Get("structure") == "true"})
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	write(w, r, http.StatusOK, rep)
+	respond(w, r, rep, err)
 }
 
 func (s *Server) handleLedgerExport(w http.ResponseWriter, r *http.Request) {
-	from, err := queryUint(r, "from", 0)
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
-		return
-	}
-	to, err := queryUint(r, "to", s.node.Store().Head().Size)
-	if err != nil {
-		writeErr(w, r, err)
+	from, to, ok := s.span(w, r, "from", "to")
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
