@@ -228,6 +228,18 @@ func remoteReads(t *testing.T, bin string, procs []*proc) {
 	if code != 0 || !strings.Contains(out, `"events"`) {
 		t.Fatalf("ledger query --addr: %d %s", code, out)
 	}
+	out, code = runBin(t, bin, "ledger", "proof", "--addr", procs[2].http, "--index", "1", "--json")
+	if code != 0 || !strings.Contains(out, `"root"`) {
+		t.Fatalf("ledger proof --addr: %d %s", code, out)
+	}
+	out, code = runBin(t, bin, "ledger", "consistency", "--addr", procs[1].http, "--from", "2", "--json")
+	if code != 0 || !strings.Contains(out, `"to_root"`) {
+		t.Fatalf("ledger consistency --addr: %d %s", code, out)
+	}
+	out, code = runBin(t, bin, "ledger", "export", "--addr", procs[0].http, "--from", "0", "--to", "3")
+	if code != 0 || strings.Count(out, "\n") != 3 {
+		t.Fatalf("ledger export --addr: %d %q", code, out)
+	}
 	out, code = runBin(t, bin, "graph", "reachable", "user.create", "user.read", "--addr", procs[0].http, "--json")
 	if code != 0 || !strings.Contains(out, `"reachable": true`) || !strings.Contains(out, `"index"`) {
 		t.Fatalf("graph reachable --addr: %d %s", code, out)
