@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,20 +14,7 @@ import (
 // each listing the other two: they form one cluster with one leader, and a
 // restart of all three on their data dirs does not bootstrap again.
 func TestBootstrapExpect(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs real processes")
-	}
-	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	admin := filepath.Join(dir, "admin")
-	if _, code := runBin(t, bin, "keygen", "--out", admin); code != 0 {
-		t.Fatal("keygen failed")
-	}
-	procs := make([]*proc, 3)
-	for i := range procs {
-		procs[i] = &proc{id: fmt.Sprintf("n%d", i+1), raft: freeAddr(t), http: freeAddr(t)}
-		procs[i].dir = filepath.Join(dir, procs[i].id)
-	}
+	bin, _, admin, procs := processCluster(t, 3)
 	for i, p := range procs {
 		var others []string
 		for j, q := range procs {
@@ -36,9 +22,7 @@ func TestBootstrapExpect(t *testing.T) {
 				others = append(others, q.http)
 			}
 		}
-		p.args = []string{"agent", "--node-id", p.id, "--data-dir", p.dir, "--raft-addr", p.raft, "--http-addr", p.http,
-			"--bootstrap-expect", "3", "--join", strings.Join(others, ","), "--admin-key", admin + ".pub", "--log-level", "warn"}
-		t.Cleanup(p.kill)
+		p.args = append(p.args, "--bootstrap-expect", "3", "--join", strings.Join(others, ","))
 	}
 	cl := client.New(client.Options{Timeout: 2 * time.Second})
 	startAll := func() {

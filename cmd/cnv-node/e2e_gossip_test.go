@@ -17,29 +17,14 @@ import (
 // shows it dead, the cluster keeps committing, and graph reads on the edge
 // node stay available.
 func TestGossipProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs real processes")
-	}
-	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	admin := filepath.Join(dir, "admin")
-	if _, code := runBin(t, bin, "keygen", "--out", admin); code != 0 {
-		t.Fatal("keygen failed")
-	}
-	procs := make([]*proc, 3)
-	for i := range procs {
-		p := &proc{id: fmt.Sprintf("n%d", i+1), raft: freeAddr(t), http: freeAddr(t)}
-		p.dir = filepath.Join(dir, p.id)
-		p.args = []string{"agent", "--node-id", p.id, "--data-dir", p.dir, "--raft-addr", p.raft, "--http-addr", p.http,
-			"--gossip-addr", freeAddr(t), "--test-fast-gossip", "--autopilot-stabilization", "1s",
-			"--admin-key", admin + ".pub", "--log-level", "warn"}
+	bin, dir, admin, procs := processCluster(t, 3)
+	for i, p := range procs {
+		p.args = append(p.args, "--gossip-addr", freeAddr(t), "--test-fast-gossip", "--autopilot-stabilization", "1s")
 		if i == 0 {
 			p.args = append(p.args, "--bootstrap")
 		} else {
 			p.args = append(p.args, "--join", procs[0].http)
 		}
-		procs[i] = p
-		t.Cleanup(p.kill)
 	}
 	edge := &proc{id: "e1", http: freeAddr(t)}
 	edge.dir = filepath.Join(dir, "e1")

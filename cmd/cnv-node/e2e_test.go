@@ -17,6 +17,33 @@ import (
 	"github.com/cnv-project/cnv/transport/client"
 )
 
+// processCluster builds the binary into a temp dir, writes an admin key
+// pair there (admin.key, admin.pub) and prepares n nodes with the base
+// agent flags; the caller adds its own flags and starts them. Every node
+// is killed at cleanup. Skipped with -short.
+func processCluster(t *testing.T, n int) (bin, dir, admin string, procs []*proc) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	dir = t.TempDir()
+	bin = buildBinary(t, dir)
+	admin = filepath.Join(dir, "admin")
+	if _, code := runBin(t, bin, "keygen", "--out", admin); code != 0 {
+		t.Fatal("keygen failed")
+	}
+	procs = make([]*proc, n)
+	for i := range procs {
+		p := &proc{id: fmt.Sprintf("n%d", i+1), raft: freeAddr(t), http: freeAddr(t)}
+		p.dir = filepath.Join(dir, p.id)
+		p.args = []string{"agent", "--node-id", p.id, "--data-dir", p.dir, "--raft-addr", p.raft, "--http-addr", p.http,
+			"--admin-key", admin + ".pub", "--log-level", "warn"}
+		procs[i] = p
+		t.Cleanup(p.kill)
+	}
+	return bin, dir, admin, procs
+}
+
 // buildBinary builds cnv-node into dir.
 func buildBinary(t *testing.T, dir string) string {
 	t.Helper()
@@ -106,24 +133,7 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() error) {
 // the CLI, kills the leader with SIGKILL, invokes again, restarts it, and
 // checks that every node reports the same ledger size and root.
 func TestThreeProcessCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs real processes")
-	}
-	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	if _, code := runBin(t, bin, "keygen", "--out", filepath.Join(dir, "admin")); code != 0 {
-		t.Fatal("keygen failed")
-	}
-	admin := filepath.Join(dir, "admin")
-	procs := make([]*proc, 3)
-	for i := range procs {
-		p := &proc{id: fmt.Sprintf("n%d", i+1), raft: freeAddr(t), http: freeAddr(t)}
-		p.dir = filepath.Join(dir, p.id)
-		p.args = []string{"agent", "--node-id", p.id, "--data-dir", p.dir, "--raft-addr", p.raft, "--http-addr", p.http,
-			"--admin-key", admin + ".pub", "--log-level", "warn"}
-		procs[i] = p
-		t.Cleanup(p.kill)
-	}
+	bin, dir, admin, procs := processCluster(t, 3)
 	procs[0].args = append(procs[0].args, "--bootstrap")
 	procs[1].args = append(procs[1].args, "--join", procs[0].http)
 	cl := client.New(client.Options{Timeout: 2 * time.Second})

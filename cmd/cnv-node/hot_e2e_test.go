@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -19,24 +18,11 @@ import (
 // the ledger (query) and that every node's ledger verifies after a clean
 // stop.
 func TestHotBenchAgainstProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs real processes")
-	}
-	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	admin := filepath.Join(dir, "admin")
-	if _, code := runBin(t, bin, "keygen", "--out", admin); code != 0 {
-		t.Fatal("keygen failed")
-	}
-	procs := make([]*proc, 2)
+	bin, _, admin, procs := processCluster(t, 2)
 	hot := make([]string, 2)
-	for i := range procs {
-		p := &proc{id: fmt.Sprintf("n%d", i+1), raft: freeAddr(t), http: freeAddr(t)}
-		p.dir, hot[i] = filepath.Join(dir, p.id), freeAddr(t)
-		p.args = []string{"agent", "--node-id", p.id, "--data-dir", p.dir, "--raft-addr", p.raft, "--http-addr", p.http,
-			"--hot-addr", hot[i], "--admin-key", admin + ".pub", "--log-level", "warn"}
-		procs[i] = p
-		t.Cleanup(p.kill)
+	for i, p := range procs {
+		hot[i] = freeAddr(t)
+		p.args = append(p.args, "--hot-addr", hot[i])
 	}
 	procs[0].args = append(procs[0].args, "--bootstrap")
 	procs[1].args = append(procs[1].args, "--join", procs[0].http)
