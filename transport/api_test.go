@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -125,5 +127,40 @@ func TestClusterToken(t *testing.T) {
 	err = withToken.Remove(context.Background(), addr, "nobody")
 	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 		t.Fatalf("remove with the token refused: %v", err)
+	}
+}
+
+// POST /v1/certificates/verify checks a certificate against the node keys
+// in the replicated state; tampered or malformed documents are 4xx.
+func TestVerifyCertificateEndpoint(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	outs, err := c.invoke(c.followers()[0], nil, userCreate("v", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := json.Marshal(outs[0])
+	bad := outs[0]
+	bad.Signature = append([]byte(nil), bad.Signature...)
+	bad.Signature[0] ^= 1
+	tampered, _ := json.Marshal(bad)
+	post := func(addr string, body []byte) int {
+		resp, err := http.Post("http://"+addr+"/v1/certificates/verify", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tn := range c.nodes {
+		if got := post(tn.apiAddr, good); got != http.StatusOK {
+			t.Errorf("%s: valid certificate answered %d", tn.id, got)
+		}
+		if got := post(tn.apiAddr, tampered); got < 400 || got >= 500 {
+			t.Errorf("%s: tampered certificate answered %d", tn.id, got)
+		}
+		if got := post(tn.apiAddr, []byte("{not json")); got != http.StatusBadRequest {
+			t.Errorf("%s: malformed document answered %d", tn.id, got)
+		}
 	}
 }
