@@ -49,7 +49,7 @@ fuzz:
 ## jepsen: a short fault-injection suite against real cnv-node processes
 ## (jepsen/); the report path is the last line. Longer campaigns:
 ##   go run ./jepsen --scenario all --runs 100 --duration 60s --nodes 5
-JEPSEN_SCENARIOS ?= partition-leader,partition-oneway-leader,kill-leader,pause-leader,links-reset,revocation
+JEPSEN_SCENARIOS ?= partition-leader,partition-oneway-leader,kill-leader,pause-leader,links-reset,revocation,membership
 JEPSEN_DURATION  ?= 15s
 JEPSEN_SEED      ?= 1
 jepsen:

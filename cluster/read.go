@@ -175,8 +175,9 @@ func (n *Node) gossipAddr() string {
 	return n.gossip.Addr()
 }
 
-// Ready reports whether the node can serve: it knows a leader, and its
-// state has caught up with the commit index it knows of.
+// Ready reports whether the node can serve: it knows a leader, the cluster
+// is bootstrapped, its own record is published, and its state has caught
+// up with the commit index it knows of.
 func (n *Node) Ready() error {
 	if n.raft.State() == raft.Shutdown {
 		return ErrShutdown
@@ -184,8 +185,15 @@ func (n *Node) Ready() error {
 	if _, id := n.raft.LeaderWithID(); id == "" {
 		return ErrNoLeader
 	}
-	if !n.fsm.View().Bootstrapped {
+	view := n.fsm.View()
+	if !view.Bootstrapped {
 		return cnverr.New(cnverr.Unavailable, "cluster not bootstrapped yet")
+	}
+	// A member whose own record (key, addresses) is not yet applied is still
+	// joining: its NodeJoined event is about to move the ledger, and peers
+	// cannot check what it signs.
+	if !n.recordCurrent(view) {
+		return cnverr.New(cnverr.Unavailable, "joining: this node's record is not in the replicated state yet")
 	}
 	if lag := n.raft.CommitIndex(); n.applied.current() < lag && !n.onlyMarkersUpTo(lag) {
 		return cnverr.New(cnverr.Unavailable, "catching up: applied %d of %d", n.applied.current(), lag)

@@ -326,3 +326,35 @@ func TestClusterRebuildsDamagedStateFile(t *testing.T) {
 		t.Fatalf("moved aside %v, size %d", aside, st.Size)
 	}
 }
+
+// TestReadyOnlyWithOwnRecord: a joining node reports ready only once its
+// own record is applied. Before, /readyz answered as soon as the node had
+// a leader and had caught up, while its NodeJoined event was still to
+// come: a reader that took ready as settled saw the ledger move right
+// after (the fault-injection suite read a status and a verify on either
+// side of that event).
+func TestReadyOnlyWithOwnRecord(t *testing.T) {
+	c := newTestCluster(t, 1, nil)
+	tn := &testNode{id: "n2", dir: t.TempDir(), raftAddr: "127.0.0.1:0", apiAddr: "127.0.0.1:0"}
+	c.nodes = append(c.nodes, tn)
+	c.start(tn, false)
+	joined := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		joined <- tn.node.Join(ctx, []string{c.nodes[0].apiAddr})
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for tn.node.Ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("n2 never became ready: %v", tn.node.Ready())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if rec, ok := tn.node.FSM().View().Nodes["n2"]; !ok || rec.KeyID != tn.node.KeyID() {
+		t.Fatalf("n2 reported ready before its own record was applied (record %+v, present %v)", rec, ok)
+	}
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+}

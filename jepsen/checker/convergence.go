@@ -25,9 +25,16 @@ func Convergence(final *history.Final) Verdict {
 			}
 			continue
 		}
-		if n.Verified && (!n.VerifyOK || n.VerifyRoot != n.Root) {
-			b.fail("damaged store: node %s serves root %s but its store verifies %v with root %s",
-				n.Node, short(n.Root), n.VerifyOK, short(n.VerifyRoot))
+		switch {
+		case n.Verified && !n.VerifyOK:
+			b.fail("damaged store: node %s serves size %d root %s but its store does not verify (size %d, root %s)",
+				n.Node, n.Size, short(n.Root), n.VerifySize, short(n.VerifyRoot))
+		case n.Verified && n.VerifySize == n.Size && n.VerifyRoot != n.Root:
+			b.fail("damaged store: node %s serves root %s at size %d but its store verifies to root %s at that size",
+				n.Node, short(n.Root), n.Size, short(n.VerifyRoot))
+		case n.Verified && n.VerifySize != n.Size:
+			b.fail("not a consistent cut: node %s reported size %d but verified size %d (the ledger moved during the final read)",
+				n.Node, n.Size, n.VerifySize)
 		}
 		if n.Size != ref.Size || n.Root != ref.Root {
 			b.fail("diverged: node %s has size %d root %s; node %s has size %d root %s",

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cnv-project/cnv/jepsen/history"
@@ -25,11 +26,27 @@ func TestConvergenceDiverged(t *testing.T) {
 }
 
 func TestConvergenceStoreFailsVerification(t *testing.T) {
-	f := nodes(history.NodeState{Node: "n1", Size: 2, Root: "r", Verified: true, VerifyOK: true, VerifyRoot: "r"},
-		history.NodeState{Node: "n2", Size: 2, Root: "r", Verified: true, VerifyRoot: "x"})
+	f := nodes(history.NodeState{Node: "n1", Size: 2, Root: "r", Verified: true, VerifyOK: true, VerifySize: 2, VerifyRoot: "r"},
+		history.NodeState{Node: "n2", Size: 2, Root: "r", Verified: true, VerifySize: 2, VerifyRoot: "x"})
 	wantFail(t, Convergence(f), "damaged store", "n2")
-	f.Nodes[1].VerifyOK, f.Nodes[1].VerifyRoot = true, "r"
+	f.Nodes[1].VerifyOK = true
+	wantFail(t, Convergence(f), "damaged store", "n2", "at size 2")
+	f.Nodes[1].VerifyRoot = "r"
 	wantPass(t, Convergence(f))
+}
+
+// A verify that saw a larger ledger than the status read before it is
+// not evidence of damage, but it is not a consistent cut either: the
+// run must not pass on it (ReadFinal repeats its reads until they agree).
+func TestConvergenceVerifyAtAnotherSize(t *testing.T) {
+	f := nodes(history.NodeState{Node: "n1", Size: 2, Root: "r", Verified: true, VerifyOK: true, VerifySize: 3, VerifyRoot: "s"})
+	v := Convergence(f)
+	wantFail(t, v, "not a consistent cut", "n1")
+	for _, p := range v.Problems {
+		if strings.Contains(p, "damaged") {
+			t.Fatalf("a moved ledger reported as damage: %q", p)
+		}
+	}
 }
 
 func TestConvergenceNodeDown(t *testing.T) {

@@ -91,9 +91,11 @@ type NodeState struct {
 	// serve, but must not serve different data.
 	Damaged bool `json:"damaged,omitempty"`
 	// Verified: the node recomputed every leaf and its root from its store
-	// (GET /v1/ledger/verify); VerifyOK and VerifyRoot are what it found.
+	// (GET /v1/ledger/verify); VerifyOK, VerifySize and VerifyRoot are
+	// what it found.
 	Verified   bool   `json:"verified,omitempty"`
 	VerifyOK   bool   `json:"verify_ok,omitempty"`
+	VerifySize uint64 `json:"verify_size,omitempty"`
 	VerifyRoot string `json:"verify_root,omitempty"`
 }
 

@@ -11,9 +11,27 @@ import (
 
 // ReadFinal waits up to settle for every node to report the same ledger
 // size and root with nothing left to apply, then reads every node's
-// state, the whole ledger (from the first node that serves) and the state
-// of every link.
+// verify report and checkpoints, the whole ledger (from the first node
+// that serves) and the state of every link. Those reads are a consistent
+// cut only if nothing was committed while they ran, so the nodes' status
+// is read again afterwards; if it moved (a late membership record, a
+// write still in flight), the whole read is repeated until settle passes.
 func ReadFinal(ctx context.Context, s *Setup, nodes Nodes, settle time.Duration) (*history.Final, string) {
+	deadline := time.Now().Add(settle)
+	for {
+		f, unsettled := readFinalOnce(ctx, s, nodes, time.Until(deadline))
+		if unsettled != "" || time.Now().After(deadline) || ctx.Err() != nil {
+			return f, unsettled
+		}
+		after, why := poll(ctx, s.Admin, nodes)
+		if why == "" && sameStates(f.Nodes, after) {
+			return f, ""
+		}
+		time.Sleep(200 * time.Millisecond) // polling interval while waiting for agreement
+	}
+}
+
+func readFinalOnce(ctx context.Context, s *Setup, nodes Nodes, settle time.Duration) (*history.Final, string) {
 	states, unsettled := converge(ctx, s.Admin, nodes, settle)
 	f := &history.Final{Nodes: states, Checkpoints: map[uint64][]string{}}
 	for i := range states {
@@ -38,14 +56,29 @@ func ReadFinal(ctx context.Context, s *Setup, nodes Nodes, settle time.Duration)
 	return f, unsettled
 }
 
+// sameStates reports whether two status reads found every node at the
+// same size and root.
+func sameStates(a, b []history.NodeState) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Node != b[i].Node || a[i].Size != b[i].Size || a[i].Root != b[i].Root || a[i].Error != b[i].Error {
+			return false
+		}
+	}
+	return true
+}
+
 // verify asks the node to recompute its ledger from its store.
 func verify(ctx context.Context, c *client.Client, addr string, ns *history.NodeState) {
 	var rep struct {
 		OK   bool   `json:"ok"`
+		Size uint64 `json:"size"`
 		Root string `json:"root"`
 	}
 	if err := c.Get(ctx, addr, "/v1/ledger/verify", &rep); err == nil {
-		ns.Verified, ns.VerifyOK, ns.VerifyRoot = true, rep.OK, rep.Root
+		ns.Verified, ns.VerifyOK, ns.VerifySize, ns.VerifyRoot = true, rep.OK, rep.Size, rep.Root
 	}
 }
 
