@@ -9,6 +9,6 @@
 //
 // It exits 0 only when every checker of every run passes, and prints the
 // report's path (or the campaign summary's) as its last line of output.
-// main only wires flags to jepsen/runner; it imports transport/client
+// main only wires flags to jepsen/runner; it imports client
 // through the packages below it and never cluster/ or fsm/.
 package main

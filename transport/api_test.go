@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/runtime/invocation"
-	"github.com/cnv-project/cnv/transport/client"
 )
 
 // The API speaks msgpack when asked, for writes and reads.

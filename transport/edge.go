@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster/gossip"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
@@ -19,8 +20,7 @@ import (
 	"github.com/cnv-project/cnv/runtime/graph"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport/client"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 // GraphFetcher fetches a member's graph snapshot from its API (gossip's

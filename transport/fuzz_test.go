@@ -7,7 +7,7 @@ import (
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 // FuzzDecodeRequests feeds arbitrary bodies, as JSON and as msgpack, to

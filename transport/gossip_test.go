@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/cluster/gossip"
 	"github.com/cnv-project/cnv/runtime/graph"
 	"github.com/cnv-project/cnv/runtime/invocation"
-	"github.com/cnv-project/cnv/transport/client"
 )
 
 // gossipTune turns gossip on with loopback timing and a short autopilot.

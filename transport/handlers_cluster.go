@@ -10,7 +10,7 @@ import (
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 var errInternal = cnverr.New(cnverr.InternalError, "internal error")

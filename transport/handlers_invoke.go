@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/runtime/invocation"
-	"github.com/cnv-project/cnv/transport/client"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 // handleInvoke commits a signed batch on the leader, forwarding it there

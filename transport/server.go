@@ -12,7 +12,7 @@ import (
 
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/runtime/cnverr"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 // Config configures a Server.

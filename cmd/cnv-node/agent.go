@@ -17,11 +17,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/principal"
 	"github.com/cnv-project/cnv/transport"
-	"github.com/cnv-project/cnv/transport/client"
 )
 
 type agentFlags struct {

@@ -12,11 +12,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/pflag"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/cluster/gossip"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/transport"
-	"github.com/cnv-project/cnv/transport/client"
 )
 
 type gossipFlags struct {

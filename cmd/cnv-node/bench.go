@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cnv-project/cnv/bench"
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/runtime/cnverr"
-	"github.com/cnv-project/cnv/transport/bench"
-	"github.com/cnv-project/cnv/transport/client"
 )
 
 // benchCaps is the capability `cnv-node bench` registers when the cluster

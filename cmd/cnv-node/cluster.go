@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cnv-project/cnv/transport/client"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/client"
+	"github.com/cnv-project/cnv/wire"
 )
 
 func newClusterCmd() *cobra.Command {

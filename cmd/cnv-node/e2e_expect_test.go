@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cnv-project/cnv/transport/client"
+	"github.com/cnv-project/cnv/client"
 )
 
 // TestBootstrapExpect starts three processes with --bootstrap-expect 3,

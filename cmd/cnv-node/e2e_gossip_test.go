@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cnv-project/cnv/transport/client"
+	"github.com/cnv-project/cnv/client"
 )
 
 // TestGossipProcesses starts 3 servers and 1 edge node as real processes

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cnv-project/cnv/transport/client"
+	"github.com/cnv-project/cnv/client"
 )
 
 // processCluster builds the binary into a temp dir, writes an admin key

@@ -15,7 +15,7 @@ import (
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 // govInvoke invokes a built-in governance capability and prints the

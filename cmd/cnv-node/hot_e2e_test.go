@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cnv-project/cnv/transport/client"
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/transport/hotwire"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/limits"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 func newInvokeCmd() *cobra.Command {

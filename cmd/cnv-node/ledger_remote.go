@@ -14,9 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/ledger"
-	"github.com/cnv-project/cnv/transport/client"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 // remoteLedger serves the read-only ledger commands from a running node's

@@ -13,9 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport/client"
 )
 
 // addRemoteFlags adds --addr (env CNV_ADDR) and, when withKey, --key (env

@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/jepsen/nemesis"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport/client"
 )
 
 // Config is a cluster of real processes.

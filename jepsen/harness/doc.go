@@ -8,6 +8,6 @@
 // the signal handler of the jepsen command, and child processes die with
 // the harness (Pdeathsig) even if it is killed.
 //
-// The package talks to nodes only through transport/client and the CLI;
+// The package talks to nodes only through client and the CLI;
 // it must not import cluster/ or fsm/.
 package harness

@@ -4,6 +4,6 @@
 // (jepsen/nemesis) injects faults, heals, reads the final state, checks the
 // history (jepsen/checker) and writes the report (jepsen/report).
 //
-// It talks to nodes only through transport/client and the CLI; it must
+// It talks to nodes only through client and the CLI; it must
 // not import cluster/ or fsm/.
 package runner

@@ -8,6 +8,6 @@
 // a history.Recorder. After healing, ReadFinal reads the ledger, every
 // node's size and root, and every link's state.
 //
-// It talks to nodes only through transport/client (and runtime/ helpers to
+// It talks to nodes only through client (and runtime/ helpers to
 // sign links); it must not import cluster/ or fsm/.
 package workload

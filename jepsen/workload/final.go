@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/jepsen/history"
-	"github.com/cnv-project/cnv/transport/client"
 )
 
 // ReadFinal waits up to settle for every node to report the same ledger

@@ -10,11 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/jepsen/history"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/invocation"
-	"github.com/cnv-project/cnv/transport/client"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 // Mix weighs the operations a worker chooses from.

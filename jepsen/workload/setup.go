@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport/client"
 )
 
 // Capabilities the workload registers.

@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/jepsen/history"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
-	"github.com/cnv-project/cnv/transport/client"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 func TestClassify(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/invocation"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 // Read selects a read's consistency: "linearizable" (default for ledger

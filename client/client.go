@@ -1,6 +1,6 @@
 // Package client is cnv's Go client: it talks to any node's HTTP API,
 // signs invocation batches with the caller's key, and decodes the API's
-// shapes (transport/wire). It imports only runtime packages and wire, so
+// shapes (wire). It imports only runtime packages and wire, so
 // outside tools can use it without the server.
 package client
 
@@ -20,7 +20,7 @@ import (
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/limits"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 // Options configure a Client.

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/cnv-project/cnv/runtime/cnverr"
-	"github.com/cnv-project/cnv/transport/wire"
+	"github.com/cnv-project/cnv/wire"
 )
 
 func TestAPIErrorClassification(t *testing.T) {

@@ -2,5 +2,5 @@
 // through a set of nodes for a duration, measuring committed invocations
 // per second and latency percentiles. `cnv-node bench` drives it.
 //
-// It imports only transport/client and runtime packages.
+// It imports only client and runtime packages.
 package bench
