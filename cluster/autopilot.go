@@ -22,7 +22,7 @@ type GossipConfig struct {
 	Timing gossip.Timing
 	// Autopilot tunes promotion and dead-server cleanup (zero: defaults).
 	Autopilot gossip.Policy
-	// Fetch fetches a member's graph snapshot (the transport backs it with
+	// Fetch fetches a member's graph snapshot (package peer backs it with
 	// the member's API).
 	Fetch gossip.FetchFunc
 }

@@ -33,8 +33,8 @@ type Config struct {
 	BootstrapPeers []Peer
 	// AdminKeys are installed by the first leader of a new cluster.
 	AdminKeys []ed25519.PublicKey
-	// Peers reaches other nodes. Required.
-	Peers PeerClient
+	// Remote reaches other nodes and the leader. Required.
+	Remote Remote
 	// Dial rewrites the address Raft dials (fault injection); nil dials
 	// directly.
 	Dial func(addr string, timeout time.Duration) (net.Conn, error)
@@ -63,8 +63,6 @@ type Config struct {
 	MaxBatchCommands int
 	// MaxInflight bounds the Raft entries proposed and not yet applied.
 	MaxInflight int
-	// ForwardHold is how long a write waits for a leader before 503.
-	ForwardHold time.Duration
 }
 
 // Peer is a server in a bootstrap configuration.
@@ -77,8 +75,8 @@ func (c *Config) setDefaults() error {
 	if c.NodeID == "" || c.DataDir == "" || c.RaftListener == nil || c.APIAddr == "" {
 		return errors.New("cluster: NodeID, DataDir, RaftListener and APIAddr are required")
 	}
-	if c.Peers == nil {
-		return errors.New("cluster: Peers is required")
+	if c.Remote == nil {
+		return errors.New("cluster: Remote is required")
 	}
 	if c.RaftAdvertise == "" {
 		c.RaftAdvertise = c.RaftListener.Addr().String()
@@ -97,7 +95,6 @@ func (c *Config) setDefaults() error {
 	setDur(&c.LeaderLeaseTimeout, 500*time.Millisecond)
 	setDur(&c.CommitTimeout, 5*time.Millisecond)
 	setDur(&c.SnapshotInterval, 30*time.Second)
-	setDur(&c.ForwardHold, 5*time.Second)
 	if c.SnapshotThreshold == 0 {
 		c.SnapshotThreshold = 8192
 	}

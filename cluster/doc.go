@@ -9,7 +9,7 @@
 // (bbolt truncation, start-up verify, Raft log scan). DESIGN.md explains
 // the choices.
 //
-// cluster speaks to other nodes only through the PeerClient interface, which the
-// transport layer implements over HTTP; it imports cluster/gossip, fsm, ledger and runtime,
-// never transport or cmd.
+// cluster speaks to other nodes only through the Remote interface, which
+// the forward package implements (peer carries the calls); it imports
+// cluster/gossip, fsm, ledger and runtime, never the API, forward or cmd.
 package cluster

@@ -28,7 +28,7 @@ type Outcome struct {
 
 // Invoke authenticates a signed batch, proposes its invocations as one
 // group and answers each with its outcome. Only the leader invokes; a
-// follower gets ErrNotLeader (the transport forwards the request). A
+// follower gets ErrNotLeader (the forward layer relays the request). A
 // whole-request error (bad signature, unknown key, malformed batch) means
 // nothing was proposed.
 func (n *Node) Invoke(ctx context.Context, s *invocation.Signed) ([]Outcome, error) {

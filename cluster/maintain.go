@@ -95,11 +95,10 @@ func (n *Node) registerSelf(ctx context.Context) error {
 	if n.IsLeader() {
 		return n.RegisterNode(ctx, sn)
 	}
-	_, addr := n.Leader()
-	if addr == "" {
+	if _, addr := n.Leader(); addr == "" {
 		return ErrNoLeader
 	}
-	return n.cfg.Peers.RegisterNode(ctx, addr, sn)
+	return n.cfg.Remote.RegisterNode(ctx, sn)
 }
 
 // syncVoterFlags re-proposes records whose voter flag no longer matches

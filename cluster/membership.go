@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -33,28 +31,11 @@ func (n *Node) Leader() (id, apiAddr string) {
 	return id, ""
 }
 
-// LeaderAPI waits (up to ForwardHold or ctx) for a leader whose API address
-// is known and returns it; it returns ErrNoLeader when none appears.
-func (n *Node) LeaderAPI(ctx context.Context) (string, error) {
-	deadline := time.NewTimer(n.cfg.ForwardHold)
-	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if id, addr := n.Leader(); addr != "" && id != "" {
-			return addr, nil
-		}
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			return "", ErrNoLeader
-		case <-ctx.Done():
-			return "", fmt.Errorf("%w: %v", ErrNoLeader, ctx.Err())
-		case <-n.shutdownCh:
-			return "", ErrShutdown
-		}
-	}
-}
+// Term is the current Raft term.
+func (n *Node) Term() uint64 { return n.raft.CurrentTerm() }
+
+// Done is closed when the node shuts down.
+func (n *Node) Done() <-chan struct{} { return n.shutdownCh }
 
 // Member is one server of the Raft configuration with its node record.
 type Member struct {
@@ -159,21 +140,6 @@ func (n *Node) AddServer(ctx context.Context, req JoinRequest) error {
 	return nil
 }
 
-// HandleJoin adds req's server when this node leads, and otherwise
-// forwards the request once to the leader.
-func (n *Node) HandleJoin(ctx context.Context, req JoinRequest) error {
-	err := n.AddServer(ctx, req)
-	if !errors.Is(err, ErrNotLeader) || req.Forwarded {
-		return err
-	}
-	addr, err := n.LeaderAPI(ctx)
-	if err != nil {
-		return err
-	}
-	req.Forwarded = true
-	return n.cfg.Peers.Join(ctx, addr, req)
-}
-
 // Join asks the members at addrs (API addresses) to add this node, trying
 // them in turn until one succeeds or ctx ends.
 func (n *Node) Join(ctx context.Context, addrs []string) error {
@@ -182,7 +148,7 @@ func (n *Node) Join(ctx context.Context, addrs []string) error {
 	var last error
 	for attempt := 0; ; attempt++ {
 		for _, a := range addrs {
-			if last = n.cfg.Peers.Join(ctx, a, req); last == nil {
+			if last = n.cfg.Remote.Join(ctx, a, req); last == nil {
 				n.log.Info("joined the cluster", "via", a)
 				return nil
 			}
@@ -206,6 +172,9 @@ func backoff(attempt int) time.Duration {
 // RemoveServer removes a server from the Raft configuration and records
 // its departure; leader only.
 func (n *Node) RemoveServer(ctx context.Context, req RemoveRequest) error {
+	if req.NodeID == "" {
+		return cnverr.New(cnverr.InvalidInput, "remove: node_id is required")
+	}
 	if !n.IsLeader() {
 		return ErrNotLeader
 	}
@@ -218,23 +187,6 @@ func (n *Node) RemoveServer(ctx context.Context, req RemoveRequest) error {
 	return err
 }
 
-// HandleRemove removes a server when this node leads, else forwards once.
-func (n *Node) HandleRemove(ctx context.Context, req RemoveRequest) error {
-	if req.NodeID == "" {
-		return cnverr.New(cnverr.InvalidInput, "remove: node_id is required")
-	}
-	err := n.RemoveServer(ctx, req)
-	if !errors.Is(err, ErrNotLeader) || req.Forwarded {
-		return err
-	}
-	addr, err := n.LeaderAPI(ctx)
-	if err != nil {
-		return err
-	}
-	req.Forwarded = true
-	return n.cfg.Peers.Remove(ctx, addr, req)
-}
-
 // Leave removes this node from the cluster, handing leadership over first
 // when it leads. The caller shuts the node down afterwards.
 func (n *Node) Leave(ctx context.Context) error {
@@ -244,11 +196,7 @@ func (n *Node) Leave(ctx context.Context) error {
 			return n.RemoveServer(ctx, RemoveRequest{NodeID: n.cfg.NodeID, Reason: "left"})
 		}
 	}
-	addr, err := n.LeaderAPI(ctx)
-	if err != nil {
-		return err
-	}
-	return n.cfg.Peers.Remove(ctx, addr, RemoveRequest{NodeID: n.cfg.NodeID, Reason: "left", Forwarded: true})
+	return n.cfg.Remote.Remove(ctx, RemoveRequest{NodeID: n.cfg.NodeID, Reason: "left"})
 }
 
 // RegisterNode publishes a member's signed record; leader only. The record

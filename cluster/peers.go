@@ -8,19 +8,20 @@ import (
 	"github.com/cnv-project/cnv/runtime/codec"
 )
 
-// PeerClient is how a node reaches other nodes' APIs. The transport layer
-// implements it over HTTP. apiAddr is the peer's API address.
-type PeerClient interface {
+// Remote is how a node reaches other nodes: the members it joins through,
+// and the current leader for what only the leader serves. The forward
+// package implements it, so that one place finds and reaches the leader.
+type Remote interface {
 	// Join asks the member at apiAddr to add req's server to its cluster.
 	Join(ctx context.Context, apiAddr string, req JoinRequest) error
+	// ReadIndex asks the leader for a linearizable read index.
+	ReadIndex(ctx context.Context) (uint64, error)
 	// RegisterNode sends a signed node record to the leader.
-	RegisterNode(ctx context.Context, apiAddr string, rec SignedNode) error
-	// ReadIndex asks the leader at apiAddr for a linearizable read index.
-	ReadIndex(ctx context.Context, apiAddr string) (uint64, error)
-	// Remove asks the member at apiAddr to remove a server.
-	Remove(ctx context.Context, apiAddr string, req RemoveRequest) error
+	RegisterNode(ctx context.Context, rec SignedNode) error
+	// Remove asks the leader to remove a server.
+	Remove(ctx context.Context, req RemoveRequest) error
 	// Propose sends node-originated commands to the leader.
-	Propose(ctx context.Context, apiAddr string, sp SignedProposal) ([]fsm.Result, error)
+	Propose(ctx context.Context, sp SignedProposal) ([]fsm.Result, error)
 }
 
 // JoinRequest asks for a server to be added to the Raft configuration.
@@ -30,16 +31,12 @@ type JoinRequest struct {
 	APIAddr  string `json:"api_addr"`
 	// Nonvoter adds the server without a vote (promotion comes later).
 	Nonvoter bool `json:"nonvoter,omitempty"`
-	// Forwarded marks a request a member already forwarded to the leader;
-	// it is never forwarded again.
-	Forwarded bool `json:"forwarded,omitempty"`
 }
 
 // RemoveRequest asks for a server to be removed.
 type RemoveRequest struct {
-	NodeID    string `json:"node_id"`
-	Reason    string `json:"reason,omitempty"`
-	Forwarded bool   `json:"forwarded,omitempty"`
+	NodeID string `json:"node_id"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // nodeRecordDomain separates node-record signatures from the node key's

@@ -48,11 +48,7 @@ func (n *Node) Propose(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, e
 		return nil, err
 	}
 	sp := SignedProposal{NodeID: n.cfg.NodeID, Commands: b, Signature: ed25519.Sign(n.key, append([]byte(proposalDomain), b...))}
-	addr, err := n.LeaderAPI(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return n.cfg.Peers.Propose(ctx, addr, sp)
+	return n.cfg.Remote.Propose(ctx, sp)
 }
 
 // HandleProposal commits a proposal another node signed; leader only. The

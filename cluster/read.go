@@ -74,10 +74,7 @@ func (n *Node) Read(ctx context.Context, c Consistency, minIndex uint64) (uint64
 	if c == Linearizable {
 		idx, err := n.ReadIndex(ctx)
 		if errors.Is(err, ErrNotLeader) {
-			var addr string
-			if addr, err = n.LeaderAPI(ctx); err == nil {
-				idx, err = n.cfg.Peers.ReadIndex(ctx, addr)
-			}
+			idx, err = n.cfg.Remote.ReadIndex(ctx)
 		}
 		if err != nil {
 			return 0, err

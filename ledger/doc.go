@@ -29,5 +29,5 @@
 //
 // It imports runtime packages only (codec, capability, principal, policy,
 // delegation, cnverr, limits) plus ledger/checkpoint; nothing from fsm,
-// cluster, transport or cmd.
+// cluster or anything above it.
 package ledger

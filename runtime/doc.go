@@ -3,5 +3,5 @@
 // the capability graph and the hot-path dispatcher.
 //
 // Nothing under runtime/ does network or disk I/O (key files excepted), and
-// nothing under runtime/ imports ledger/, fsm/, cluster/, transport/ or cmd/.
+// nothing under runtime/ imports ledger/, fsm/, cluster/ or anything above it.
 package runtime

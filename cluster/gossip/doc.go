@@ -14,6 +14,6 @@
 //     configuration and gossip membership into add/promote/remove actions.
 //     Gossip only proposes; the Raft leader applies.
 //
-// It must not import cluster/, fsm/, transport/ or anything above them: the
+// It must not import cluster/, fsm/ or anything above them: the
 // node (cluster/) drives it, applies its actions and backs Config.Fetch.
 package gossip

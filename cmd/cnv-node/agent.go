@@ -19,9 +19,12 @@ import (
 
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/forward"
+	"github.com/cnv-project/cnv/httpapi"
+	"github.com/cnv-project/cnv/metrics"
+	"github.com/cnv-project/cnv/peer"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport"
 )
 
 type agentFlags struct {
@@ -112,7 +115,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		raftLn.Close()
 		return exitWith(exitError, "http listener: %v", err)
 	}
-	render, err := transport.ProcessMetrics("cnv")
+	render, err := metrics.ProcessMetrics("cnv")
 	if err != nil {
 		return exitWith(exitError, "metrics: %v", err)
 	}
@@ -120,16 +123,17 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
-	peers := transport.NewPeers(client.Options{Timeout: 10 * time.Second, Dial: dial.context, Token: token})
+	peers := peer.New(client.Options{Timeout: 10 * time.Second, Dial: dial.context, Token: token})
+	fwd := forward.New(forward.Config{Peers: peers, Logger: log})
 	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
-	gcfg, err := f.gossip.config(peers.Client())
+	gcfg, err := f.gossip.config(peers)
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
 	node, err := cluster.New(cluster.Config{
 		Gossip: gcfg,
 		NodeID: f.nodeID, DataDir: f.dataDir, RaftListener: raftLn, RaftAdvertise: f.advertise,
-		APIAddr: apiAddr, Bootstrap: f.bootstrap, AdminKeys: admins, Peers: peers,
+		APIAddr: apiAddr, Bootstrap: f.bootstrap, AdminKeys: admins, Remote: fwd,
 		Dial: dial.timeout, Logger: log, Clock: clock.System{Offset: f.clockOffset},
 		SnapshotThreshold: f.snapThreshold, TrailingLogs: f.trailingLogs, SnapshotInterval: f.snapInterval,
 		SkipVerifyOnStart: f.skipVerify,
@@ -139,7 +143,9 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		return exitWith(exitError, "%v", err)
 	}
 	left := make(chan struct{})
-	srv := transport.NewServer(transport.Config{Node: node, Peers: peers, Metrics: render, Logger: log, Token: token,
+	fwd.Attach(node)
+	srv := httpapi.NewServer(httpapi.Config{Node: node, State: node.FSM(), Ledger: node.Store(), Forward: fwd,
+		Metrics: render, Logger: log, Token: token,
 		OnLeave: func() { close(left) }})
 	go srv.Serve(apiLn)
 	if f.pprofAddr != "" {
@@ -155,7 +161,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if gcfg != nil {
 		join = startMembershipGossip
 	}
-	if err := join(node, peers.Client(), f, log); err != nil {
+	if err := join(node, peers.API(), f, log); err != nil {
 		stopHot(hot, log)
 		shutdown(srv, node, log)
 		return exitWith(exitError, "%v", err)
@@ -174,7 +180,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	return nil
 }
 
-func shutdown(srv *transport.Server, node *cluster.Node, log hclog.Logger) {
+func shutdown(srv *httpapi.Server, node *cluster.Node, log hclog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(ctx)

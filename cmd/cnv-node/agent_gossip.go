@@ -15,8 +15,9 @@ import (
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/cluster/gossip"
+	"github.com/cnv-project/cnv/edge"
+	"github.com/cnv-project/cnv/peer"
 	"github.com/cnv-project/cnv/runtime/clock"
-	"github.com/cnv-project/cnv/transport"
 )
 
 type gossipFlags struct {
@@ -57,7 +58,7 @@ func (g *gossipFlags) secret() ([]byte, error) {
 
 // gossipConfig is the server's gossip configuration (nil without
 // --gossip-addr).
-func (g *gossipFlags) config(cl *client.Client) (*cluster.GossipConfig, error) {
+func (g *gossipFlags) config(peers *peer.Client) (*cluster.GossipConfig, error) {
 	if g.addr == "" {
 		return nil, nil
 	}
@@ -68,7 +69,7 @@ func (g *gossipFlags) config(cl *client.Client) (*cluster.GossipConfig, error) {
 	pol := gossip.DefaultPolicy()
 	pol.StabilizationTime, pol.DeadServerTimeout = g.stabilization, g.deadAfter
 	return &cluster.GossipConfig{BindAddr: g.addr, AdvertiseAddr: g.advertise, SecretKey: key, Timing: g.timing(),
-		Autopilot: pol, Fetch: transport.GraphFetcher(cl)}, nil
+		Autopilot: pol, Fetch: peers.GraphFetcher()}, nil
 }
 
 // gossipAddrs maps --join entries to gossip addresses: an HTTP API that
@@ -133,16 +134,17 @@ func runEdge(f agentFlags, log hclog.Logger) error {
 	if err != nil {
 		return exitWith(exitError, "http listener: %v", err)
 	}
-	cl := client.New(client.Options{Timeout: 10 * time.Second})
+	peers := peer.New(client.Options{Timeout: 10 * time.Second})
+	cl := peers.API()
 	clk := clock.System{Offset: f.clockOffset}
 	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
 	g, err := gossip.New(gossip.Config{NodeID: f.nodeID, Role: gossip.RoleEdge, BindAddr: f.gossip.addr, AdvertiseAddr: f.gossip.advertise,
-		APIAddr: apiAddr, SecretKey: key, Timing: f.gossip.timing(), Fetch: transport.GraphFetcher(cl), Logger: log, Clock: clk})
+		APIAddr: apiAddr, SecretKey: key, Timing: f.gossip.timing(), Fetch: peers.GraphFetcher(), Logger: log, Clock: clk})
 	if err != nil {
 		apiLn.Close()
 		return exitWith(exitError, "gossip: %v", err)
 	}
-	srv := transport.NewEdgeServer(transport.EdgeConfig{NodeID: f.nodeID, Gossip: g, Client: cl, Clock: clk, Logger: log})
+	srv := edge.New(edge.Config{NodeID: f.nodeID, Gossip: g, Peers: peers, Clock: clk, Logger: log})
 	go srv.Serve(apiLn)
 	ctx, cancel := context.WithTimeout(context.Background(), f.joinTimeout)
 	ga, _ := gossipAddrs(ctx, cl, f.join)

@@ -16,6 +16,9 @@ import (
 
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/forward"
+	"github.com/cnv-project/cnv/httpapi"
+	"github.com/cnv-project/cnv/peer"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
@@ -23,7 +26,6 @@ import (
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport"
 	"github.com/cnv-project/cnv/transport/hotwire"
 	"github.com/cnv-project/cnv/wire"
 )
@@ -34,7 +36,7 @@ import (
 type testNode struct {
 	id, dir, raftAddr, apiAddr, hotAddr string
 	node                                *cluster.Node
-	srv                                 *transport.Server
+	srv                                 *httpapi.Server
 	hot                                 *Service
 	apiLn                               net.Listener
 	done                                chan struct{}
@@ -103,19 +105,20 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	hotLn := listen(t, tn.hotAddr)
 	tn.raftAddr, tn.apiAddr, tn.hotAddr = raftLn.Addr().String(), tn.apiLn.Addr().String(), hotLn.Addr().String()
 	log := hclog.New(&hclog.LoggerOptions{Name: tn.id, Level: hclog.Warn, Output: c.logw})
-	peers := transport.NewPeers(client.Options{Timeout: 10 * time.Second})
+	fwd := forward.New(forward.Config{Peers: peer.New(client.Options{Timeout: 10 * time.Second}), Logger: log})
 	node, err := cluster.New(cluster.Config{
 		NodeID: tn.id, DataDir: tn.dir, RaftListener: raftLn, APIAddr: tn.apiAddr,
 		Bootstrap: boot, AdminKeys: []ed25519.PublicKey{c.admin.Public().(ed25519.PublicKey)},
-		Peers: peers, Logger: log,
+		Remote: fwd, Logger: log,
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-		LeaderLeaseTimeout: 150 * time.Millisecond, ForwardHold: 5 * time.Second,
+		LeaderLeaseTimeout: 150 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatalf("start %s: %v", tn.id, err)
 	}
 	tn.node = node
-	tn.srv = transport.NewServer(transport.Config{Node: node, Peers: peers, Logger: log})
+	fwd.Attach(node)
+	tn.srv = httpapi.NewServer(httpapi.Config{Node: node, State: node.FSM(), Ledger: node.Store(), Forward: fwd, Logger: log})
 	tn.done = make(chan struct{})
 	go func() { defer close(tn.done); tn.srv.Serve(tn.apiLn) }()
 	dc := hotpath.DefaultConfig()

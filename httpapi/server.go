@@ -1,4 +1,4 @@
-package transport
+package httpapi
 
 import (
 	"context"
@@ -10,16 +10,19 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/forward"
+	"github.com/cnv-project/cnv/internal/httpx"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/wire"
 )
 
 // Config configures a Server.
 type Config struct {
-	Node *cluster.Node
-	// Peers is the node-to-node client (also used to forward writes).
-	Peers *Peers
+	Node   Node
+	State  State
+	Ledger Ledger
+	// Forward relays leader-only requests to the leader.
+	Forward *forward.Forwarder
 	// Metrics renders Prometheus text for /metrics (nil: node metrics only).
 	Metrics func() string
 	// OnLeave is called after the node left the cluster through the API
@@ -34,11 +37,13 @@ type Config struct {
 
 // Server is the HTTP API of one node.
 type Server struct {
-	cfg  Config
-	node *cluster.Node
-	log  hclog.Logger
-	http *http.Server
-	mux  *http.ServeMux
+	cfg    Config
+	node   Node
+	state  State
+	ledger Ledger
+	log    hclog.Logger
+	http   *http.Server
+	mux    *http.ServeMux
 }
 
 // NewServer returns a server for cfg.Node.
@@ -46,7 +51,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	s := &Server{cfg: cfg, node: cfg.Node, log: cfg.Logger.Named("http"), mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, node: cfg.Node, state: cfg.State, ledger: cfg.Ledger, log: cfg.Logger.Named("http"), mux: http.NewServeMux()}
 	s.routes()
 	s.http = &http.Server{
 		Handler:           s,
@@ -104,7 +109,7 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 	want := []byte(s.cfg.Token)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get(wire.HeaderToken)), want) != 1 {
-			writeErr(w, r, errBadToken)
+			httpx.Error(w, r, errBadToken)
 			return
 		}
 		h(w, r)
@@ -120,7 +125,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(p)
 			}
 			s.log.Error("handler panic", "path", r.URL.Path, "panic", p)
-			writeErr(w, r, errInternal)
+			httpx.Error(w, r, errInternal)
 		}
 	}()
 	s.mux.ServeHTTP(w, r)
@@ -139,13 +144,13 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	write(w, r, http.StatusOK, map[string]string{"status": "ok", "node_id": s.node.ID()})
+	httpx.Write(w, r, http.StatusOK, map[string]string{"status": "ok", "node_id": s.node.ID()})
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if err := s.node.Ready(); err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	write(w, r, http.StatusOK, map[string]any{"status": "ready", "node_id": s.node.ID(), "applied_index": s.node.AppliedIndex()})
+	httpx.Write(w, r, http.StatusOK, map[string]any{"status": "ready", "node_id": s.node.ID(), "applied_index": s.node.AppliedIndex()})
 }

@@ -1,4 +1,4 @@
-package transport
+package httpapi
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/cluster/gossip"
+	"github.com/cnv-project/cnv/edge"
+	"github.com/cnv-project/cnv/peer"
 	"github.com/cnv-project/cnv/runtime/graph"
 	"github.com/cnv-project/cnv/runtime/invocation"
 )
@@ -20,7 +22,7 @@ func gossipTune(cfg *cluster.Config) {
 	cfg.Gossip = &cluster.GossipConfig{
 		BindAddr: "127.0.0.1:0", Timing: gossip.FastTiming(),
 		Autopilot: gossip.Policy{MaxLag: 100, StabilizationTime: 500 * time.Millisecond, DeadServerTimeout: 2 * time.Second},
-		Fetch:     GraphFetcher(client.New(client.Options{Timeout: 5 * time.Second})),
+		Fetch:     peer.New(client.Options{Timeout: 5 * time.Second}).GraphFetcher(),
 	}
 }
 
@@ -134,11 +136,11 @@ func TestGossipGraphPropagation(t *testing.T) {
 	}
 	cl := client.New(client.Options{Timeout: 5 * time.Second})
 	g, err := gossip.New(gossip.Config{NodeID: "e1", Role: gossip.RoleEdge, BindAddr: "127.0.0.1:0",
-		APIAddr: ln.Addr().String(), Timing: gossip.FastTiming(), Fetch: GraphFetcher(cl)})
+		APIAddr: ln.Addr().String(), Timing: gossip.FastTiming(), Fetch: peer.New(client.Options{Timeout: 5 * time.Second}).GraphFetcher()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	edge := NewEdgeServer(EdgeConfig{NodeID: "e1", Gossip: g, Client: cl})
+	edge := edge.New(edge.Config{NodeID: "e1", Gossip: g, Peers: peer.New(client.Options{Timeout: 5 * time.Second})})
 	go edge.Serve(ln)
 	t.Cleanup(func() { edge.Shutdown(context.Background()); g.Shutdown() })
 	if _, err := g.Join([]string{c.nodes[1].node.Gossip().Addr()}); err != nil {
@@ -183,11 +185,11 @@ func BenchmarkEdgeGraphRead(b *testing.B) {
 	}
 	cl := client.New(client.Options{Timeout: 5 * time.Second})
 	g, err := gossip.New(gossip.Config{NodeID: "e1", Role: gossip.RoleEdge, BindAddr: "127.0.0.1:0",
-		APIAddr: ln.Addr().String(), Timing: gossip.FastTiming(), Fetch: GraphFetcher(cl)})
+		APIAddr: ln.Addr().String(), Timing: gossip.FastTiming(), Fetch: peer.New(client.Options{Timeout: 5 * time.Second}).GraphFetcher()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	edge := NewEdgeServer(EdgeConfig{NodeID: "e1", Gossip: g, Client: cl})
+	edge := edge.New(edge.Config{NodeID: "e1", Gossip: g, Peers: peer.New(client.Options{Timeout: 5 * time.Second})})
 	go edge.Serve(ln)
 	b.Cleanup(func() { edge.Shutdown(context.Background()); g.Shutdown() })
 	g.Join([]string{c.nodes[0].node.Gossip().Addr()})

@@ -1,4 +1,4 @@
-package transport
+package httpapi
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/forward"
+	"github.com/cnv-project/cnv/peer"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/principal"
 	"github.com/cnv-project/cnv/wire"
@@ -100,13 +102,14 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	tn.apiLn = listen(t, tn.apiAddr)
 	tn.raftAddr, tn.apiAddr = raftLn.Addr().String(), tn.apiLn.Addr().String()
 	log := hclog.New(&hclog.LoggerOptions{Name: tn.id, Level: hclog.Warn, Output: c.logw})
-	peers := NewPeers(client.Options{Timeout: 10 * time.Second, Token: tn.token})
+	peers := peer.New(client.Options{Timeout: 10 * time.Second, Token: tn.token})
+	fwd := forward.New(forward.Config{Peers: peers, Hold: 5 * time.Second, Logger: log})
 	cfg := cluster.Config{
 		NodeID: tn.id, DataDir: tn.dir, RaftListener: raftLn, APIAddr: tn.apiAddr,
 		Bootstrap: boot, AdminKeys: []ed25519.PublicKey{c.admin.Public().(ed25519.PublicKey)},
-		Peers: peers, Logger: log,
+		Remote: fwd, Logger: log,
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-		LeaderLeaseTimeout: 150 * time.Millisecond, ForwardHold: 5 * time.Second,
+		LeaderLeaseTimeout: 150 * time.Millisecond,
 	}
 	if c.tune != nil {
 		c.tune(&cfg)
@@ -117,7 +120,8 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	}
 	tn.node = node
 	tn.down.Store(false)
-	tn.srv = NewServer(Config{Node: node, Peers: peers, Logger: log, Token: tn.token})
+	fwd.Attach(node)
+	tn.srv = NewServer(Config{Node: node, State: node.FSM(), Ledger: node.Store(), Forward: fwd, Logger: log, Token: tn.token})
 	tn.done = make(chan struct{})
 	go func() { defer close(tn.done); tn.srv.Serve(tn.apiLn) }()
 }

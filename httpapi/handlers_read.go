@@ -1,10 +1,11 @@
-package transport
+package httpapi
 
 import (
 	"net/http"
 	"strconv"
 
 	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/internal/httpx"
 	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
@@ -21,17 +22,17 @@ import (
 func (s *Server) read(w http.ResponseWriter, r *http.Request, def cluster.Consistency) (uint64, bool) {
 	c, err := cluster.ParseConsistency(r.URL.Query().Get("consistency"), def)
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return 0, false
 	}
-	minIndex, err := queryUint(r, "min_index", 0)
+	minIndex, err := httpx.QueryUint(r, "min_index", 0)
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return 0, false
 	}
 	idx, err := s.node.Read(r.Context(), c, minIndex)
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return 0, false
 	}
 	w.Header().Set(wire.HeaderIndex, strconv.FormatUint(idx, 10))
@@ -43,8 +44,8 @@ func (s *Server) handleLedgerStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h := s.node.Store().Head()
-	write(w, r, http.StatusOK, wire.LedgerStatus{Size: h.Size, Root: h.Root.String(), Index: idx, PolicyHash: h.PolicyHash, LastTime: h.LastTime})
+	h := s.ledger.Head()
+	httpx.Write(w, r, http.StatusOK, wire.LedgerStatus{Size: h.Size, Root: h.Root.String(), Index: idx, PolicyHash: h.PolicyHash, LastTime: h.LastTime})
 }
 
 // eventPage is wire.EventPage with the ledger's own event type (its JSON
@@ -66,10 +67,10 @@ func (s *Server) handleLedgerQuery(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, filters func(*ledger.Query) error) {
 	var q ledger.Query
-	start, err := queryUint(r, "start", 0)
+	start, err := httpx.QueryUint(r, "start", 0)
 	if err == nil {
 		var lim int64
-		lim, err = queryInt(r, "limit", 0)
+		lim, err = httpx.QueryInt(r, "limit", 0)
 		q.Start, q.Limit = start, int(lim)
 		if lim < 0 || lim > limits.MaxQueryLimit {
 			err = cnverr.New(cnverr.InvalidInput, "limit must be between 0 and %d", limits.MaxQueryLimit)
@@ -79,19 +80,19 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, filters func(*
 		err = filters(&q)
 	}
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
 	idx, ok := s.read(w, r, cluster.Linearizable)
 	if !ok {
 		return
 	}
-	p, err := s.node.Store().Query(q)
+	p, err := s.ledger.Query(q)
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	write(w, r, http.StatusOK, eventPage{Events: p.Events, More: p.More, Next: p.Next, Index: idx})
+	httpx.Write(w, r, http.StatusOK, eventPage{Events: p.Events, More: p.More, Next: p.Next, Index: idx})
 }
 
 func parseFilters(r *http.Request, q *ledger.Query) error {
@@ -106,24 +107,24 @@ func parseFilters(r *http.Request, q *ledger.Query) error {
 		q.Capability = p
 	}
 	var err error
-	if q.Since, err = queryInt(r, "since", 0); err != nil {
+	if q.Since, err = httpx.QueryInt(r, "since", 0); err != nil {
 		return err
 	}
-	q.Until, err = queryInt(r, "until", 0)
+	q.Until, err = httpx.QueryInt(r, "until", 0)
 	return err
 }
 
 func (s *Server) handleLedgerEvent(w http.ResponseWriter, r *http.Request) {
 	i, err := strconv.ParseUint(r.PathValue("index"), 10, 64)
 	if err != nil {
-		writeErr(w, r, cnverr.New(cnverr.InvalidInput, "event index %q is not a number", r.PathValue("index")))
+		httpx.Error(w, r, cnverr.New(cnverr.InvalidInput, "event index %q is not a number", r.PathValue("index")))
 		return
 	}
 	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
 		return
 	}
-	ev, err := s.node.Store().Event(i)
-	respond(w, r, ev, err)
+	ev, err := s.ledger.Event(i)
+	httpx.Respond(w, r, ev, err)
 }
 
 // span parses a range's start parameter, makes the state fit for a
@@ -131,16 +132,16 @@ func (s *Server) handleLedgerEvent(w http.ResponseWriter, r *http.Request) {
 // parameter, which defaults to the ledger size at that read. On error it
 // has answered.
 func (s *Server) span(w http.ResponseWriter, r *http.Request, startName, endName string) (start, end uint64, ok bool) {
-	start, err := queryUint(r, startName, 0)
+	start, err := httpx.QueryUint(r, startName, 0)
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return 0, 0, false
 	}
 	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
 		return 0, 0, false
 	}
-	if end, err = queryUint(r, endName, s.node.Store().Head().Size); err != nil {
-		writeErr(w, r, err)
+	if end, err = httpx.QueryUint(r, endName, s.ledger.Head().Size); err != nil {
+		httpx.Error(w, r, err)
 		return 0, 0, false
 	}
 	return start, end, true
@@ -149,27 +150,27 @@ func (s *Server) span(w http.ResponseWriter, r *http.Request, startName, endName
 // respond answers v, or err when it is set.
 func respond(w http.ResponseWriter, r *http.Request, v any, err error) {
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	write(w, r, http.StatusOK, v)
+	httpx.Write(w, r, http.StatusOK, v)
 }
 
 func (s *Server) handleLedgerProof(w http.ResponseWriter, r *http.Request) {
 	if !r.URL.Query().Has("index") {
-		writeErr(w, r, cnverr.New(cnverr.InvalidInput, "proof needs index=N"))
+		httpx.Error(w, r, cnverr.New(cnverr.InvalidInput, "proof needs index=N"))
 		return
 	}
 	if index, size, ok := s.span(w, r, "index", "size"); ok {
-		p, err := s.node.Store().InclusionProof(index, size)
-		respond(w, r, p, err)
+		p, err := s.ledger.InclusionProof(index, size)
+		httpx.Respond(w, r, p, err)
 	}
 }
 
 func (s *Server) handleLedgerConsistency(w http.ResponseWriter, r *http.Request) {
 	if from, to, ok := s.span(w, r, "from", "to"); ok {
-		p, err := s.node.Store().ConsistencyProof(from, to)
-		respond(w, r, p, err)
+		p, err := s.ledger.ConsistencyProof(from, to)
+		httpx.Respond(w, r, p, err)
 	}
 }
 
@@ -177,13 +178,13 @@ func (s *Server) handleLedgerCheckpoints(w http.ResponseWriter, r *http.Request)
 	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
 		return
 	}
-	cps, err := s.node.Store().Checkpoints()
-	respond(w, r, cps, err)
+	cps, err := s.ledger.Checkpoints()
+	httpx.Respond(w, r, cps, err)
 }
 
 func (s *Server) handleLedgerVerify(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.node.Store().Verify(ledger.VerifyOptions{Structure: r.URL.Query().Get("structure") == "true"})
-	respond(w, r, rep, err)
+	rep, err := s.ledger.Verify(ledger.VerifyOptions{Structure: r.URL.Query().Get("structure") == "true"})
+	httpx.Respond(w, r, rep, err)
 }
 
 func (s *Server) handleLedgerExport(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +193,7 @@ func (s *Server) handleLedgerExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	if _, err := s.node.Store().Export(w, from, to); err != nil {
+	if _, err := s.ledger.Export(w, from, to); err != nil {
 		s.log.Warn("ledger export stopped", "error", err)
 	}
 }
@@ -200,23 +201,23 @@ func (s *Server) handleLedgerExport(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDelegation(w http.ResponseWriter, r *http.Request) {
 	h, err := delegation.ParseHash(r.PathValue("hash"))
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
 	idx, ok := s.read(w, r, cluster.Linearizable)
 	if !ok {
 		return
 	}
-	st, found, err := s.node.FSM().LinkStateOf(h)
+	st, found, err := s.state.LinkStateOf(h)
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
 	if !found {
-		writeErr(w, r, cnverr.New(cnverr.NotFound, "delegation link %s has no recorded use or revocation", h))
+		httpx.Error(w, r, cnverr.New(cnverr.NotFound, "delegation link %s has no recorded use or revocation", h))
 		return
 	}
-	write(w, r, http.StatusOK, wire.LinkState{Hash: st.Hash.String(), Issuer: string(st.Issuer), Audience: string(st.Audience),
+	httpx.Write(w, r, http.StatusOK, wire.LinkState{Hash: st.Hash.String(), Issuer: string(st.Issuer), Audience: string(st.Audience),
 		MaxUses: st.MaxUses, NotAfter: st.NotAfter, Uses: st.Uses, FirstUsed: st.FirstUsed, Revoked: st.Revoked,
 		RevokedAt: st.RevokedAt, RevokedBy: string(st.RevokedBy), Reason: st.Reason, Index: idx})
 }
@@ -225,61 +226,54 @@ func (s *Server) handleCapabilities(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.read(w, r, cluster.Stale); !ok {
 		return
 	}
-	g := s.node.FSM().View().Graph
+	g := s.state.View().Graph
 	out := make([]graph.Node, 0, g.Len())
 	for i := 0; i < g.Len(); i++ {
 		out = append(out, g.Node(graph.Index(i)))
 	}
-	write(w, r, http.StatusOK, map[string]any{"index": g.RaftIndex(), "hash": g.Hash(), "capabilities": out})
+	httpx.Write(w, r, http.StatusOK, map[string]any{"index": g.RaftIndex(), "hash": g.Hash(), "capabilities": out})
 }
 
 func (s *Server) handleGraphSnapshot(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.read(w, r, cluster.Stale); !ok {
 		return
 	}
-	g := s.node.FSM().View().Graph
+	g := s.state.View().Graph
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("X-Cnv-Graph-Hash", g.Hash())
 	w.Header().Set("X-Cnv-Graph-Index", strconv.FormatUint(g.RaftIndex(), 10))
 	w.Write(g.Encode())
 }
 
-// graphAnswer is a graph query's answer with the snapshot it reflects.
-type graphAnswer struct {
-	Index  uint64 `json:"index"`
-	Hash   string `json:"hash"`
-	Result any    `json:"result"`
-}
-
 func (s *Server) handleGraphQuery(w http.ResponseWriter, r *http.Request) {
 	var req graph.Request
-	if err := decode(w, r, 1<<20, &req); err != nil {
-		writeErr(w, r, err)
+	if err := httpx.Decode(w, r, 1<<20, &req); err != nil {
+		httpx.Error(w, r, err)
 		return
 	}
 	if _, ok := s.read(w, r, cluster.Stale); !ok {
 		return
 	}
-	g := s.node.FSM().View().Graph
+	g := s.state.View().Graph
 	res, err := graph.Execute(g, req)
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	write(w, r, http.StatusOK, graphAnswer{Index: g.RaftIndex(), Hash: g.Hash(), Result: res})
+	httpx.Write(w, r, http.StatusOK, httpx.GraphAnswer{Index: g.RaftIndex(), Hash: g.Hash(), Result: res})
 }
 
 func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
 		return
 	}
-	p := s.node.FSM().View().Policy
-	write(w, r, http.StatusOK, map[string]any{"hash": p.Hash(), "policy": p.Document()})
+	p := s.state.View().Policy
+	httpx.Write(w, r, http.StatusOK, map[string]any{"hash": p.Hash(), "policy": p.Document()})
 }
 
 func (s *Server) handlePrincipals(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
 		return
 	}
-	write(w, r, http.StatusOK, s.node.FSM().View().PrincipalList())
+	httpx.Write(w, r, http.StatusOK, s.state.View().PrincipalList())
 }

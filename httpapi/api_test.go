@@ -1,4 +1,4 @@
-package transport
+package httpapi
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/client"
+	"github.com/cnv-project/cnv/metrics"
 	"github.com/cnv-project/cnv/runtime/invocation"
 )
 
@@ -34,7 +35,7 @@ func TestMsgpackClient(t *testing.T) {
 // /metrics is Prometheus text with the node's gauges and Raft's own
 // metrics; /healthz and /readyz answer.
 func TestMetricsAndHealth(t *testing.T) {
-	render, err := ProcessMetrics("cnv-test")
+	render, err := metrics.ProcessMetrics("cnv-test")
 	if err != nil {
 		t.Fatal(err)
 	}

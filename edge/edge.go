@@ -1,7 +1,6 @@
-package transport
+package edge
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -14,6 +13,9 @@ import (
 
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster/gossip"
+	"github.com/cnv-project/cnv/forward"
+	"github.com/cnv-project/cnv/internal/httpx"
+	"github.com/cnv-project/cnv/peer"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/cnverr"
@@ -23,52 +25,39 @@ import (
 	"github.com/cnv-project/cnv/wire"
 )
 
-// GraphFetcher fetches a member's graph snapshot from its API (gossip's
-// Fetch hook); gossip verifies the hash before using it.
-func GraphFetcher(c *client.Client) gossip.FetchFunc {
-	return func(ctx context.Context, m gossip.Member) ([]byte, error) {
-		if m.APIAddr == "" {
-			return nil, errors.New("member has no API address")
-		}
-		var raw client.Raw
-		if err := c.DoRaw(ctx, http.MethodGet, m.APIAddr, "/v1/graph/snapshot?consistency=stale", nil, &raw, nil); err != nil {
-			return nil, err
-		}
-		return raw.Body, nil
-	}
-}
-
-// EdgeConfig configures an edge node: gossip only, no Raft, no ledger.
-type EdgeConfig struct {
+// Config configures an edge node: gossip only, no Raft, no ledger.
+type Config struct {
 	NodeID string
 	Gossip *gossip.Gossip
-	// Client reaches servers (forwarded writes, node keys).
-	Client *client.Client
+	// Peers reaches servers (forwarded writes, node keys).
+	Peers  *peer.Client
 	Clock  clock.Clock
 	Logger hclog.Logger
 }
 
-// EdgeServer is an edge node's HTTP API: graph reads from the gossiped
+// Server is an edge node's HTTP API: graph reads from the gossiped
 // snapshot, certificate verification with the node keys it learned from
 // servers, and writes forwarded to a server.
-type EdgeServer struct {
-	cfg  EdgeConfig
+type Server struct {
+	cfg  Config
 	log  hclog.Logger
 	http *http.Server
 	mux  *http.ServeMux
 	keys atomic.Pointer[[]wire.NodeKey]
+	fwd  *forward.Forwarder
 	stop chan struct{}
 }
 
-// NewEdgeServer returns an edge API and starts learning node keys.
-func NewEdgeServer(cfg EdgeConfig) *EdgeServer {
+// NewServer returns an edge API and starts learning node keys.
+func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.System{}
 	}
-	e := &EdgeServer{cfg: cfg, log: cfg.Logger.Named("edge"), mux: http.NewServeMux(), stop: make(chan struct{})}
+	e := &Server{cfg: cfg, log: cfg.Logger.Named("edge"), mux: http.NewServeMux(), stop: make(chan struct{})}
+	e.fwd = forward.New(forward.Config{Peers: cfg.Peers, Targets: e.servers, Logger: cfg.Logger})
 	m := e.mux
 	m.HandleFunc("POST /v1/invoke", e.handleInvoke)
 	m.HandleFunc("POST /v1/graph/query", e.handleGraphQuery)
@@ -79,7 +68,7 @@ func NewEdgeServer(cfg EdgeConfig) *EdgeServer {
 	m.HandleFunc("GET /v1/cluster/status", e.handleStatus)
 	m.HandleFunc("POST /v1/certificates/verify", e.handleVerify)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		write(w, r, http.StatusOK, map[string]string{"status": "ok", "node_id": cfg.NodeID, "role": "edge"})
+		httpx.Write(w, r, http.StatusOK, map[string]string{"status": "ok", "node_id": cfg.NodeID, "role": "edge"})
 	})
 	m.HandleFunc("GET /readyz", e.handleReady)
 	e.http = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
@@ -88,13 +77,13 @@ func NewEdgeServer(cfg EdgeConfig) *EdgeServer {
 }
 
 // ServeHTTP serves the edge API.
-func (e *EdgeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (e *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(wire.HeaderNode, e.cfg.NodeID)
 	e.mux.ServeHTTP(w, r)
 }
 
 // Serve serves on ln until Shutdown.
-func (e *EdgeServer) Serve(ln net.Listener) error {
+func (e *Server) Serve(ln net.Listener) error {
 	if err := e.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -102,13 +91,13 @@ func (e *EdgeServer) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops the API and the key learner.
-func (e *EdgeServer) Shutdown(ctx context.Context) error {
+func (e *Server) Shutdown(ctx context.Context) error {
 	close(e.stop)
 	return e.http.Shutdown(ctx)
 }
 
 // servers returns the API addresses of alive server members.
-func (e *EdgeServer) servers() []string {
+func (e *Server) servers() []string {
 	var out []string
 	for _, m := range e.cfg.Gossip.Members() {
 		if m.Role == gossip.RoleServer && m.State == gossip.StateAlive && m.APIAddr != "" {
@@ -119,13 +108,13 @@ func (e *EdgeServer) servers() []string {
 }
 
 // learnKeys refreshes the node keys from a server every few seconds.
-func (e *EdgeServer) learnKeys() {
+func (e *Server) learnKeys() {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
 		for _, a := range e.servers() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			ks, err := e.cfg.Client.Keys(ctx, a)
+			ks, err := e.cfg.Peers.API().Keys(ctx, a)
 			cancel()
 			if err == nil {
 				e.keys.Store(&ks)
@@ -140,7 +129,7 @@ func (e *EdgeServer) learnKeys() {
 	}
 }
 
-func (e *EdgeServer) trust() (certificate.Trust, error) {
+func (e *Server) trust() (certificate.Trust, error) {
 	ks := e.keys.Load()
 	if ks == nil {
 		return nil, cnverr.New(cnverr.Unavailable, "no node keys learned yet")
@@ -156,68 +145,62 @@ func (e *EdgeServer) trust() (certificate.Trust, error) {
 	return tr, nil
 }
 
-func (e *EdgeServer) handleReady(w http.ResponseWriter, r *http.Request) {
+func (e *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if _, idx, _ := e.cfg.Gossip.Graph(); idx == 0 {
-		writeErr(w, r, cnverr.New(cnverr.Unavailable, "no graph snapshot yet"))
+		httpx.Error(w, r, cnverr.New(cnverr.Unavailable, "no graph snapshot yet"))
 		return
 	}
-	write(w, r, http.StatusOK, map[string]any{"status": "ready", "node_id": e.cfg.NodeID, "role": "edge"})
+	httpx.Write(w, r, http.StatusOK, map[string]any{"status": "ready", "node_id": e.cfg.NodeID, "role": "edge"})
 }
 
 // handleInvoke forwards a write to an alive server (which forwards it to
 // the leader).
-func (e *EdgeServer) handleInvoke(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, requestLimit)
+func (e *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
+	body, err := httpx.ReadBody(w, r, httpx.RequestLimit)
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
 	hdr := http.Header{"Content-Type": {r.Header.Get("Content-Type")}}
 	if a := r.Header.Get("Accept"); a != "" {
 		hdr.Set("Accept", a)
 	}
-	var last error = cnverr.New(cnverr.Unavailable, "no alive server known")
-	for _, a := range e.servers() {
-		var raw client.Raw
-		last = e.cfg.Client.DoRaw(r.Context(), http.MethodPost, a, "/v1/invoke", bytes.NewReader(body), &raw, hdr)
-		var ae *client.APIError
-		if errors.As(last, &ae) {
-			writeErr(w, r, ae.Err)
-			return
-		}
-		if last == nil {
-			w.Header().Set("Content-Type", raw.ContentType)
-			w.WriteHeader(http.StatusOK)
-			w.Write(raw.Body)
-			return
-		}
-		// A transport error before an answer: try the next server.
+	raw, err := e.fwd.Relay(r.Context(), "/v1/invoke", body, hdr)
+	var ae *client.APIError
+	switch {
+	case errors.As(err, &ae):
+		httpx.Error(w, r, ae.Err)
+	case err != nil:
+		httpx.Error(w, r, err)
+	default:
+		w.Header().Set("Content-Type", raw.ContentType)
+		w.WriteHeader(http.StatusOK)
+		w.Write(raw.Body)
 	}
-	writeErr(w, r, cnverr.Wrap(cnverr.Unavailable, last, "forward to a server"))
 }
 
 // snapshot returns the local snapshot, waiting (bounded) for min_index.
-func (e *EdgeServer) snapshot(w http.ResponseWriter, r *http.Request) (*graph.Snapshot, uint64, string, bool) {
-	minIndex, err := queryUint(r, "min_index", 0)
+func (e *Server) snapshot(w http.ResponseWriter, r *http.Request) (*graph.Snapshot, uint64, string, bool) {
+	minIndex, err := httpx.QueryUint(r, "min_index", 0)
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return nil, 0, "", false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), limits.MaxReadWait)
 	defer cancel()
 	g, idx, hash, err := e.cfg.Gossip.WaitGraph(ctx, max(minIndex, 1))
 	if err != nil {
-		writeErr(w, r, cnverr.Wrap(cnverr.DeadlineExceeded, err, "graph snapshot at index %d not here", minIndex))
+		httpx.Error(w, r, cnverr.Wrap(cnverr.DeadlineExceeded, err, "graph snapshot at index %d not here", minIndex))
 		return nil, 0, "", false
 	}
 	w.Header().Set(wire.HeaderIndex, strconv.FormatUint(idx, 10))
 	return g, idx, hash, true
 }
 
-func (e *EdgeServer) handleGraphQuery(w http.ResponseWriter, r *http.Request) {
+func (e *Server) handleGraphQuery(w http.ResponseWriter, r *http.Request) {
 	var req graph.Request
-	if err := decode(w, r, 1<<20, &req); err != nil {
-		writeErr(w, r, err)
+	if err := httpx.Decode(w, r, 1<<20, &req); err != nil {
+		httpx.Error(w, r, err)
 		return
 	}
 	g, idx, hash, ok := e.snapshot(w, r)
@@ -226,13 +209,13 @@ func (e *EdgeServer) handleGraphQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := graph.Execute(g, req)
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	write(w, r, http.StatusOK, graphAnswer{Index: idx, Hash: hash, Result: res})
+	httpx.Write(w, r, http.StatusOK, httpx.GraphAnswer{Index: idx, Hash: hash, Result: res})
 }
 
-func (e *EdgeServer) handleGraphSnapshot(w http.ResponseWriter, r *http.Request) {
+func (e *Server) handleGraphSnapshot(w http.ResponseWriter, r *http.Request) {
 	g, idx, hash, ok := e.snapshot(w, r)
 	if !ok {
 		return
@@ -243,7 +226,7 @@ func (e *EdgeServer) handleGraphSnapshot(w http.ResponseWriter, r *http.Request)
 	w.Write(g.Encode())
 }
 
-func (e *EdgeServer) handleCapabilities(w http.ResponseWriter, r *http.Request) {
+func (e *Server) handleCapabilities(w http.ResponseWriter, r *http.Request) {
 	g, idx, hash, ok := e.snapshot(w, r)
 	if !ok {
 		return
@@ -252,62 +235,40 @@ func (e *EdgeServer) handleCapabilities(w http.ResponseWriter, r *http.Request) 
 	for i := 0; i < g.Len(); i++ {
 		out = append(out, g.Node(graph.Index(i)))
 	}
-	write(w, r, http.StatusOK, map[string]any{"index": idx, "hash": hash, "capabilities": out})
+	httpx.Write(w, r, http.StatusOK, map[string]any{"index": idx, "hash": hash, "capabilities": out})
 }
 
-func (e *EdgeServer) handleMembers(w http.ResponseWriter, r *http.Request) {
+func (e *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 	var out []wire.Member
 	for _, m := range e.cfg.Gossip.Members() {
 		out = append(out, wire.Member{NodeID: m.NodeID, RaftAddr: m.RaftAddr, APIAddr: m.APIAddr, Raft: "unknown",
 			Role: string(m.Role), Gossip: string(m.State), GossipAddr: m.GossipAddr, Applied: m.Applied})
 	}
-	write(w, r, http.StatusOK, out)
+	httpx.Write(w, r, http.StatusOK, out)
 }
 
-func (e *EdgeServer) handleKeys(w http.ResponseWriter, r *http.Request) {
+func (e *Server) handleKeys(w http.ResponseWriter, r *http.Request) {
 	ks := e.keys.Load()
 	if ks == nil {
-		writeErr(w, r, cnverr.New(cnverr.Unavailable, "no node keys learned yet"))
+		httpx.Error(w, r, cnverr.New(cnverr.Unavailable, "no node keys learned yet"))
 		return
 	}
-	write(w, r, http.StatusOK, *ks)
+	httpx.Write(w, r, http.StatusOK, *ks)
 }
 
-func (e *EdgeServer) handleStatus(w http.ResponseWriter, r *http.Request) {
+func (e *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	_, idx, hash := e.cfg.Gossip.Graph()
-	write(w, r, http.StatusOK, map[string]any{"node_id": e.cfg.NodeID, "role": "edge", "state": "Edge",
+	httpx.Write(w, r, http.StatusOK, map[string]any{"node_id": e.cfg.NodeID, "role": "edge", "state": "Edge",
 		"graph_index": idx, "graph_hash": hash, "gossip_addr": e.cfg.Gossip.Addr()})
 }
 
 // handleVerify verifies a certificate (the JSON invoke returns) with the
 // node keys this node knows.
-func (e *EdgeServer) handleVerify(w http.ResponseWriter, r *http.Request) {
+func (e *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	tr, err := e.trust()
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	verifyCertificate(w, r, tr, e.cfg.Clock.Now().UnixNano())
-}
-
-// verifyCertificate answers POST /v1/certificates/verify.
-func verifyCertificate(w http.ResponseWriter, r *http.Request, tr certificate.Trust, now int64) {
-	var doc struct {
-		SignedBytes []byte `json:"signed_bytes"`
-		Signature   []byte `json:"signature"`
-	}
-	b, err := readBody(w, r, limits.MaxCertificateBytes)
-	if err == nil {
-		err = decodeLoose(b, &doc)
-	}
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	c, err := certificate.ImportSigned(doc.SignedBytes, doc.Signature, tr, now)
-	if err != nil {
-		writeErr(w, r, err)
-		return
-	}
-	write(w, r, http.StatusOK, map[string]any{"valid": true, "certificate": c.Body()})
+	httpx.VerifyCertificate(w, r, tr, e.cfg.Clock.Now().UnixNano())
 }

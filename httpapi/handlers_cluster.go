@@ -1,4 +1,4 @@
-package transport
+package httpapi
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/forward"
+	"github.com/cnv-project/cnv/internal/httpx"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -16,26 +18,26 @@ import (
 var errInternal = cnverr.New(cnverr.InternalError, "internal error")
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
-	write(w, r, http.StatusOK, s.node.Status())
+	httpx.Write(w, r, http.StatusOK, s.node.Status())
 }
 
 func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) {
 	ms, err := s.node.Members()
-	respond(w, r, ms, err)
+	httpx.Respond(w, r, ms, err)
 }
 
 func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request) {
-	nodes := s.node.FSM().View().NodeList()
+	nodes := s.state.View().NodeList()
 	out := make([]wire.NodeKey, 0, len(nodes))
 	for _, n := range nodes {
 		pem, err := principal.MarshalPublicPEM(n.PublicKey)
 		if err != nil {
-			writeErr(w, r, err)
+			httpx.Error(w, r, err)
 			return
 		}
 		out = append(out, wire.NodeKey{NodeID: n.ID, KeyID: string(n.KeyID), PublicKeyPEM: string(pem)})
 	}
-	write(w, r, http.StatusOK, out)
+	httpx.Write(w, r, http.StatusOK, out)
 }
 
 // handleJoin serves two callers: a joining server sending its own record
@@ -43,8 +45,8 @@ func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request) {
 // join (members).
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	var req wire.JoinRequest
-	if err := decode(w, r, 64<<10, &req); err != nil {
-		writeErr(w, r, err)
+	if err := httpx.Decode(w, r, 64<<10, &req); err != nil {
+		httpx.Error(w, r, err)
 		return
 	}
 	var err error
@@ -53,37 +55,53 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		err = s.node.Join(ctx, req.Members)
 	} else {
-		err = s.node.HandleJoin(r.Context(), cluster.JoinRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr,
-			APIAddr: req.APIAddr, Nonvoter: req.Nonvoter, Forwarded: req.Forwarded || r.Header.Get(wire.HeaderForwarded) != ""})
+		jr := cluster.JoinRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr, Nonvoter: req.Nonvoter}
+		err = s.leaderOnly(r, req.Forwarded, func() error { return s.node.AddServer(r.Context(), jr) },
+			func(ctx context.Context, leader string) error {
+				return s.cfg.Forward.Peers().JoinLeader(ctx, leader, jr)
+			})
 	}
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	write(w, r, http.StatusOK, map[string]string{"status": "joined"})
+	httpx.Write(w, r, http.StatusOK, map[string]string{"status": "joined"})
 }
 
 func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) {
 	var req wire.RemoveRequest
-	if err := decode(w, r, 64<<10, &req); err != nil {
-		writeErr(w, r, err)
+	if err := httpx.Decode(w, r, 64<<10, &req); err != nil {
+		httpx.Error(w, r, err)
 		return
 	}
-	err := s.node.HandleRemove(r.Context(), cluster.RemoveRequest{NodeID: req.NodeID, Reason: req.Reason,
-		Forwarded: req.Forwarded || r.Header.Get(wire.HeaderForwarded) != ""})
+	rr := cluster.RemoveRequest{NodeID: req.NodeID, Reason: req.Reason}
+	err := s.leaderOnly(r, req.Forwarded, func() error { return s.node.RemoveServer(r.Context(), rr) },
+		func(ctx context.Context, leader string) error { return s.cfg.Forward.Peers().Remove(ctx, leader, rr) })
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	write(w, r, http.StatusOK, map[string]string{"status": "removed", "node_id": req.NodeID})
+	httpx.Write(w, r, http.StatusOK, map[string]string{"status": "removed", "node_id": req.NodeID})
+}
+
+// leaderOnly runs a leader-only change here, or through the forwarder on
+// the leader; a request another node already forwarded is served here.
+func (s *Server) leaderOnly(r *http.Request, forwarded bool, local func() error, remote func(ctx context.Context, leader string) error) error {
+	if forwarded || r.Header.Get(wire.HeaderForwarded) != "" {
+		return local()
+	}
+	_, err := forward.Do(r.Context(), s.cfg.Forward,
+		func() (struct{}, error) { return struct{}{}, local() },
+		func(ctx context.Context, leader string) (struct{}, error) { return struct{}{}, remote(ctx, leader) })
+	return err
 }
 
 func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 	if err := s.node.Leave(r.Context()); err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	write(w, r, http.StatusOK, map[string]string{"status": "left", "node_id": s.node.ID()})
+	httpx.Write(w, r, http.StatusOK, map[string]string{"status": "left", "node_id": s.node.ID()})
 	if s.cfg.OnLeave != nil {
 		go s.cfg.OnLeave()
 	}
@@ -91,34 +109,34 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	var sn cluster.SignedNode
-	if err := decode(w, r, 64<<10, &sn); err != nil {
-		writeErr(w, r, err)
+	if err := httpx.Decode(w, r, 64<<10, &sn); err != nil {
+		httpx.Error(w, r, err)
 		return
 	}
 	if err := s.node.RegisterNode(r.Context(), sn); err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	write(w, r, http.StatusOK, map[string]string{"status": "registered"})
+	httpx.Write(w, r, http.StatusOK, map[string]string{"status": "registered"})
 }
 
 func (s *Server) handlePropose(w http.ResponseWriter, r *http.Request) {
 	var sp cluster.SignedProposal
-	if err := decode(w, r, requestLimit, &sp); err != nil {
-		writeErr(w, r, err)
+	if err := httpx.Decode(w, r, httpx.RequestLimit, &sp); err != nil {
+		httpx.Error(w, r, err)
 		return
 	}
 	res, err := s.node.HandleProposal(r.Context(), sp)
-	respond(w, r, res, err)
+	httpx.Respond(w, r, res, err)
 }
 
 func (s *Server) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 	idx, err := s.node.ReadIndex(r.Context())
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
-	write(w, r, http.StatusOK, wire.ReadIndexResponse{Index: idx})
+	httpx.Write(w, r, http.StatusOK, wire.ReadIndexResponse{Index: idx})
 }
 
 // notLeader reports whether err is the node's not-leader refusal.
@@ -128,8 +146,8 @@ func notLeader(err error) bool { return errors.Is(err, cluster.ErrNotLeader) }
 // replicated state.
 func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	tr := certificate.Trust{}
-	for _, n := range s.node.FSM().View().NodeList() {
+	for _, n := range s.state.View().NodeList() {
 		tr[n.KeyID] = n.PublicKey
 	}
-	verifyCertificate(w, r, tr, s.node.Now().UnixNano())
+	httpx.VerifyCertificate(w, r, tr, s.node.Now().UnixNano())
 }

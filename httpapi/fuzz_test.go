@@ -1,10 +1,11 @@
-package transport
+package httpapi
 
 import (
 	"crypto/ed25519"
 	"testing"
 
 	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/internal/httpx"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/principal"
 	"github.com/cnv-project/cnv/wire"
@@ -20,16 +21,16 @@ func FuzzDecodeRequests(f *testing.F) {
 	none := func(principal.KeyID) (ed25519.PublicKey, bool) { return nil, false }
 	f.Fuzz(func(t *testing.T, b []byte, msgpack bool) {
 		var s invocation.Signed
-		if decodeBytes(b, msgpack, &s) == nil {
+		if httpx.DecodeBytes(b, msgpack, &s) == nil {
 			s.Open(none, nil)
 		}
 		var j wire.JoinRequest
-		decodeBytes(b, msgpack, &j)
+		httpx.DecodeBytes(b, msgpack, &j)
 		var r wire.RemoveRequest
-		decodeBytes(b, msgpack, &r)
+		httpx.DecodeBytes(b, msgpack, &r)
 		var sn cluster.SignedNode
-		decodeBytes(b, msgpack, &sn)
+		httpx.DecodeBytes(b, msgpack, &sn)
 		var sp cluster.SignedProposal
-		decodeBytes(b, msgpack, &sp)
+		httpx.DecodeBytes(b, msgpack, &sp)
 	})
 }

@@ -1,7 +1,6 @@
-package transport
+package httpapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/internal/httpx"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/wire"
 )
@@ -18,14 +18,14 @@ import (
 // answers with the rejection's status; a larger batch answers 200 with
 // per-invocation errors.
 func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, requestLimit)
+	body, err := httpx.ReadBody(w, r, httpx.RequestLimit)
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
 	var signed invocation.Signed
-	if err := decodeBytes(body, isMsgpack(r), &signed); err != nil {
-		writeErr(w, r, err)
+	if err := httpx.DecodeBytes(body, httpx.IsMsgpack(r), &signed); err != nil {
+		httpx.Error(w, r, err)
 		return
 	}
 	outs, err := s.node.Invoke(r.Context(), &signed)
@@ -34,76 +34,42 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeErr(w, r, err)
+		httpx.Error(w, r, err)
 		return
 	}
 	if len(outs) == 1 && outs[0].Err != nil {
-		writeErr(w, r, outs[0].Err)
+		httpx.Error(w, r, outs[0].Err)
 		return
 	}
 	resp := wire.InvokeResponse{Node: s.node.ID(), Results: make([]wire.Outcome, len(outs))}
 	for i := range outs {
 		resp.Results[i] = toWire(&outs[i])
 	}
-	write(w, r, http.StatusOK, resp)
+	httpx.Write(w, r, http.StatusOK, resp)
 }
 
-// forwardInvoke relays the request to the leader and its answer back. It
-// retries only while the answer says the target was not the leader (so
-// nothing was proposed), within the node's hold time.
+// forwardInvoke relays the request to the leader and its answer back
+// (the forwarder retries only while the answer says the target was not the
+// leader, so nothing was proposed).
 func (s *Server) forwardInvoke(w http.ResponseWriter, r *http.Request, body []byte) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	hdr := forwarded()
-	hdr.Set("Content-Type", r.Header.Get("Content-Type"))
-	for {
-		addr, err := s.node.LeaderAPI(ctx)
-		if err != nil {
-			writeErr(w, r, err)
-			return
-		}
-		var raw client.Raw
-		err = s.cfg.Peers.Client().DoRaw(ctx, http.MethodPost, addr, "/v1/invoke", bytes.NewReader(body), &raw, acceptLike(r, hdr))
-		var ae *client.APIError
-		if errors.As(err, &ae) && ae.NotLeader() {
-			if !sleepCtx(ctx, 50*time.Millisecond) {
-				writeErr(w, r, cluster.ErrNoLeader)
-				return
-			}
-			continue
-		}
-		if errors.As(err, &ae) {
-			writeErr(w, r, ae.Err)
-			return
-		}
-		if err != nil {
-			writeErr(w, r, peerErr(err))
-			return
-		}
+	hdr := http.Header{"Content-Type": {r.Header.Get("Content-Type")}}
+	if a := r.Header.Get("Accept"); a != "" {
+		hdr.Set("Accept", a)
+	}
+	raw, err := s.cfg.Forward.Relay(ctx, "/v1/invoke", body, hdr)
+	var ae *client.APIError
+	switch {
+	case errors.As(err, &ae):
+		httpx.Error(w, r, ae.Err)
+	case err != nil:
+		httpx.Error(w, r, err)
+	default:
 		w.Header().Set("Content-Type", raw.ContentType)
 		w.Header().Set(wire.HeaderNode, raw.Node)
 		w.WriteHeader(http.StatusOK)
 		w.Write(raw.Body)
-		return
-	}
-}
-
-func acceptLike(r *http.Request, hdr http.Header) http.Header {
-	h := hdr.Clone()
-	if a := r.Header.Get("Accept"); a != "" {
-		h.Set("Accept", a)
-	}
-	return h
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

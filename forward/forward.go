@@ -1,0 +1,214 @@
+package forward
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/cnv-project/cnv/client"
+	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/fsm"
+	"github.com/cnv-project/cnv/peer"
+	"github.com/cnv-project/cnv/runtime/cnverr"
+)
+
+// Local is what the forwarder asks the node it runs in about leadership.
+type Local interface {
+	ID() string
+	// Leader is the current leader's ID and API address ("" when unknown).
+	Leader() (id, apiAddr string)
+	// Done is closed when the node shuts down.
+	Done() <-chan struct{}
+}
+
+// Config configures a Forwarder.
+type Config struct {
+	Peers *peer.Client
+	// Hold is how long a request waits for a leader before it fails as
+	// unavailable (default 5s).
+	Hold time.Duration
+	// Targets, for an edge node, lists the servers to relay to in turn;
+	// a server node leaves it nil and relays to its leader.
+	Targets func() []string
+	Logger  hclog.Logger
+}
+
+// Forwarder relays leader-only requests.
+type Forwarder struct {
+	cfg   Config
+	log   hclog.Logger
+	local atomic.Pointer[localBox]
+}
+
+type localBox struct{ Local }
+
+var _ cluster.Remote = (*Forwarder)(nil)
+
+// New returns a forwarder; a server node attaches itself with Attach
+// before it serves.
+func New(cfg Config) *Forwarder {
+	if cfg.Hold == 0 {
+		cfg.Hold = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	return &Forwarder{cfg: cfg, log: cfg.Logger.Named("forward")}
+}
+
+// Attach sets the node whose leader the forwarder follows.
+func (f *Forwarder) Attach(l Local) { f.local.Store(&localBox{l}) }
+
+// Peers is the node-to-node client the forwarder uses.
+func (f *Forwarder) Peers() *peer.Client { return f.cfg.Peers }
+
+// LeaderAddr waits (up to the hold time or ctx) for a leader whose API
+// address is known and returns it. It may be this node's own address when
+// it became leader after a local attempt was refused; the relayed request
+// is then served here.
+func (f *Forwarder) LeaderAddr(ctx context.Context) (string, error) {
+	b := f.local.Load()
+	if b == nil {
+		return "", cluster.ErrNoLeader
+	}
+	deadline := time.NewTimer(f.cfg.Hold)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if id, addr := b.Leader(); id != "" && addr != "" {
+			return addr, nil
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return "", cluster.ErrNoLeader
+		case <-ctx.Done():
+			return "", errors.Join(cluster.ErrNoLeader, ctx.Err())
+		case <-b.Done():
+			return "", cluster.ErrShutdown
+		}
+	}
+}
+
+// Do serves a leader-only request: local first; when it answers
+// cluster.ErrNotLeader, remote against the current leader, again while
+// leaders answer not-leader (nothing was done then), within the hold time.
+func Do[T any](ctx context.Context, f *Forwarder, local func() (T, error), remote func(ctx context.Context, leader string) (T, error)) (T, error) {
+	v, err := local()
+	if !errors.Is(err, cluster.ErrNotLeader) {
+		return v, err
+	}
+	return toLeader(ctx, f, remote)
+}
+
+func toLeader[T any](ctx context.Context, f *Forwarder, remote func(ctx context.Context, leader string) (T, error)) (T, error) {
+	var zero T
+	for {
+		addr, err := f.LeaderAddr(ctx)
+		if err != nil {
+			return zero, err
+		}
+		v, err := remote(ctx, addr)
+		if !errors.Is(err, cluster.ErrNotLeader) {
+			return v, err
+		}
+		if !sleep(ctx, 50*time.Millisecond) {
+			return zero, cluster.ErrNoLeader
+		}
+	}
+}
+
+// Relay sends a request as it came to the leader (or, on an edge node,
+// to the first target that answers) and returns the answer's bytes. The
+// request is marked forwarded, so it is never relayed again. An answer
+// that is an API error comes back as *client.APIError; any other error is
+// structured (no leader, peer unreachable).
+func (f *Forwarder) Relay(ctx context.Context, path string, body []byte, hdr http.Header) (client.Raw, error) {
+	h := peer.Forwarded()
+	for k, v := range hdr {
+		h[k] = v
+	}
+	if f.cfg.Targets != nil {
+		return f.relayTargets(ctx, path, body, hdr)
+	}
+	return toLeader(ctx, f, func(ctx context.Context, addr string) (client.Raw, error) {
+		raw, err := f.cfg.Peers.Relay(ctx, http.MethodPost, addr, path, bytes.NewReader(body), h)
+		var ae *client.APIError
+		switch {
+		case errors.As(err, &ae) && ae.NotLeader():
+			return raw, cluster.ErrNotLeader
+		case err != nil && ae == nil:
+			return raw, peer.Err(err)
+		}
+		return raw, err
+	})
+}
+
+// relayTargets tries each target in turn until one answers (an API error
+// is an answer); a server relays to its own leader. Edge requests are not
+// marked forwarded: the server they reach forwards them once.
+func (f *Forwarder) relayTargets(ctx context.Context, path string, body []byte, hdr http.Header) (client.Raw, error) {
+	var last error = cnverr.New(cnverr.Unavailable, "no alive server known")
+	for _, a := range f.cfg.Targets() {
+		raw, err := f.cfg.Peers.Relay(ctx, http.MethodPost, a, path, bytes.NewReader(body), hdr)
+		var ae *client.APIError
+		if err == nil || errors.As(err, &ae) {
+			return raw, err
+		}
+		last = err // a transport error before an answer: try the next server
+	}
+	return client.Raw{}, cnverr.Wrap(cnverr.Unavailable, last, "forward to a server")
+}
+
+// Join implements cluster.Remote: it asks the member at addr to add the
+// server (that member forwards it to its leader).
+func (f *Forwarder) Join(ctx context.Context, addr string, req cluster.JoinRequest) error {
+	return f.cfg.Peers.Join(ctx, addr, req)
+}
+
+// ReadIndex implements cluster.Remote.
+func (f *Forwarder) ReadIndex(ctx context.Context) (uint64, error) {
+	return toLeader(ctx, f, func(ctx context.Context, addr string) (uint64, error) {
+		return f.cfg.Peers.ReadIndex(ctx, addr)
+	})
+}
+
+// RegisterNode implements cluster.Remote.
+func (f *Forwarder) RegisterNode(ctx context.Context, rec cluster.SignedNode) error {
+	_, err := toLeader(ctx, f, func(ctx context.Context, addr string) (struct{}, error) {
+		return struct{}{}, f.cfg.Peers.RegisterNode(ctx, addr, rec)
+	})
+	return err
+}
+
+// Remove implements cluster.Remote.
+func (f *Forwarder) Remove(ctx context.Context, req cluster.RemoveRequest) error {
+	_, err := toLeader(ctx, f, func(ctx context.Context, addr string) (struct{}, error) {
+		return struct{}{}, f.cfg.Peers.Remove(ctx, addr, req)
+	})
+	return err
+}
+
+// Propose implements cluster.Remote.
+func (f *Forwarder) Propose(ctx context.Context, sp cluster.SignedProposal) ([]fsm.Result, error) {
+	return toLeader(ctx, f, func(ctx context.Context, addr string) ([]fsm.Result, error) {
+		return f.cfg.Peers.Propose(ctx, addr, sp)
+	})
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,17 @@
+// Package httpapi serves a cnv server node's HTTP API. Handlers depend on
+// the small interfaces declared in node.go (Node, State, Ledger), never on
+// the node's internals. JSON is the default encoding; a request that sends
+// or accepts application/msgpack gets the project's canonical msgpack.
+//
+// Requests only the leader serves (invocations, joins, removals) are tried
+// here and, on a follower, handed to the forward package, which relays
+// them to the leader once; a relayed request carries wire.HeaderForwarded
+// and is served where it lands. With no leader a write waits up to the
+// forwarder's hold time and then answers 503 with Retry-After. With a
+// cluster token configured, membership changes and node-to-node calls
+// must carry it.
+//
+// httpapi imports cluster, fsm, ledger, forward, peer, metrics, wire and
+// runtime; only cmd imports it. The edge node's API is package edge, the
+// hot path lives under hot/.
+package httpapi
