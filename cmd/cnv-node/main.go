@@ -74,6 +74,7 @@ func newRootCmd() *cobra.Command {
 		newLedgerCmd,
 		newPolicyCmd,
 		newPrincipalCmd,
+		newTLSCmd,
 	} {
 		root.AddCommand(newCmd())
 	}

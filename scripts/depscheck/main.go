@@ -17,19 +17,20 @@ import (
 const module = "github.com/cnv-project/cnv/"
 
 // core is the replicated core and everything below it.
-var core = []string{"cluster", "fsm", "ledger", "runtime"}
+var core = []string{"cluster", "fsm", "ledger", "tlsutil", "runtime"}
 
 // layers maps a path prefix to the layers it may import (besides itself).
 // The SDK (client, wire) and the fault injector (jepsen) stay apart from
 // the server: a user's program or the suite never links the cluster.
 var layers = map[string][]string{
 	"runtime":        nil,
+	"tlsutil":        nil,
 	"wire":           {"runtime"},
-	"client":         {"wire", "runtime"},
+	"client":         {"wire", "tlsutil", "runtime"},
 	"bench":          {"client", "wire", "runtime"},
 	"ledger":         {"runtime"},
 	"fsm":            {"ledger", "runtime"},
-	"cluster":        {"fsm", "ledger", "runtime"},
+	"cluster":        {"fsm", "ledger", "tlsutil", "runtime"},
 	"hot/proto":      {"runtime"},
 	"hot/server":     {"hot/proto", "runtime"},
 	"hot/client":     {"hot/proto", "client", "wire", "runtime"},
@@ -46,7 +47,7 @@ var layers = map[string][]string{
 	"transport": append([]string{"client", "wire", "peer", "forward", "httpapi"}, core...),
 	"cmd":       {"*"},
 	"scripts":   {"*"},
-	"jepsen":    {"client", "wire", "runtime"},
+	"jepsen":    {"client", "wire", "tlsutil", "runtime"},
 }
 
 // layerOf returns the longest layer prefix of a module-relative path.
