@@ -101,7 +101,6 @@ func TestBadInputThroughTheAPI(t *testing.T) {
 		{"forged signature", forged, 401, cnverr.Unauthenticated},
 		{"missing signature", unsigned, 401, cnverr.Unauthenticated},
 		{"unregistered key", signed(stranger, userCreate("x", "")), 401, cnverr.Unauthenticated},
-		{"expired chain", withChain(bot, expired), 403, cnverr.PermissionDenied},
 		{"widened chain", withChain(carolPriv, root, child), 0, ""},
 	}
 	for _, tc := range cases {
@@ -118,6 +117,14 @@ func TestBadInputThroughTheAPI(t *testing.T) {
 			}
 		}
 	}
+	// A link outside its window is decided at the committed time and
+	// ledgered as a denial, never refused before Raft by a node's clock.
+	for _, tn := range []*testNode{c.followers()[0], c.leader()} {
+		outs, err := c.invoke(tn, bot, withChainInv(t, expired))
+		if err != nil || len(outs) != 1 || outs[0].Decision != "deny" || !strings.Contains(outs[0].Reason, "expired") || outs[0].LedgerIndex == 0 {
+			t.Fatalf("expired chain via %s: %+v %v", tn.id, outs, err)
+		}
+	}
 	// A reused request id with a different body is a conflict.
 	c.adminInvoke(c.leader(), "user.create", nil, invocation.Arg{Name: "name", Value: "first"})
 	first := userCreate("one", "same-id")
@@ -132,13 +139,20 @@ func TestBadInputThroughTheAPI(t *testing.T) {
 	// Every node is still up, and only the two good invocations above
 	// reached the ledger.
 	after := c.waitConverged()
-	if after.Size != before.Size+2 {
-		t.Fatalf("ledger grew from %d to %d; want +2", before.Size, after.Size)
+	if after.Size != before.Size+4 { // two expired-chain denials, two good invocations
+		t.Fatalf("ledger grew from %d to %d; want +4", before.Size, after.Size)
 	}
 	for _, tn := range c.nodes {
 		if _, err := c.client.Status(context.Background(), tn.apiAddr); err != nil {
 			t.Fatalf("%s down: %v", tn.id, err)
 		}
 	}
-	_ = strings.TrimSpace
+}
+
+func withChainInv(t *testing.T, links ...delegation.Link) invocation.Invocation {
+	inv := userCreate("chained", "")
+	for _, l := range links {
+		inv.Chain = append(inv.Chain, token(t, l))
+	}
+	return inv
 }

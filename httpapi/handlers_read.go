@@ -129,8 +129,9 @@ func (s *Server) handleLedgerEvent(w http.ResponseWriter, r *http.Request) {
 
 // span parses a range's start parameter, makes the state fit for a
 // linearizable read (or what the request asks), then parses its end
-// parameter, which defaults to the ledger size at that read. On error it
-// has answered.
+// parameter, which defaults to the ledger size at that read. A range that
+// ends before it starts or beyond the ledger is a 400. On error it has
+// answered.
 func (s *Server) span(w http.ResponseWriter, r *http.Request, startName, endName string) (start, end uint64, ok bool) {
 	start, err := httpx.QueryUint(r, startName, 0)
 	if err != nil {
@@ -140,20 +141,20 @@ func (s *Server) span(w http.ResponseWriter, r *http.Request, startName, endName
 	if _, ok := s.read(w, r, cluster.Linearizable); !ok {
 		return 0, 0, false
 	}
-	if end, err = httpx.QueryUint(r, endName, s.ledger.Head().Size); err != nil {
+	size := s.ledger.Head().Size
+	end, err = httpx.QueryUint(r, endName, size)
+	switch {
+	case err != nil:
+	case start > end:
+		err = cnverr.New(cnverr.InvalidInput, "%s=%d is after %s=%d", startName, start, endName, end)
+	case end > size:
+		err = cnverr.New(cnverr.InvalidInput, "%s=%d is beyond the ledger's %d events", endName, end, size)
+	}
+	if err != nil {
 		httpx.Error(w, r, err)
 		return 0, 0, false
 	}
 	return start, end, true
-}
-
-// respond answers v, or err when it is set.
-func respond(w http.ResponseWriter, r *http.Request, v any, err error) {
-	if err != nil {
-		httpx.Error(w, r, err)
-		return
-	}
-	httpx.Write(w, r, http.StatusOK, v)
 }
 
 func (s *Server) handleLedgerProof(w http.ResponseWriter, r *http.Request) {

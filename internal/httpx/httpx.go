@@ -6,13 +6,14 @@ package httpx
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/codec"
@@ -68,15 +69,23 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	w.Write(append(b, '\n'))
 }
 
-// ReadBody reads at most limit bytes of the body.
+// ReadBody reads at most limit bytes of the body. A longer body is a 413:
+// the rest of it is read and dropped (up to limits.MaxDrainBody), so the
+// client, still sending, gets the answer instead of a connection reset.
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, cnverr.New(cnverr.TooLarge, "request body exceeds %d bytes", limit)
+	if r.ContentLength > limit && r.ContentLength > limits.MaxDrainBody {
+		w.Header().Set("Connection", "close")
+		return nil, cnverr.New(cnverr.TooLarge, "request body of %d bytes exceeds %d bytes", r.ContentLength, limit)
 	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, cnverr.Wrap(cnverr.InvalidInput, err, "read request body")
+	}
+	if int64(len(b)) > limit {
+		if n, _ := io.CopyN(io.Discard, r.Body, limits.MaxDrainBody); n == limits.MaxDrainBody {
+			w.Header().Set("Connection", "close")
+		}
+		return nil, cnverr.New(cnverr.TooLarge, "request body exceeds %d bytes", limit)
 	}
 	return b, nil
 }
@@ -90,25 +99,23 @@ func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	return DecodeBytes(b, IsMsgpack(r), v)
 }
 
-// DecodeBytes decodes a body already read: msgpack, or strict JSON (no
-// unknown fields, nothing after the value).
+// DecodeBytes decodes a body already read, strictly and the same way for
+// both encodings: a key that names no field (exact case), a key given
+// twice, and a string that is not valid UTF-8 are refused, naming where.
 func DecodeBytes(b []byte, msgpack bool, v any) error {
 	if msgpack {
-		if err := codec.UnmarshalLimit(b, len(b), v); err != nil {
-			return fmt.Errorf("%w: %v", ErrBadBody, err)
+		if err := codec.UnmarshalStrict(b, len(b), v); err != nil {
+			return badBody(err)
 		}
 		return nil
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadBody, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data after the JSON value", ErrBadBody)
+	if err := jsonv2.Unmarshal(b, v, jsonv2.RejectUnknownMembers(true)); err != nil {
+		return badBody(err)
 	}
 	return nil
 }
+
+func badBody(err error) error { return fmt.Errorf("%w: %v", ErrBadBody, err) }
 
 // QueryUint parses a non-negative integer query parameter (def when absent).
 func QueryUint(r *http.Request, name string, def uint64) (uint64, error) {

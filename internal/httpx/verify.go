@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/cnv-project/cnv/runtime/certificate"
+	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
 
@@ -16,7 +17,12 @@ func VerifyCertificate(w http.ResponseWriter, r *http.Request, tr certificate.Tr
 		Signature   []byte `json:"signature"`
 	}
 	b, err := ReadBody(w, r, limits.MaxCertificateBytes)
-	if err == nil {
+	switch {
+	case err == nil && IsMsgpack(r):
+		if err = codec.Unmarshal(b, &doc); err != nil {
+			err = badBody(err)
+		}
+	case err == nil:
 		err = DecodeLoose(b, &doc)
 	}
 	if err != nil {

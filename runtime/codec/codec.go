@@ -23,6 +23,8 @@ var ErrTooLarge = errors.New("codec: input too large")
 // handles are safe for concurrent use once configured.
 var handle = newHandle()
 
+type handleT = ugorji.MsgpackHandle
+
 func newHandle() *ugorji.MsgpackHandle {
 	h := &ugorji.MsgpackHandle{}
 	h.Canonical = true
@@ -78,13 +80,15 @@ func MustMarshal(v any) []byte {
 
 // Unmarshal decodes canonical msgpack into v. Any failure wraps ErrDecode.
 // Decoding never panics on malformed input.
-func Unmarshal(data []byte, v any) (err error) {
+func Unmarshal(data []byte, v any) error { return unmarshalWith(handle, data, v) }
+
+func unmarshalWith(h *handleT, data []byte, v any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrDecode, r)
 		}
 	}()
-	dec := ugorji.NewDecoderBytes(data, handle)
+	dec := ugorji.NewDecoderBytes(data, h)
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: %v", ErrDecode, err)
 	}

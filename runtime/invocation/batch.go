@@ -61,7 +61,7 @@ func (s *Signed) Open(lookup KeyLookup, cache *VerifyCache) (*Batch, error) {
 		return nil, fmt.Errorf("%w: batch is %d bytes, limit %d", ErrTooLarge, len(s.Body), limits.MaxRequestBody)
 	}
 	var b Batch
-	if err := codec.Unmarshal(s.Body, &b); err != nil {
+	if err := codec.UnmarshalStrict(s.Body, limits.MaxRequestBody, &b); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if b.Domain != Domain {

@@ -83,6 +83,13 @@ const (
 	// through MaxCapabilityFileBytes.
 	MaxRequestBody = 4 << 20
 
+	// MaxDrainBody is how much of an oversized request body a server reads
+	// and drops before answering 413, so a client still sending gets the
+	// answer rather than a connection reset. Twice MaxRequestBody covers
+	// every honest mistake; a larger body is answered at once (and the
+	// connection closed) without reading it.
+	MaxDrainBody = 2 * MaxRequestBody
+
 	// MaxCapabilityFileBytes bounds a capability registration document.
 	MaxCapabilityFileBytes = 4 << 20
 
