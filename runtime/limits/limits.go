@@ -318,7 +318,7 @@ const (
 	MaxGossipGraphCandidates = 4
 )
 
-// Hot-path wire protocol (transport/hotwire).
+// Hot-path wire protocol (hot/proto, hot/server, hot/client).
 const (
 	// MaxHotArgsBytes bounds the arguments of one hot-path invocation. Hot
 	// path work is small by definition (FastPath: ≤ 1ms); bigger inputs

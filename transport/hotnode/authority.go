@@ -13,13 +13,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/cnv-project/cnv/fsm"
+	"github.com/cnv-project/cnv/hot/proto"
+	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport/hotwire"
 )
 
 var (
@@ -39,7 +40,7 @@ var (
 // Config configures an Authority.
 type Config struct {
 	Node    Node
-	Catalog *hotwire.Catalog
+	Catalog *server.Catalog
 	Clock   clock.Clock
 	Log     hclog.Logger
 	// LeaseBlock is how many uses one lease asks for (default 1024); the
@@ -91,12 +92,12 @@ func (c *Config) fill() error {
 	return nil
 }
 
-// Authority is the cluster's hotwire.Authority: certificates are checked
+// Authority is the cluster's server.Authority: certificates are checked
 // against the replicated node keys and link states, and max_uses are
 // leased through Raft. Safe for concurrent use.
 type Authority struct {
 	cfg   Config
-	base  *hotwire.CertAuthority // catalog mapping and handles only
+	base  *server.CertAuthority // catalog mapping and handles only
 	trust atomic.Pointer[trustCache]
 	// leasePrefix makes lease IDs unique across this node's restarts.
 	leasePrefix string
@@ -110,7 +111,7 @@ type Authority struct {
 	wg     sync.WaitGroup
 }
 
-var _ hotwire.Authority = (*Authority)(nil)
+var _ server.Authority = (*Authority)(nil)
 
 type trustCache struct {
 	view  *fsm.View
@@ -123,7 +124,7 @@ func NewAuthority(cfg Config) (*Authority, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	base, err := hotwire.NewCertAuthority(certificate.NewTrust(cfg.Node.PublicKey()), cfg.Catalog, cfg.Clock)
+	base, err := server.NewCertAuthority(certificate.NewTrust(cfg.Node.PublicKey()), cfg.Catalog, cfg.Clock)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func NewAuthority(cfg Config) (*Authority, error) {
 }
 
 // Close stops the watcher and every session's lease loop. Sessions still
-// open are settled by the hotwire server's CloseSession calls; close the
+// open are settled by the hot-path server's CloseSession calls; close the
 // server first.
 func (a *Authority) Close() {
 	a.cancel()
@@ -163,27 +164,27 @@ func (a *Authority) trustSet() certificate.Trust {
 	return t
 }
 
-// OpenSession implements hotwire.Authority.
-func (a *Authority) OpenSession(ctx context.Context, certificateJSON []byte, holder ed25519.PublicKey) (hotwire.Grant, error) {
+// OpenSession implements server.Authority.
+func (a *Authority) OpenSession(ctx context.Context, certificateJSON []byte, holder ed25519.PublicKey) (server.Grant, error) {
 	c, err := a.verify(certificateJSON, holder)
 	if err != nil {
-		return hotwire.Grant{}, err
+		return server.Grant{}, err
 	}
 	g, err := a.base.GrantFor(c)
 	if err != nil {
-		return hotwire.Grant{}, err
+		return server.Grant{}, err
 	}
 	s, err := a.newLiveSession(ctx, c)
 	if err != nil {
-		return hotwire.Grant{}, err
+		return server.Grant{}, err
 	}
 	if !a.claim(g.Key, s) {
-		return hotwire.Grant{}, fmt.Errorf("%w: %s", hotwire.ErrSessionExists, g.Key)
+		return server.Grant{}, fmt.Errorf("%w: %s", proto.ErrSessionExists, g.Key)
 	}
 	if s.limited {
 		if err := a.firstLease(ctx, s); err != nil {
 			a.release(g.Key)
-			return hotwire.Grant{}, err
+			return server.Grant{}, err
 		}
 		g.Quota = s.quota
 		a.startLeaseLoop(s)
@@ -201,17 +202,17 @@ func (a *Authority) verify(certificateJSON []byte, holder ed25519.PublicKey) (ce
 		return none, err
 	}
 	if len(holder) != ed25519.PublicKeySize {
-		return none, fmt.Errorf("%w: no holder key", hotwire.ErrWrongHolder)
+		return none, fmt.Errorf("%w: no holder key", proto.ErrWrongHolder)
 	}
 	if want, got := c.Body().KeyID, principal.IDOf(holder); want != got {
-		return none, fmt.Errorf("%w: issued to %s, presented by %s", hotwire.ErrWrongHolder, want, got)
+		return none, fmt.Errorf("%w: issued to %s, presented by %s", proto.ErrWrongHolder, want, got)
 	}
 	return c, nil
 }
 
-// CloseSession implements hotwire.Authority: it stops the session's lease
+// CloseSession implements server.Authority: it stops the session's lease
 // loop and settles its leases (the unspent uses go back to every link).
-func (a *Authority) CloseSession(ctx context.Context, g hotwire.Grant, _ hotwire.Usage) error {
+func (a *Authority) CloseSession(ctx context.Context, g server.Grant, _ server.Usage) error {
 	s := a.release(g.Key)
 	if s == nil || !s.limited {
 		return nil

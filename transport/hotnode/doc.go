@@ -1,5 +1,5 @@
 // Package hotnode connects the hot path to the cluster: it is the node's
-// hotwire.Authority and the dispatcher's BatchSink.
+// hot/server Authority and the dispatcher's BatchSink.
 //
 //   - Certified sessions on any node: a certificate opens a session when a
 //     node key in the replicated state (fsm View Nodes) signed it, it is in
@@ -24,9 +24,9 @@
 //     Config.FlushInterval or per limits.MaxHotPathSessions batches.
 //
 // Service wires a dispatcher, the built-in capabilities, the authority, the
-// recorder and a hotwire server for `cnv-node agent --hot-addr`.
+// recorder and a hot/server Server for `cnv-node agent --hot-addr`.
 //
-// hotnode imports transport/hotwire, fsm, ledger and runtime/*; it talks to
-// the cluster only through the small Node interface (*cluster.Node
+// hotnode imports hot/server, hot/proto, fsm, ledger and runtime/*; it
+// talks to the cluster only through the small Node interface (*cluster.Node
 // implements it). Nothing below transport imports it.
 package hotnode

@@ -16,6 +16,8 @@ import (
 
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
+	hotclient "github.com/cnv-project/cnv/hot/client"
+	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
@@ -24,7 +26,6 @@ import (
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/principal"
 	"github.com/cnv-project/cnv/transport"
-	"github.com/cnv-project/cnv/transport/hotwire"
 	"github.com/cnv-project/cnv/wire"
 )
 
@@ -121,7 +122,7 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	dc := hotpath.DefaultConfig()
 	dc.Shards = 2
 	sc := ServiceConfig{Node: node, Listener: hotLn, Log: log, Clock: c.clock, Dispatcher: &dc,
-		FlushInterval: 50 * time.Millisecond, Builtins: hotwire.BuiltinOptions{Timeout: 10 * time.Second},
+		FlushInterval: 50 * time.Millisecond, Builtins: server.BuiltinOptions{Timeout: 10 * time.Second},
 		Authority: Config{LeaseBlock: 16, ProposeTimeout: 5 * time.Second}}
 	if c.tuneHot != nil {
 		c.tuneHot(&sc)
@@ -310,8 +311,8 @@ func (c *testCluster) certify(tn *testNode, key ed25519.PrivateKey, capPath stri
 }
 
 // open dials tn's hot path with key and opens a session for cert.
-func (c *testCluster) open(tn *testNode, key ed25519.PrivateKey, cert []byte) (*hotwire.Conn, *hotwire.Session, error) {
-	conn, err := hotwire.Dial(tn.hotAddr, hotwire.Options{Key: key, Name: "hotnode test"})
+func (c *testCluster) open(tn *testNode, key ed25519.PrivateKey, cert []byte) (*hotclient.Conn, *hotclient.Session, error) {
+	conn, err := hotclient.Dial(tn.hotAddr, hotclient.Options{Key: key, Name: "hotnode test"})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/fsm"
+	hotclient "github.com/cnv-project/cnv/hot/client"
+	"github.com/cnv-project/cnv/hot/proto"
+	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
@@ -22,7 +25,6 @@ import (
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport/hotwire"
 )
 
 func TestSessionOnEveryNode(t *testing.T) {
@@ -47,10 +49,10 @@ func TestSessionOnEveryNode(t *testing.T) {
 			t.Fatalf("%s: counter: %v", tn.id, err)
 		}
 		// One live session per certificate per node.
-		if _, _, err := c.open(tn, c.admin, adminCert); !errors.Is(err, hotwire.ErrSessionExists) {
+		if _, _, err := c.open(tn, c.admin, adminCert); !errors.Is(err, proto.ErrSessionExists) {
 			t.Fatalf("%s: second session: %v", tn.id, err)
 		}
-		for _, x := range []*hotwire.Session{s, s2} {
+		for _, x := range []*hotclient.Session{s, s2} {
 			if _, err := x.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -91,7 +93,7 @@ func TestRefusedCertificates(t *testing.T) {
 	if _, _, err := c.open(tn, bot, selfSigned(t, bot)); !errors.Is(err, certificate.ErrUntrustedSigner) {
 		t.Fatalf("signed by a key outside the cluster: %v", err)
 	}
-	if _, _, err := c.open(tn, c.admin, cert); !errors.Is(err, hotwire.ErrWrongHolder) {
+	if _, _, err := c.open(tn, c.admin, cert); !errors.Is(err, proto.ErrWrongHolder) {
 		t.Fatalf("presented by another key: %v", err)
 	}
 	clk.off.Store(int64(2 * time.Hour))
@@ -102,7 +104,7 @@ func TestRefusedCertificates(t *testing.T) {
 
 	// Revoked while a session is open on each node: every session ends
 	// within the watch bound of the revocation applying there.
-	var sessions []*hotwire.Session
+	var sessions []*hotclient.Session
 	for _, n := range c.nodes {
 		_, s, err := c.open(n, bot, cert)
 		if err != nil {
@@ -114,14 +116,14 @@ func TestRefusedCertificates(t *testing.T) {
 	revokedAt := time.Now()
 	for i, s := range sessions {
 		waitFor(t, "session ended by the revocation", 5*time.Second, func() error {
-			if _, err := s.Invoke(context.Background(), []byte("x")); !errors.Is(err, hotwire.ErrRevoked) {
+			if _, err := s.Invoke(context.Background(), []byte("x")); !errors.Is(err, proto.ErrRevoked) {
 				return fmt.Errorf("invoke after revocation: %v", err)
 			}
 			return nil
 		})
 		t.Logf("%s: session ended %v after the revocation committed", c.nodes[i].id, time.Since(revokedAt))
 	}
-	if _, _, err := c.open(tn, bot, cert); !errors.Is(err, hotwire.ErrRevoked) {
+	if _, _, err := c.open(tn, bot, cert); !errors.Is(err, proto.ErrRevoked) {
 		t.Fatalf("revoked: %v", err)
 	}
 }
@@ -131,14 +133,14 @@ func TestRefusedCertificates(t *testing.T) {
 func selfSigned(t *testing.T, holder ed25519.PrivateKey) []byte {
 	_, priv, _ := principal.Generate(nil)
 	now := time.Now().UnixNano()
-	u, err := certificate.New(certificate.Params{Capability: capability.Ref{Path: hotwire.EchoPath},
+	u, err := certificate.New(certificate.Params{Capability: capability.Ref{Path: server.EchoPath},
 		Effects: []capability.Metadata{capability.NewMetadata(capability.ReadOnly)}, AgentID: "bot", AgentType: principal.Agent,
 		KeyID: principal.IDOf(holder.Public().(ed25519.PublicKey)), Tenant: "default", RequestID: "r", IssuedAt: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pc, _ := certificate.CheckPolicy(u, policy.Result{Decision: policy.Allow})
-	cc, _ := certificate.CheckCapability(pc, certificate.Available{hotwire.EchoPath.ID()})
+	cc, _ := certificate.CheckCapability(pc, certificate.Available{server.EchoPath.ID()})
 	v, err := certificate.Verify(cc, now, certificate.Placement{}, certificate.NewSigner(priv))
 	if err != nil {
 		t.Fatal(err)
@@ -149,12 +151,12 @@ func selfSigned(t *testing.T, holder ed25519.PrivateKey) []byte {
 
 // drain invokes on s until the quota stays exhausted and returns how many
 // invocations succeeded. It stops early when stop closes.
-func drain(s *hotwire.Session, stop <-chan struct{}) (ok int, err error) {
+func drain(s *hotclient.Session, stop <-chan struct{}) (ok int, err error) {
 	return drainPaced(s, stop, 0)
 }
 
 // drainPaced is drain with a pause after each invocation.
-func drainPaced(s *hotwire.Session, stop <-chan struct{}, pause time.Duration) (ok int, err error) {
+func drainPaced(s *hotclient.Session, stop <-chan struct{}, pause time.Duration) (ok int, err error) {
 	dry := 0
 	for dry < 100 {
 		select {
@@ -183,7 +185,7 @@ func TestLeasesExactAcrossNodes(t *testing.T) {
 	cert := c.certify(c.leader(), bot, "hot.counter", link)
 	var total atomic.Int64
 	var wg sync.WaitGroup
-	sessions := make([]*hotwire.Session, len(c.nodes))
+	sessions := make([]*hotclient.Session, len(c.nodes))
 	for i, tn := range c.nodes { // every node leases its first block before any spends
 		var err error
 		if _, sessions[i], err = c.open(tn, bot, cert); err != nil {
@@ -231,7 +233,7 @@ func TestLeasesNeverOvershootWithNodeKilled(t *testing.T) {
 	var wg sync.WaitGroup
 	stopVictim := make(chan struct{})
 	var survivors atomic.Int64
-	sessions := make([]*hotwire.Session, len(c.nodes))
+	sessions := make([]*hotclient.Session, len(c.nodes))
 	for i, tn := range c.nodes {
 		var err error
 		if _, sessions[i], err = c.open(tn, bot, cert); err != nil {

@@ -9,9 +9,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/hotpath"
-	"github.com/cnv-project/cnv/transport/hotwire"
 )
 
 // ServiceConfig configures a node's hot path (`cnv-node agent --hot-addr`).
@@ -27,21 +27,21 @@ type ServiceConfig struct {
 	// 200ms).
 	FlushInterval time.Duration
 	// Builtins configure the built-in capabilities hot.counter and hot.echo.
-	Builtins hotwire.BuiltinOptions
+	Builtins server.BuiltinOptions
 	// Authority tunes leases and the revocation watch (Node, Catalog, Clock
 	// and Log are set here).
 	Authority Config
 }
 
 // Service is a running hot path: dispatcher, built-ins, authority,
-// recorder and hotwire server.
+// recorder and hot-path server.
 type Service struct {
 	Dispatcher *hotpath.Dispatcher
-	Catalog    *hotwire.Catalog
-	Builtins   *hotwire.Builtins
+	Catalog    *server.Catalog
+	Builtins   *server.Builtins
 	Authority  *Authority
 	Recorder   *Recorder
-	Server     *hotwire.Server
+	Server     *server.Server
 
 	addr   net.Addr
 	cancel context.CancelFunc
@@ -60,7 +60,7 @@ func Start(cfg ServiceConfig) (*Service, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.System{}
 	}
-	s := &Service{Catalog: hotwire.NewCatalog(), addr: cfg.Listener.Addr(), done: make(chan struct{}), served: make(chan struct{})}
+	s := &Service{Catalog: server.NewCatalog(), addr: cfg.Listener.Addr(), done: make(chan struct{}), served: make(chan struct{})}
 	s.Recorder = NewRecorder(cfg.Node, cfg.Log.Named("hotnode"), cfg.FlushInterval)
 	if err := s.startDispatcher(cfg); err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func (s *Service) startDispatcher(cfg ServiceConfig) error {
 	if err != nil {
 		return err
 	}
-	if s.Builtins, err = hotwire.RegisterBuiltins(d, s.Catalog, cfg.Builtins); err != nil {
+	if s.Builtins, err = server.RegisterBuiltins(d, s.Catalog, cfg.Builtins); err != nil {
 		return err
 	}
 	s.Dispatcher = d
@@ -100,7 +100,7 @@ func (s *Service) startServer(cfg ServiceConfig) error {
 	if err != nil {
 		return err
 	}
-	srv, err := hotwire.NewServer(hotwire.Config{Dispatcher: s.Dispatcher, Authority: a, Log: cfg.Log,
+	srv, err := server.New(server.Config{Dispatcher: s.Dispatcher, Authority: a, Log: cfg.Log,
 		Clock: cfg.Clock, NodeID: cfg.Node.ID()})
 	if err != nil {
 		a.Close()

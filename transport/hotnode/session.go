@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/fsm"
+	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/hotpath"
-	"github.com/cnv-project/cnv/transport/hotwire"
 )
 
 // liveSession is what the authority keeps of an open session: its chain,
@@ -67,7 +67,7 @@ func linkUsable(h delegation.Hash, st fsm.LinkState, found bool, now int64) erro
 	case !found:
 		return fmt.Errorf("%w: %s", fsm.ErrUnknownLink, h)
 	case st.Revoked:
-		return fmt.Errorf("%w: delegation link %s", hotwire.ErrRevoked, h)
+		return fmt.Errorf("%w: delegation link %s", proto.ErrRevoked, h)
 	case st.NotAfter != 0 && now > st.NotAfter:
 		return fmt.Errorf("%w: link %s", delegation.ErrExpired, h)
 	}

@@ -1,4 +1,4 @@
-package hotwire
+package server
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/limits"
@@ -83,17 +84,17 @@ func (c *Config) fillDefaults() {
 func (c Config) Validate() error {
 	switch {
 	case c.Dispatcher == nil:
-		return fmt.Errorf("%w: no dispatcher", ErrBadConfig)
+		return fmt.Errorf("%w: no dispatcher", proto.ErrBadConfig)
 	case c.Authority == nil:
-		return fmt.Errorf("%w: no authority", ErrBadConfig)
+		return fmt.Errorf("%w: no authority", proto.ErrBadConfig)
 	case c.Window < 1 || c.Window > limits.MaxSessionWindow:
-		return fmt.Errorf("%w: window %d outside [1, %d]", ErrBadConfig, c.Window, limits.MaxSessionWindow)
+		return fmt.Errorf("%w: window %d outside [1, %d]", proto.ErrBadConfig, c.Window, limits.MaxSessionWindow)
 	case c.MaxConns < 1:
-		return fmt.Errorf("%w: max conns %d", ErrBadConfig, c.MaxConns)
+		return fmt.Errorf("%w: max conns %d", proto.ErrBadConfig, c.MaxConns)
 	case c.MaxSessions < 1 || c.MaxSessions > limits.MaxHotSessionsPerConn:
-		return fmt.Errorf("%w: max sessions %d outside [1, %d]", ErrBadConfig, c.MaxSessions, limits.MaxHotSessionsPerConn)
+		return fmt.Errorf("%w: max sessions %d outside [1, %d]", proto.ErrBadConfig, c.MaxSessions, limits.MaxHotSessionsPerConn)
 	case c.HandshakeTimeout < 0 || c.WriteTimeout < 0 || c.OpenTimeout < 0 || c.CloseTimeout < 0:
-		return fmt.Errorf("%w: negative timeout", ErrBadConfig)
+		return fmt.Errorf("%w: negative timeout", proto.ErrBadConfig)
 	}
 	return nil
 }
@@ -117,8 +118,8 @@ type Server struct {
 	chunkStalls, outputStalls  atomic.Uint64
 }
 
-// NewServer returns a server; it serves nothing until Serve.
-func NewServer(cfg Config) (*Server, error) {
+// New returns a server; it serves nothing until Serve.
+func New(cfg Config) (*Server, error) {
 	cfg.fillDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -130,12 +131,13 @@ func NewServer(cfg Config) (*Server, error) {
 	}, nil
 }
 
-// Serve accepts connections on l until Close, then returns ErrServerClosed.
-// Any other accept error is returned as is. l is closed on return.
+// Serve accepts connections on l until Close, then returns
+// proto.ErrServerClosed. Any other accept error is returned as is. l is
+// closed on return.
 func (s *Server) Serve(l net.Listener) error {
 	if !s.track(l) {
 		l.Close()
-		return ErrServerClosed
+		return proto.ErrServerClosed
 	}
 	defer s.untrack(l)
 	var delay time.Duration
@@ -143,7 +145,7 @@ func (s *Server) Serve(l net.Listener) error {
 		nc, err := l.Accept()
 		if err != nil {
 			if s.isClosed() {
-				return ErrServerClosed
+				return proto.ErrServerClosed
 			}
 			if retryableAccept(err) {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
@@ -191,13 +193,13 @@ func (s *Server) start(nc net.Conn) {
 
 // rejectConn tells a connection over the limit why, then closes it.
 func rejectConn(nc net.Conn, closed bool, max int) {
-	err := fmt.Errorf("%w: limit %d", ErrTooManyConns, max)
+	err := fmt.Errorf("%w: limit %d", proto.ErrTooManyConns, max)
 	if closed {
-		err = ErrServerClosed
+		err = proto.ErrServerClosed
 	}
-	m := newErrorMsg(err)
+	m := proto.NewErrorMsg(err)
 	m.Fatal = true
-	if b, e := appendControl(nil, frameError, m); e == nil {
+	if b, e := proto.AppendControl(nil, proto.FrameError, m); e == nil {
 		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = nc.Write(b)
 	}
@@ -206,8 +208,8 @@ func rejectConn(nc net.Conn, closed bool, max int) {
 
 // Close stops accepting, ends every connection (each session's invocations
 // in flight are answered first, then the client gets a fatal
-// ErrServerClosed), tells the authority about every session and returns
-// when all is done. It does not stop the dispatcher.
+// proto.ErrServerClosed), tells the authority about every session and
+// returns when all is done. It does not stop the dispatcher.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {

@@ -1,4 +1,4 @@
-package hotwire
+package server
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
@@ -25,8 +26,8 @@ const nonPermission = capability.FlagIdempotent | capability.FlagAsyncCapable
 // it to add both.
 //
 // A certificate opens at most one live session per authority at a time
-// (ErrSessionExists), so a session's batches, keyed by the certificate ID,
-// form one chain on this node.
+// (proto.ErrSessionExists), so a session's batches, keyed by the
+// certificate ID, form one chain on this node.
 type CertAuthority struct {
 	trust   certificate.Trust
 	clock   clock.Clock
@@ -41,11 +42,11 @@ type CertAuthority struct {
 func NewCertAuthority(trust certificate.Trust, catalog *Catalog, clk clock.Clock) (*CertAuthority, error) {
 	switch {
 	case len(trust) == 0:
-		return nil, fmt.Errorf("%w: certificate authority needs at least one trusted node key", ErrBadConfig)
+		return nil, fmt.Errorf("%w: certificate authority needs at least one trusted node key", proto.ErrBadConfig)
 	case catalog == nil:
-		return nil, fmt.Errorf("%w: certificate authority needs a catalog", ErrBadConfig)
+		return nil, fmt.Errorf("%w: certificate authority needs a catalog", proto.ErrBadConfig)
 	case clk == nil:
-		return nil, fmt.Errorf("%w: certificate authority needs a clock", ErrBadConfig)
+		return nil, fmt.Errorf("%w: certificate authority needs a clock", proto.ErrBadConfig)
 	}
 	return &CertAuthority{trust: trust, clock: clk, catalog: catalog, handles: newHandles(), live: make(map[string]struct{})}, nil
 }
@@ -63,7 +64,7 @@ func (a *CertAuthority) OpenSession(_ context.Context, certificateJSON []byte, h
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.live[g.Key]; ok {
-		return Grant{}, fmt.Errorf("%w: %s", ErrSessionExists, g.Key)
+		return Grant{}, fmt.Errorf("%w: %s", proto.ErrSessionExists, g.Key)
 	}
 	a.live[g.Key] = struct{}{}
 	return g, nil
@@ -78,10 +79,10 @@ func (a *CertAuthority) Verify(certificateJSON []byte, holder ed25519.PublicKey,
 		return c, err
 	}
 	if len(holder) != ed25519.PublicKeySize {
-		return certificate.Certificate[certificate.Verified]{}, fmt.Errorf("%w: no holder key", ErrWrongHolder)
+		return certificate.Certificate[certificate.Verified]{}, fmt.Errorf("%w: no holder key", proto.ErrWrongHolder)
 	}
 	if want, got := c.Body().KeyID, principal.IDOf(holder); want != got {
-		return certificate.Certificate[certificate.Verified]{}, fmt.Errorf("%w: issued to %s, presented by %s", ErrWrongHolder, want, got)
+		return certificate.Certificate[certificate.Verified]{}, fmt.Errorf("%w: issued to %s, presented by %s", proto.ErrWrongHolder, want, got)
 	}
 	return c, nil
 }
@@ -92,7 +93,7 @@ func (a *CertAuthority) GrantFor(c certificate.Certificate[certificate.Verified]
 	b := c.Body()
 	e, ok := a.catalog.Lookup(b.CapabilityID)
 	if !ok {
-		return Grant{}, fmt.Errorf("%w: %s (%s)", ErrNotHotPath, b.Capability, b.CapabilityID)
+		return Grant{}, fmt.Errorf("%w: %s (%s)", proto.ErrNotHotPath, b.Capability, b.CapabilityID)
 	}
 	allowed := nonPermission
 	for _, m := range b.Effects {

@@ -1,4 +1,4 @@
-package hotwire
+package server
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
@@ -45,19 +46,6 @@ func (n *node) sink(b hotpath.Batch) {
 	n.batchMu.Lock()
 	n.batches = append(n.batches, b)
 	n.batchMu.Unlock()
-}
-
-// batchesOf returns the batches cut so far for session key.
-func (n *node) batchesOf(key string) []hotpath.Batch {
-	n.batchMu.Lock()
-	defer n.batchMu.Unlock()
-	var out []hotpath.Batch
-	for _, b := range n.batches {
-		if b.Key == key {
-			out = append(out, b)
-		}
-	}
-	return out
 }
 
 type nodeOpts struct {
@@ -109,7 +97,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if o.server != nil {
 		o.server(&cfg)
 	}
-	if n.srv, err = NewServer(cfg); err != nil {
+	if n.srv, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -121,7 +109,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	go func() { served <- n.srv.Serve(l) }()
 	t.Cleanup(func() {
 		n.srv.Close()
-		if err := <-served; err != ErrServerClosed {
+		if err := <-served; err != proto.ErrServerClosed {
 			t.Errorf("Serve returned %v", err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -214,32 +202,6 @@ func newAgent(t testing.TB) agent {
 	return agent{pub, priv}
 }
 
-func (n *node) dial(a agent, mod func(*Options)) *Conn {
-	n.t.Helper()
-	o := Options{Key: a.priv, Name: "test"}
-	if mod != nil {
-		mod(&o)
-	}
-	c, err := Dial(n.addr, o)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	n.t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// open dials and opens a session on cap for a new agent.
-func (n *node) open(path capability.Path, effects ...capability.EffectType) (*Conn, *Session) {
-	n.t.Helper()
-	a := newAgent(n.t)
-	c := n.dial(a, nil)
-	s, err := c.OpenSession(ctx(n.t), n.issue(certSpec{path: path, effects: effects, holder: a.pub}))
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	return c, s
-}
-
 func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
@@ -256,55 +218,4 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// recordingAuthority wraps an Authority, optionally granting a quota and a
-// revocation channel, and records closes.
-type recordingAuthority struct {
-	Authority
-	lease   int64
-	revoked chan struct{}
-
-	mu     sync.Mutex
-	closes []closeRecord
-}
-
-type closeRecord struct {
-	grant    Grant
-	usage    Usage
-	returned int64
-}
-
-func (a *recordingAuthority) OpenSession(ctx context.Context, cert []byte, holder ed25519.PublicKey) (Grant, error) {
-	g, err := a.Authority.OpenSession(ctx, cert, holder)
-	if err != nil {
-		return g, err
-	}
-	if a.lease > 0 {
-		g.Quota = hotpath.NewQuota(0)
-		if err := g.Quota.Lease(a.lease); err != nil {
-			return Grant{}, err
-		}
-	}
-	if a.revoked != nil {
-		g.Revoked = a.revoked
-	}
-	return g, nil
-}
-
-func (a *recordingAuthority) CloseSession(ctx context.Context, g Grant, u Usage) error {
-	var returned int64
-	if g.Quota != nil {
-		returned = g.Quota.Return()
-	}
-	a.mu.Lock()
-	a.closes = append(a.closes, closeRecord{g, u, returned})
-	a.mu.Unlock()
-	return a.Authority.CloseSession(ctx, g, u)
-}
-
-func (a *recordingAuthority) closed() []closeRecord {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]closeRecord(nil), a.closes...)
 }

@@ -1,4 +1,4 @@
-package hotwire
+package proto
 
 import (
 	"net"
@@ -10,12 +10,13 @@ import (
 // maxKeptBuffer is the largest write buffer a queue keeps between writes.
 const maxKeptBuffer = 1 << 20
 
-// outQueue collects frames from many goroutines (shard workers, the reader,
+// OutQueue collects frames from many goroutines (shard workers, the reader,
 // session goroutines) for one writer goroutine, which writes everything
 // queued since its last write in one call: under load, many responses share
-// a write. Producers never block; the reader watches pending to stop reading
-// requests while too many responses wait.
-type outQueue struct {
+// a write. Producers never block; the reader watches Pending to stop reading
+// requests while too many responses wait. The server queues responses with
+// it, the client requests.
+type OutQueue struct {
 	mu      sync.Mutex
 	buf     []byte
 	broken  bool // the writer failed; frames are discarded
@@ -27,15 +28,16 @@ type outQueue struct {
 	err     error         // the writer's error, read after done
 }
 
-func newOutQueue() *outQueue {
-	return &outQueue{
+// NewOutQueue returns an empty queue; start its writer with Run.
+func NewOutQueue() *OutQueue {
+	return &OutQueue{
 		wake: make(chan struct{}, 1), room: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 }
 
-// push queues a copy of b and wakes the writer.
-func (q *outQueue) push(b []byte) {
+// Push queues a copy of b and wakes the writer.
+func (q *OutQueue) Push(b []byte) {
 	if len(b) == 0 {
 		return
 	}
@@ -45,13 +47,13 @@ func (q *outQueue) push(b []byte) {
 		q.pending.Add(int64(len(b)))
 	}
 	q.mu.Unlock()
-	q.kick()
+	q.Kick()
 }
 
-// appendWith lets fn append frames to the queue in place, under the lock
+// AppendWith lets fn append frames to the queue in place, under the lock
 // (the client's invoke path: no intermediate copy, and frames keep the order
 // in which callers held the lock).
-func (q *outQueue) appendWith(fn func([]byte) []byte) bool {
+func (q *OutQueue) AppendWith(fn func([]byte) []byte) bool {
 	q.mu.Lock()
 	if q.broken {
 		q.mu.Unlock()
@@ -64,15 +66,16 @@ func (q *outQueue) appendWith(fn func([]byte) []byte) bool {
 	return true
 }
 
-func (q *outQueue) kick() {
+// Kick wakes the writer (after AppendWith).
+func (q *OutQueue) Kick() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
 }
 
-// close asks the writer to write what is queued and exit.
-func (q *outQueue) close() {
+// Close asks the writer to write what is queued and exit.
+func (q *OutQueue) Close() {
 	select {
 	case <-q.stop:
 	default:
@@ -80,10 +83,10 @@ func (q *outQueue) close() {
 	}
 }
 
-// run is the writer loop. It returns after close (with everything queued
+// Run is the writer loop. It returns after Close (with everything queued
 // before it written) or on a write error, after which it closes w (so the
 // reader ends too) and frames are dropped.
-func (q *outQueue) run(w net.Conn, timeout time.Duration) {
+func (q *OutQueue) Run(w net.Conn, timeout time.Duration) {
 	defer close(q.done)
 	var spare []byte
 	for {
@@ -107,7 +110,7 @@ func (q *outQueue) run(w net.Conn, timeout time.Duration) {
 }
 
 // flush swaps the queue's buffer with spare and writes it.
-func (q *outQueue) flush(w net.Conn, spare *[]byte, timeout time.Duration) (int, error) {
+func (q *OutQueue) flush(w net.Conn, spare *[]byte, timeout time.Duration) (int, error) {
 	q.mu.Lock()
 	b := q.buf
 	q.buf = (*spare)[:0]
@@ -131,8 +134,18 @@ func (q *outQueue) flush(w net.Conn, spare *[]byte, timeout time.Duration) (int,
 	return len(b), err
 }
 
-func (q *outQueue) fail(err error) {
+func (q *OutQueue) fail(err error) {
 	q.mu.Lock()
 	q.broken, q.err, q.buf = true, err, nil
 	q.mu.Unlock()
 }
+
+// Pending is the bytes queued and not yet written.
+func (q *OutQueue) Pending() int64 { return q.pending.Load() }
+
+// Room receives after each write, so a reader waiting for Pending to drop
+// can look again.
+func (q *OutQueue) Room() <-chan struct{} { return q.room }
+
+// Done is closed when the writer has exited.
+func (q *OutQueue) Done() <-chan struct{} { return q.done }

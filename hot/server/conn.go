@@ -1,4 +1,4 @@
-package hotwire
+package server
 
 import (
 	"context"
@@ -14,21 +14,18 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
 
-// minRead is the least free space the reader reads into; with less left in
-// its chunk it moves to the next one.
-const minRead = 4 << 10
-
 // conn is one server connection: a reader goroutine that parses frames and
-// submits invocations, and a writer goroutine draining the outQueue.
+// submits invocations, and a writer goroutine draining the proto.OutQueue.
 type conn struct {
 	srv  *Server
 	nc   net.Conn
 	log  hclog.Logger
-	out  *outQueue
+	out  *proto.OutQueue
 	pool *chunkPool
 
 	// Reader-owned.
@@ -42,7 +39,7 @@ type conn struct {
 	fatal    error // a protocol error that ends the connection
 	stopping atomic.Bool
 
-	challenge [ChallengeSize]byte
+	challenge [proto.ChallengeSize]byte
 
 	mu       sync.Mutex
 	sessions map[uint32]*session   // by id, until the client closes them
@@ -56,7 +53,7 @@ type conn struct {
 func newConn(srv *Server, nc net.Conn) *conn {
 	return &conn{
 		srv: srv, nc: nc, log: srv.log.With("remote", nc.RemoteAddr().String()),
-		out: newOutQueue(), pool: newChunkPool(limits.HotReadChunkBytes, limits.MaxHotConnChunks, &srv.chunkStalls),
+		out: proto.NewOutQueue(), pool: newChunkPool(limits.HotReadChunkBytes, limits.MaxHotConnChunks, &srv.chunkStalls),
 		sessions: make(map[uint32]*session), live: make(map[*session]struct{}),
 	}
 }
@@ -64,7 +61,7 @@ func newConn(srv *Server, nc net.Conn) *conn {
 // serve runs the connection until the peer leaves, framing is lost or the
 // server closes.
 func (c *conn) serve() {
-	go c.out.run(c.nc, c.srv.cfg.WriteTimeout)
+	go c.out.Run(c.nc, c.srv.cfg.WriteTimeout)
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.HandshakeTimeout))
 	err := c.readLoop()
 	c.finish(err)
@@ -79,7 +76,7 @@ func (c *conn) stop() {
 func (c *conn) readLoop() error {
 	var ok bool
 	if c.cur, ok = c.pool.get(c.srv.done); !ok {
-		return ErrServerClosed
+		return proto.ErrServerClosed
 	}
 	for {
 		if err := c.fill(); err != nil {
@@ -100,8 +97,8 @@ func (c *conn) readLoop() error {
 // fill reads more bytes, first moving to a fresh chunk when the current one
 // cannot take a useful read or the partial frame at its end.
 func (c *conn) fill() error {
-	size, _ := frameSize(c.cur.buf[c.r:c.w], limits.MaxHotFrameBytes)
-	if len(c.cur.buf)-c.w < minRead || (size > 0 && c.r+size > len(c.cur.buf)) {
+	size, _ := proto.FrameSize(c.cur.buf[c.r:c.w], limits.MaxHotFrameBytes)
+	if len(c.cur.buf)-c.w < proto.MinRead || (size > 0 && c.r+size > len(c.cur.buf)) {
 		if err := c.rotate(); err != nil {
 			return err
 		}
@@ -122,7 +119,7 @@ func (c *conn) fill() error {
 func (c *conn) rotate() error {
 	next, ok := c.pool.get(c.srv.done)
 	if !ok {
-		return ErrServerClosed
+		return proto.ErrServerClosed
 	}
 	n := copy(next.buf, c.cur.buf[c.r:c.w])
 	if c.cur != nil {
@@ -135,13 +132,13 @@ func (c *conn) rotate() error {
 // process handles every complete frame in the buffer.
 func (c *conn) process() error {
 	for {
-		t, body, n, err := decodeFrame(c.cur.buf[c.r:c.w], limits.MaxHotFrameBytes)
+		t, body, n, err := proto.DecodeFrame(c.cur.buf[c.r:c.w], limits.MaxHotFrameBytes)
 		if err != nil {
 			c.fatal = err
 			return err
 		}
 		if n == 0 {
-			if size, _ := frameSize(c.cur.buf[c.r:c.w], limits.MaxHotFrameBytes); size > len(c.cur.buf) {
+			if size, _ := proto.FrameSize(c.cur.buf[c.r:c.w], limits.MaxHotFrameBytes); size > len(c.cur.buf) {
 				return c.readLarge(size)
 			}
 			return nil
@@ -164,7 +161,7 @@ func (c *conn) readLarge(size int) error {
 	if _, err := io.ReadFull(c.nc, buf[k:]); err != nil {
 		return err
 	}
-	if err := c.handle(frameType(buf[lenSize]), buf[headerSize:], nil); err != nil {
+	if err := c.handle(proto.FrameType(buf[proto.LenSize]), buf[proto.HeaderSize:], nil); err != nil {
 		c.fatal = err
 		return err
 	}
@@ -173,35 +170,35 @@ func (c *conn) readLarge(size int) error {
 
 // handle dispatches one frame; only errors that end the connection are
 // returned.
-func (c *conn) handle(t frameType, body []byte, ch *chunk) error {
+func (c *conn) handle(t proto.FrameType, body []byte, ch *chunk) error {
 	if !c.hello {
 		return c.onHello(t, body)
 	}
 	switch t {
-	case frameInvoke:
+	case proto.FrameInvoke:
 		c.onInvoke(body, ch)
-	case frameOpen:
+	case proto.FrameOpen:
 		c.onOpen(body)
-	case frameClose:
+	case proto.FrameClose:
 		c.onClose(body)
-	case frameHello:
-		c.localError(fmt.Errorf("%w: second hello", ErrProtocol))
+	case proto.FrameHello:
+		c.localError(fmt.Errorf("%w: second hello", proto.ErrProtocol))
 	default:
-		c.localError(fmt.Errorf("%w: %s", ErrUnknownFrame, t))
+		c.localError(fmt.Errorf("%w: %s", proto.ErrUnknownFrame, t))
 	}
 	return nil
 }
 
-func (c *conn) onHello(t frameType, body []byte) error {
-	if t != frameHello {
-		return fmt.Errorf("%w: expected hello, got %s", ErrProtocol, t)
+func (c *conn) onHello(t proto.FrameType, body []byte) error {
+	if t != proto.FrameHello {
+		return fmt.Errorf("%w: expected hello, got %s", proto.ErrProtocol, t)
 	}
-	var m helloMsg
-	if err := parseControl(t, body, &m); err != nil {
-		return fmt.Errorf("%w: %v", ErrProtocol, err)
+	var m proto.HelloMsg
+	if err := proto.ParseControl(t, body, &m); err != nil {
+		return fmt.Errorf("%w: %v", proto.ErrProtocol, err)
 	}
-	if m.Magic != Magic || m.Version != Version {
-		return fmt.Errorf("%w: hello %q version %d, want %q version %d", ErrProtocol, m.Magic, m.Version, Magic, Version)
+	if m.Magic != proto.Magic || m.Version != proto.Version {
+		return fmt.Errorf("%w: hello %q version %d, want %q version %d", proto.ErrProtocol, m.Magic, m.Version, proto.Magic, proto.Version)
 	}
 	if _, err := rand.Read(c.challenge[:]); err != nil {
 		return err
@@ -209,29 +206,29 @@ func (c *conn) onHello(t frameType, body []byte) error {
 	c.hello = true
 	_ = c.nc.SetReadDeadline(time.Time{})
 	cfg := &c.srv.cfg
-	c.sendControl(frameWelcome, welcomeMsg{
-		Version: Version, Node: cfg.NodeID, Challenge: c.challenge[:], MaxFrame: limits.MaxHotFrameBytes,
+	c.sendControl(proto.FrameWelcome, proto.WelcomeMsg{
+		Version: proto.Version, Node: cfg.NodeID, Challenge: c.challenge[:], MaxFrame: limits.MaxHotFrameBytes,
 		MaxArgs: limits.MaxHotArgsBytes, MaxWindow: cfg.Window, MaxSessions: cfg.MaxSessions,
 	})
 	return nil
 }
 
 func (c *conn) onInvoke(body []byte, ch *chunk) {
-	id, seq, args, err := parseInvoke(body)
+	id, seq, args, err := proto.ParseInvoke(body)
 	if err != nil {
 		c.localError(err)
 		return
 	}
 	s := c.lookup(id)
 	if s == nil {
-		c.local = appendRefused(c.local, id, seq, ErrUnknownSession)
+		c.local = proto.AppendRefused(c.local, id, seq, proto.ErrUnknownSession)
 		c.srv.refused.Add(1)
 		return
 	}
 	if err := s.invoke(seq, args, ch, c.now); err != nil {
 		s.refused.Add(1)
 		c.srv.refused.Add(1)
-		c.local = appendRefused(c.local, id, seq, err)
+		c.local = proto.AppendRefused(c.local, id, seq, err)
 	}
 }
 
@@ -249,8 +246,8 @@ func (c *conn) lookup(id uint32) *session {
 }
 
 func (c *conn) onOpen(body []byte) {
-	var m openMsg
-	if err := parseControl(frameOpen, body, &m); err != nil {
+	var m proto.OpenMsg
+	if err := proto.ParseControl(proto.FrameOpen, body, &m); err != nil {
 		c.localError(err)
 		return
 	}
@@ -259,7 +256,7 @@ func (c *conn) onOpen(body []byte) {
 	// ones), and so do those still tearing down.
 	if max(len(c.sessions), len(c.live))+c.reserved >= c.srv.cfg.MaxSessions {
 		c.mu.Unlock()
-		c.replyError(m.ID, fmt.Errorf("%w: limit %d", ErrTooManySessions, c.srv.cfg.MaxSessions))
+		c.replyError(m.ID, fmt.Errorf("%w: limit %d", proto.ErrTooManySessions, c.srv.cfg.MaxSessions))
 		return
 	}
 	c.reserved++
@@ -270,7 +267,7 @@ func (c *conn) onOpen(body []byte) {
 
 // open grants and registers a session (its own goroutine: the authority
 // may block).
-func (c *conn) open(m openMsg) {
+func (c *conn) open(m proto.OpenMsg) {
 	defer c.opens.Done()
 	s, err := c.grant(m)
 	c.mu.Lock()
@@ -295,7 +292,7 @@ func (c *conn) open(m openMsg) {
 		go s.watch()
 	}
 	g := s.grant
-	c.sendControl(frameOpened, openedMsg{
+	c.sendControl(proto.FrameOpened, proto.OpenedMsg{
 		ID: m.ID, Session: s.id, Key: g.Key, Capability: string(g.Capability), Agent: g.AgentID,
 		Tenant: g.TenantID, Window: s.window, Shard: s.hs.Shard(), ExpiresAt: g.ExpiresAt,
 	})
@@ -303,10 +300,10 @@ func (c *conn) open(m openMsg) {
 
 // grant checks the proof of possession, asks the authority and opens the
 // dispatcher session.
-func (c *conn) grant(m openMsg) (*session, error) {
+func (c *conn) grant(m proto.OpenMsg) (*session, error) {
 	if len(m.PublicKey) != ed25519.PublicKeySize ||
-		!ed25519.Verify(m.PublicKey, ProofMessage(c.challenge[:], m.Certificate), m.Signature) {
-		return nil, ErrBadProof
+		!ed25519.Verify(m.PublicKey, proto.ProofMessage(c.challenge[:], m.Certificate), m.Signature) {
+		return nil, proto.ErrBadProof
 	}
 	cfg := &c.srv.cfg
 	ctx, cancel := context.WithTimeout(c.srv.ctx, cfg.OpenTimeout)
@@ -334,8 +331,8 @@ func (c *conn) grant(m openMsg) (*session, error) {
 }
 
 func (c *conn) onClose(body []byte) {
-	var m closeMsg
-	if err := parseControl(frameClose, body, &m); err != nil {
+	var m proto.CloseMsg
+	if err := proto.ParseControl(proto.FrameClose, body, &m); err != nil {
 		c.localError(err)
 		return
 	}
@@ -347,13 +344,13 @@ func (c *conn) onClose(body []byte) {
 		c.last, c.lastID = nil, 0
 	}
 	if s == nil {
-		c.replyError(m.ID, fmt.Errorf("%w: %d", ErrUnknownSession, m.Session))
+		c.replyError(m.ID, fmt.Errorf("%w: %d", proto.ErrUnknownSession, m.Session))
 		return
 	}
 	c.flushLocal() // refusals for this session go out before closed
 	go func() {
 		s.teardown()
-		c.sendControl(frameClosed, closedMsg{ID: m.ID, Session: s.id, Accepted: s.usage.Accepted, Refused: s.usage.Refused})
+		c.sendControl(proto.FrameClosed, proto.ClosedMsg{ID: m.ID, Session: s.id, Accepted: s.usage.Accepted, Refused: s.usage.Refused})
 	}()
 }
 
@@ -367,48 +364,40 @@ func (c *conn) forget(s *session) {
 // localError queues a non-fatal error frame from the reader.
 func (c *conn) localError(err error) {
 	c.srv.protocolErrors.Add(1)
-	c.local = appendControlOrLog(c.local, frameError, newErrorMsg(err), c.log)
+	c.local = proto.AppendControlOrLog(c.local, proto.FrameError, proto.NewErrorMsg(err), c.log)
 }
 
 // replyError answers a control request with an error.
 func (c *conn) replyError(id uint64, err error) {
-	m := newErrorMsg(err)
+	m := proto.NewErrorMsg(err)
 	m.ID = id
-	c.sendControl(frameError, m)
+	c.sendControl(proto.FrameError, m)
 }
 
 // sendControl queues a control frame from any goroutine.
-func (c *conn) sendControl(t frameType, v any) {
-	c.out.push(appendControlOrLog(nil, t, v, c.log))
-}
-
-func appendControlOrLog(dst []byte, t frameType, v any, log hclog.Logger) []byte {
-	out, err := appendControl(dst, t, v)
-	if err != nil {
-		log.Error("cannot encode control frame", "frame", t.String(), "error", err)
-	}
-	return out
+func (c *conn) sendControl(t proto.FrameType, v any) {
+	c.out.Push(proto.AppendControlOrLog(nil, t, v, c.log))
 }
 
 func (c *conn) flushLocal() {
 	if len(c.local) > 0 {
-		c.out.push(c.local)
+		c.out.Push(c.local)
 		c.local = c.local[:0]
 	}
 }
 
 // waitRoom stops reading while too many responses wait to be written.
 func (c *conn) waitRoom() error {
-	if c.out.pending.Load() > limits.MaxHotConnPendingBytes {
+	if c.out.Pending() > limits.MaxHotConnPendingBytes {
 		c.srv.outputStalls.Add(1)
 	}
-	for c.out.pending.Load() > limits.MaxHotConnPendingBytes {
+	for c.out.Pending() > limits.MaxHotConnPendingBytes {
 		select {
-		case <-c.out.room:
-		case <-c.out.done:
-			return ErrConnClosed
+		case <-c.out.Room():
+		case <-c.out.Done():
+			return proto.ErrConnClosed
 		case <-c.srv.done:
-			return ErrServerClosed
+			return proto.ErrServerClosed
 		}
 	}
 	return nil
@@ -424,8 +413,8 @@ func (c *conn) finish(err error) {
 		c.srv.protocolErrors.Add(1)
 		c.log.Debug("closing connection after a protocol error", "error", c.fatal)
 		c.sendFatal(c.fatal)
-	case c.stopping.Load() || errors.Is(err, ErrServerClosed):
-		c.sendFatal(ErrServerClosed)
+	case c.stopping.Load() || errors.Is(err, proto.ErrServerClosed):
+		c.sendFatal(proto.ErrServerClosed)
 	}
 	c.mu.Lock()
 	c.closing = true
@@ -441,8 +430,8 @@ func (c *conn) finish(err error) {
 	}
 	wg.Wait()
 	c.opens.Wait()
-	c.out.close()
-	<-c.out.done
+	c.out.Close()
+	<-c.out.Done()
 	_ = c.nc.Close()
 	if c.cur != nil {
 		c.cur.retire()
@@ -450,7 +439,7 @@ func (c *conn) finish(err error) {
 }
 
 func (c *conn) sendFatal(err error) {
-	m := newErrorMsg(err)
+	m := proto.NewErrorMsg(err)
 	m.Fatal = true
-	c.sendControl(frameError, m)
+	c.sendControl(proto.FrameError, m)
 }

@@ -1,4 +1,4 @@
-package hotwire
+package server
 
 import (
 	"context"

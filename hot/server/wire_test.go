@@ -1,4 +1,4 @@
-package hotwire
+package server
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/limits"
@@ -18,7 +19,7 @@ import (
 type raw struct {
 	t       testing.TB
 	nc      net.Conn
-	welcome welcomeMsg
+	welcome proto.WelcomeMsg
 }
 
 func dialRaw(t testing.TB, addr string, hello bool) *raw {
@@ -30,12 +31,12 @@ func dialRaw(t testing.TB, addr string, hello bool) *raw {
 	t.Cleanup(func() { nc.Close() })
 	r := &raw{t: t, nc: nc}
 	if hello {
-		r.control(frameHello, helloMsg{Magic: Magic, Version: Version})
+		r.control(proto.FrameHello, proto.HelloMsg{Magic: proto.Magic, Version: proto.Version})
 		typ, body := r.read()
-		if typ != frameWelcome {
+		if typ != proto.FrameWelcome {
 			t.Fatalf("got %s", typ)
 		}
-		if err := parseControl(typ, body, &r.welcome); err != nil {
+		if err := proto.ParseControl(typ, body, &r.welcome); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -49,9 +50,9 @@ func (r *raw) send(b []byte) {
 	}
 }
 
-func (r *raw) control(typ frameType, v any) {
+func (r *raw) control(typ proto.FrameType, v any) {
 	r.t.Helper()
-	b, err := appendControl(nil, typ, v)
+	b, err := proto.AppendControl(nil, typ, v)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -59,24 +60,24 @@ func (r *raw) control(typ frameType, v any) {
 }
 
 // read returns the next frame, failing the test after 10s.
-func (r *raw) read() (frameType, []byte) {
+func (r *raw) read() (proto.FrameType, []byte) {
 	r.t.Helper()
 	_ = r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	typ, body, err := readFrame(r.nc)
+	typ, body, err := proto.ReadFrame(r.nc)
 	if err != nil {
 		r.t.Fatalf("read: %v", err)
 	}
 	return typ, body
 }
 
-func (r *raw) readError() errorMsg {
+func (r *raw) readError() proto.ErrorMsg {
 	r.t.Helper()
 	typ, body := r.read()
-	if typ != frameError {
+	if typ != proto.FrameError {
 		r.t.Fatalf("got %s, want error", typ)
 	}
-	var m errorMsg
-	if err := parseControl(typ, body, &m); err != nil {
+	var m proto.ErrorMsg
+	if err := proto.ParseControl(typ, body, &m); err != nil {
 		r.t.Fatal(err)
 	}
 	return m
@@ -86,7 +87,7 @@ func (r *raw) readError() errorMsg {
 func (r *raw) expectClosed() {
 	r.t.Helper()
 	_ = r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, _, err := readFrame(r.nc); err == nil {
+	if _, _, err := proto.ReadFrame(r.nc); err == nil {
 		r.t.Fatal("connection still open")
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		r.t.Fatal("connection still open after 10s")
@@ -97,11 +98,11 @@ func (r *raw) expectClosed() {
 func (r *raw) openSession(n *node, a agent, path capability.Path, e capability.EffectType, window int) uint32 {
 	r.t.Helper()
 	cert := n.issue(certSpec{path: path, effects: []capability.EffectType{e}, holder: a.pub})
-	sig, pub := signProof(a.priv, r.welcome.Challenge, cert)
-	r.control(frameOpen, openMsg{ID: 9, Certificate: cert, PublicKey: pub, Signature: sig, Window: window})
+	sig, pub := proto.SignProof(a.priv, r.welcome.Challenge, cert)
+	r.control(proto.FrameOpen, proto.OpenMsg{ID: 9, Certificate: cert, PublicKey: pub, Signature: sig, Window: window})
 	typ, body := r.read()
-	var m openedMsg
-	if typ != frameOpened || parseControl(typ, body, &m) != nil || m.ID != 9 {
+	var m proto.OpenedMsg
+	if typ != proto.FrameOpened || proto.ParseControl(typ, body, &m) != nil || m.ID != 9 {
 		r.t.Fatalf("open answered %s %x", typ, body)
 	}
 	return m.Session
@@ -116,31 +117,33 @@ func frameWithLength(n uint32, rest ...byte) []byte {
 // Either way the server keeps serving its other connections.
 func TestMalformedFrames(t *testing.T) {
 	n := newNode(t, nodeOpts{})
-	_, good := n.open(EchoPath, capability.ReadOnly)
+	good := dialRaw(t, n.addr, true)
+	goodID := good.openSession(n, newAgent(t), EchoPath, capability.ReadOnly, 0)
 	fatal := []struct {
 		name  string
 		hello bool
 		bytes []byte
 		want  error
 	}{
-		{"zero length", true, frameWithLength(0), ErrMalformedFrame},
-		{"length beyond limit", true, frameWithLength(limits.MaxHotFrameBytes + 1), ErrFrameTooLarge},
-		{"http request", false, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), ErrFrameTooLarge},
-		{"no hello", false, appendInvoke(nil, 1, 1, nil), ErrProtocol},
-		{"bad magic", false, mustControl(t, frameHello, helloMsg{Magic: "other", Version: Version}), ErrProtocol},
-		{"bad version", false, mustControl(t, frameHello, helloMsg{Magic: Magic, Version: 99}), ErrProtocol},
-		{"garbage hello body", false, append(frameWithLength(4, byte(frameHello)), 0xc1, 0xc1, 0xc1), ErrProtocol},
+		{"zero length", true, frameWithLength(0), proto.ErrMalformedFrame},
+		{"length beyond limit", true, frameWithLength(limits.MaxHotFrameBytes + 1), proto.ErrFrameTooLarge},
+		{"http request", false, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), proto.ErrFrameTooLarge},
+		{"no hello", false, proto.AppendInvoke(nil, 1, 1, nil), proto.ErrProtocol},
+		{"bad magic", false, mustControl(t, proto.FrameHello, proto.HelloMsg{Magic: "other", Version: proto.Version}), proto.ErrProtocol},
+		{"bad version", false, mustControl(t, proto.FrameHello, proto.HelloMsg{Magic: proto.Magic, Version: 99}), proto.ErrProtocol},
+		{"garbage hello body", false, append(frameWithLength(4, byte(proto.FrameHello)), 0xc1, 0xc1, 0xc1), proto.ErrProtocol},
 	}
-	for _, tc := range fatal {
+	for i, tc := range fatal {
 		r := dialRaw(t, n.addr, tc.hello)
 		r.send(tc.bytes)
 		m := r.readError()
-		if !m.Fatal || !errors.Is(m.err(), tc.want) {
+		if !m.Fatal || !errors.Is(m.Err(), tc.want) {
 			t.Errorf("%s: %+v", tc.name, m)
 		}
 		r.expectClosed()
-		if out, err := good.Invoke(ctx(t), []byte(tc.name)); err != nil || string(out) != tc.name {
-			t.Fatalf("after %s the other connection fails: %q %v", tc.name, out, err)
+		good.send(proto.AppendInvoke(nil, goodID, uint64(i+1), []byte(tc.name)))
+		if res := readResult(t, good); res.Refused || res.Err() != nil || string(res.Output) != tc.name {
+			t.Fatalf("after %s the other connection fails: %q %v", tc.name, res.Output, res.Err())
 		}
 	}
 
@@ -150,23 +153,23 @@ func TestMalformedFrames(t *testing.T) {
 		bytes []byte
 		want  error
 	}{
-		{"unknown type", append(frameWithLength(3, 0x7e), 1, 2), ErrUnknownFrame},
-		{"short invoke", append(frameWithLength(5, byte(frameInvoke)), 0, 0, 0, 1), ErrMalformedFrame},
-		{"garbage open", append(frameWithLength(2, byte(frameOpen)), 0xc1), ErrMalformedFrame},
-		{"second hello", mustControl(t, frameHello, helloMsg{Magic: Magic, Version: Version}), ErrProtocol},
-		{"server frame type", mustControl(t, frameOpened, openedMsg{}), ErrUnknownFrame},
+		{"unknown type", append(frameWithLength(3, 0x7e), 1, 2), proto.ErrUnknownFrame},
+		{"short invoke", append(frameWithLength(5, byte(proto.FrameInvoke)), 0, 0, 0, 1), proto.ErrMalformedFrame},
+		{"garbage open", append(frameWithLength(2, byte(proto.FrameOpen)), 0xc1), proto.ErrMalformedFrame},
+		{"second hello", mustControl(t, proto.FrameHello, proto.HelloMsg{Magic: proto.Magic, Version: proto.Version}), proto.ErrProtocol},
+		{"server frame type", mustControl(t, proto.FrameOpened, proto.OpenedMsg{}), proto.ErrUnknownFrame},
 	}
 	for _, tc := range nonFatal {
 		r.send(tc.bytes)
-		if m := r.readError(); m.Fatal || !errors.Is(m.err(), tc.want) {
+		if m := r.readError(); m.Fatal || !errors.Is(m.Err(), tc.want) {
 			t.Errorf("%s: %+v", tc.name, m)
 		}
 	}
 	// The same connection still works.
 	id := r.openSession(n, newAgent(t), EchoPath, capability.ReadOnly, 0)
-	r.send(appendInvoke(nil, id, 1, []byte("still here")))
+	r.send(proto.AppendInvoke(nil, id, 1, []byte("still here")))
 	res := readResult(t, r)
-	if res.refused || res.seq != 1 || string(res.output) != "still here" {
+	if res.Refused || res.Seq != 1 || string(res.Output) != "still here" {
 		t.Fatalf("%+v", res)
 	}
 	if st := n.srv.Stats(); st.ProtocolErrors < uint64(len(fatal)+len(nonFatal)) {
@@ -174,22 +177,22 @@ func TestMalformedFrames(t *testing.T) {
 	}
 }
 
-func mustControl(t testing.TB, typ frameType, v any) []byte {
-	b, err := appendControl(nil, typ, v)
+func mustControl(t testing.TB, typ proto.FrameType, v any) []byte {
+	b, err := proto.AppendControl(nil, typ, v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-func readResult(t testing.TB, r *raw) result {
+func readResult(t testing.TB, r *raw) proto.ResultFrame {
 	t.Helper()
 	typ, body := r.read()
-	res, err := parseResult(typ, body)
-	if err != nil || (typ != frameResult && typ != frameRefused) {
+	res, err := proto.ParseResult(typ, body)
+	if err != nil || (typ != proto.FrameResult && typ != proto.FrameRefused) {
 		t.Fatalf("%s: %v", typ, err)
 	}
-	res.output = bytes.Clone(res.output)
+	res.Output = bytes.Clone(res.Output)
 	return res
 }
 
@@ -205,18 +208,18 @@ func TestInvocationRefusals(t *testing.T) {
 		want    error
 	}{
 		{id, 5, nil, nil},
-		{id, 5, nil, ErrSeqOrder},
-		{id, 4, nil, ErrSeqOrder},
-		{id + 1, 6, nil, ErrUnknownSession},
-		{id, 7, make([]byte, limits.MaxHotArgsBytes+1), ErrArgsTooLarge},
-		{id, 8, make([]byte, limits.HotReadChunkBytes+10), ErrArgsTooLarge}, // longer than a read chunk
+		{id, 5, nil, proto.ErrSeqOrder},
+		{id, 4, nil, proto.ErrSeqOrder},
+		{id + 1, 6, nil, proto.ErrUnknownSession},
+		{id, 7, make([]byte, limits.MaxHotArgsBytes+1), proto.ErrArgsTooLarge},
+		{id, 8, make([]byte, limits.HotReadChunkBytes+10), proto.ErrArgsTooLarge}, // longer than a read chunk
 		{id, 9, []byte("x"), nil},
 	}
 	for _, tc := range cases {
-		r.send(appendInvoke(nil, tc.session, tc.seq, tc.args))
+		r.send(proto.AppendInvoke(nil, tc.session, tc.seq, tc.args))
 		res := readResult(t, r)
-		if res.session != tc.session || res.seq != tc.seq || res.refused != (tc.want != nil) || !errors.Is(res.err(), tc.want) {
-			t.Errorf("session %d seq %d: %+v err %v, want %v", tc.session, tc.seq, res, res.err(), tc.want)
+		if res.Session != tc.session || res.Seq != tc.seq || res.Refused != (tc.want != nil) || !errors.Is(res.Err(), tc.want) {
+			t.Errorf("session %d seq %d: %+v err %v, want %v", tc.session, tc.seq, res, res.Err(), tc.want)
 		}
 	}
 }
@@ -240,18 +243,18 @@ func TestBackPressureSessionWindow(t *testing.T) {
 	id := r.openSession(n, newAgent(t), slow, capability.ReadOnly, window)
 	var batch []byte
 	for seq := uint64(1); seq <= total; seq++ {
-		batch = appendInvoke(batch, id, seq, nil)
+		batch = proto.AppendInvoke(batch, id, seq, nil)
 	}
 	r.send(batch)
 	for range total - window {
 		res := readResult(t, r)
-		if !res.refused || !errors.Is(res.err(), hotpath.ErrSessionWindow) || res.seq <= window {
-			t.Fatalf("%+v %v", res, res.err())
+		if !res.Refused || !errors.Is(res.Err(), hotpath.ErrSessionWindow) || res.Seq <= window {
+			t.Fatalf("%+v %v", res, res.Err())
 		}
 	}
 	close(release)
 	for seq := uint64(1); seq <= window; seq++ {
-		if res := readResult(t, r); res.refused || res.seq != seq {
+		if res := readResult(t, r); res.Refused || res.Seq != seq {
 			t.Fatalf("%+v", res)
 		}
 	}
@@ -269,7 +272,7 @@ func TestSlowReaderBackPressure(t *testing.T) {
 	go func() {
 		var batch []byte
 		for seq := uint64(1); seq <= window; seq++ {
-			batch = appendInvoke(batch[:0], id, seq, args)
+			batch = proto.AppendInvoke(batch[:0], id, seq, args)
 			if _, err := r.nc.Write(batch); err != nil {
 				return
 			}
@@ -278,8 +281,17 @@ func TestSlowReaderBackPressure(t *testing.T) {
 	waitFor(t, "the server to stop reading", func() bool { return n.srv.Stats().OutputStalls > 0 })
 	for seq := uint64(1); seq <= window; seq++ {
 		res := readResult(t, r)
-		if res.refused || res.seq != seq || len(res.output) != len(args) {
-			t.Fatalf("seq %d: %+v", seq, res.err())
+		if res.Refused || res.Seq != seq || len(res.Output) != len(args) {
+			t.Fatalf("seq %d: %+v", seq, res.Err())
 		}
 	}
+}
+
+// A client that never says hello is disconnected after the handshake
+// timeout; the server goes on serving.
+func TestHandshakeTimeout(t *testing.T) {
+	n := newNode(t, nodeOpts{server: func(c *Config) { c.HandshakeTimeout = 50 * time.Millisecond }})
+	r := dialRaw(t, n.addr, false)
+	r.expectClosed()
+	dialRaw(t, n.addr, true) // fails the test unless hello is answered by welcome
 }

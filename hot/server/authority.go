@@ -1,32 +1,12 @@
-package hotwire
+package server
 
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 )
-
-// ProofDomain starts the message a client signs to open a session, so the
-// signature can never be mistaken for one made for another purpose.
-const ProofDomain = "cnv/hotwire/open/v1\x00"
-
-// ChallengeSize is the size of the per-connection challenge in welcome.
-const ChallengeSize = 32
-
-// ProofMessage is what the holder of a certificate signs to open a session
-// on a connection: ProofDomain | challenge | SHA-256(certificate bytes).
-// The challenge is fresh per connection, so a proof cannot be replayed on
-// another connection.
-func ProofMessage(challenge, certificateJSON []byte) []byte {
-	sum := sha256.Sum256(certificateJSON)
-	m := make([]byte, 0, len(ProofDomain)+len(challenge)+len(sum))
-	m = append(m, ProofDomain...)
-	m = append(m, challenge...)
-	return append(m, sum[:]...)
-}
 
 // Authority decides which certificates may open hot-path sessions. The
 // server calls it once per session open and once per session close, from
@@ -64,10 +44,10 @@ type Grant struct {
 	// Quota is charged one use per accepted invocation; nil is unlimited.
 	Quota *hotpath.Quota
 	// ExpiresAt (Unix nanoseconds) ends the session: invocations read after
-	// it are refused with ErrSessionExpired (a certificate is valid up to
+	// it are refused with proto.ErrSessionExpired (a certificate is valid up to
 	// and including its expiry). 0 never expires.
 	ExpiresAt int64
-	// Revoked, when closed, ends the session at once (ErrRevoked). nil
+	// Revoked, when closed, ends the session at once (proto.ErrRevoked). nil
 	// never fires.
 	Revoked <-chan struct{}
 }

@@ -1,4 +1,4 @@
-package hotwire
+package node_test
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cnv-project/cnv/hot/client"
+	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/limits"
@@ -32,12 +34,12 @@ func TestEchoIntegrityAcrossChunks(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	n := newNode(t, nodeOpts{})
-	_, s := n.open(EchoPath, capability.ReadOnly)
+	_, s := n.open(server.EchoPath, capability.ReadOnly)
 	const total = 20000 // about 30 MB: some 230 chunks
 	sent := make([][]byte, total+1)
 	var wg sync.WaitGroup
 	wg.Add(total)
-	fn := func(r *Result) {
+	fn := func(r *client.Result) {
 		defer wg.Done()
 		if r.Err != nil || !bytes.Equal(r.Output, sent[r.Seq]) {
 			t.Errorf("seq %d: %v, %d bytes back for %d sent", r.Seq, r.Err, len(r.Output), len(sent[r.Seq]))
@@ -76,7 +78,7 @@ func TestChunksPinnedByInflight(t *testing.T) {
 		},
 	})
 	a := newAgent(t)
-	c := n.dial(a, func(o *Options) { o.Window = 1024 })
+	c := n.dial(a, func(o *client.Options) { o.Window = 1024 })
 	sess, err := c.OpenSession(ctx(t), n.issue(certSpec{path: slow, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub}))
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +95,7 @@ func TestChunksPinnedByInflight(t *testing.T) {
 	for seq := uint64(1); seq <= uint64(total); seq++ {
 		args := make([]byte, size)
 		binary.BigEndian.PutUint64(args, seq)
-		if err := sess.Submit(args, func(r *Result) {
+		if err := sess.Submit(args, func(r *client.Result) {
 			defer wg.Done()
 			if r.Err != nil || binary.BigEndian.Uint64(r.Output) != r.Seq {
 				t.Errorf("seq %d: %v %x", r.Seq, r.Err, r.Output)

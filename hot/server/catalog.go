@@ -1,12 +1,16 @@
-package hotwire
+package server
 
 import (
 	"fmt"
 	"sync"
 
 	"github.com/cnv-project/cnv/runtime/capability"
+	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 )
+
+// ErrDuplicate is a capability registered twice in one catalog.
+var ErrDuplicate = cnverr.New(cnverr.Conflict, "capability already in the hot-path catalog")
 
 // Capability is a hot-path capability as the dispatcher knows it.
 type Capability struct {

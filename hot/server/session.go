@@ -1,4 +1,4 @@
-package hotwire
+package server
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
@@ -73,18 +74,18 @@ func newSession(c *conn, g Grant, window int) *session {
 // were read outside the chunks). A non-nil error is the refusal to send.
 func (s *session) invoke(seq uint64, args []byte, ch *chunk, now int64) error {
 	if seq <= s.lastSeq {
-		return ErrSeqOrder
+		return proto.ErrSeqOrder
 	}
 	s.lastSeq = seq
 	if len(args) > limits.MaxHotArgsBytes || ch == nil {
-		return ErrArgsTooLarge
+		return proto.ErrArgsTooLarge
 	}
 	if code := s.dead.Load(); code != 0 {
-		return sentinel(uint8(code))
+		return proto.Sentinel(uint8(code))
 	}
 	if s.grant.ExpiresAt != 0 && now > s.grant.ExpiresAt {
-		s.kill(ErrSessionExpired)
-		return ErrSessionExpired
+		s.kill(proto.ErrSessionExpired)
+		return proto.ErrSessionExpired
 	}
 	t := s.tail
 	if t-s.head.Load() >= uint64(len(s.ring)) {
@@ -110,11 +111,11 @@ func (s *session) Complete(_ *hotpath.Session, c *hotpath.Completion) {
 	s.completed++
 	switch {
 	case c.Outcome == hotpath.OutcomeOK && len(c.Output) > limits.MaxHotOutputBytes:
-		s.out = appendResultErr(s.out, s.id, c.Seq, c.Outcome, c.Attempts, ErrOutputTooLarge)
+		s.out = proto.AppendResultErr(s.out, s.id, c.Seq, c.Outcome, c.Attempts, proto.ErrOutputTooLarge)
 	case c.Outcome == hotpath.OutcomeOK:
-		s.out = appendResultOK(s.out, s.id, c.Seq, c.Attempts, c.Output)
+		s.out = proto.AppendResultOK(s.out, s.id, c.Seq, c.Attempts, c.Output)
 	default:
-		s.out = appendResultErr(s.out, s.id, c.Seq, c.Outcome, c.Attempts, outcomeErr(c))
+		s.out = proto.AppendResultErr(s.out, s.id, c.Seq, c.Outcome, c.Attempts, outcomeErr(c))
 	}
 }
 
@@ -122,7 +123,7 @@ func (s *session) Complete(_ *hotpath.Session, c *hotpath.Completion) {
 func (s *session) Flush(*hotpath.Session) {
 	s.flushReleases()
 	if len(s.out) > 0 {
-		s.c.out.push(s.out)
+		s.c.out.Push(s.out)
 		s.out = s.out[:0]
 	}
 }
@@ -189,12 +190,12 @@ func (s *session) flushReleases() {
 // background. The session stays known until the client closes it, so every
 // refusal names the reason.
 func (s *session) kill(err error) {
-	if !s.dead.CompareAndSwap(0, uint32(codeOf(err))) {
+	if !s.dead.CompareAndSwap(0, uint32(proto.CodeOf(err))) {
 		return
 	}
-	m := newErrorMsg(err)
+	m := proto.NewErrorMsg(err)
 	m.Session = s.id
-	s.c.sendControl(frameError, m)
+	s.c.sendControl(proto.FrameError, m)
 	go s.teardown()
 }
 
@@ -202,7 +203,7 @@ func (s *session) kill(err error) {
 func (s *session) watch() {
 	select {
 	case <-s.grant.Revoked:
-		s.kill(ErrRevoked)
+		s.kill(proto.ErrRevoked)
 	case <-s.stopWatch:
 	}
 }

@@ -1,18 +1,16 @@
-package hotwire
+package node_test
 
 import (
-	"encoding/binary"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cnv-project/cnv/hot/client"
+	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/hotpath"
@@ -22,11 +20,11 @@ var benchInflight = flag.Int("hotwire.inflight", 64, "invocations BenchmarkLoopb
 
 func benchNode(b *testing.B, shards int) *node {
 	n := newNode(b, nodeOpts{
-		builtins: BuiltinOptions{Timeout: BuiltinTimeout},
+		builtins: server.BuiltinOptions{Timeout: server.BuiltinTimeout},
 		dispatcher: func(c *hotpath.Config) {
 			c.Shards, c.QueueDepth, c.SessionWindow, c.Clock = shards, 1<<14, 4096, clock.System{}
 		},
-		server: func(c *Config) { c.Window, c.Clock = 4096, clock.System{} },
+		server: func(c *server.Config) { c.Window, c.Clock = 4096, clock.System{} },
 	})
 	n.clock.Set(time.Now()) // certificates are checked against the wall clock
 	return n
@@ -34,12 +32,12 @@ func benchNode(b *testing.B, shards int) *node {
 
 // benchSessions opens conns connections with one echo session each, each
 // for its own tenant (so with two shards, both run).
-func benchSessions(b *testing.B, n *node, conns int) []*Session {
-	out := make([]*Session, conns)
+func benchSessions(b *testing.B, n *node, conns int) []*client.Session {
+	out := make([]*client.Session, conns)
 	for i := range out {
 		a := newAgent(b)
-		c := n.dial(a, func(o *Options) { o.Window = 4096 })
-		cert := n.issue(certSpec{path: EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub, tenant: fmt.Sprintf("t%d", i)})
+		c := n.dial(a, func(o *client.Options) { o.Window = 4096 })
+		cert := n.issue(certSpec{path: server.EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub, tenant: fmt.Sprintf("t%d", i)})
 		s, err := c.OpenSession(ctx(b), cert)
 		if err != nil {
 			b.Fatal(err)
@@ -70,7 +68,7 @@ func BenchmarkLoopbackPipelined(b *testing.B) {
 					per += b.N % tc.conns
 				}
 				wg.Add(per)
-				fn := func(r *Result) {
+				fn := func(r *client.Result) {
 					switch {
 					case r.Err == nil:
 					case r.Outcome == hotpath.OutcomeDeadlineExceeded:
@@ -115,7 +113,7 @@ func BenchmarkLoopbackLatency(b *testing.B) {
 	done := make(chan struct{})
 	var mu sync.Mutex
 	next := 1
-	var fn func(r *Result)
+	var fn func(r *client.Result)
 	// One submitter at a time, so the i-th Submit gets sequence number i.
 	submit := func() {
 		mu.Lock()
@@ -129,7 +127,7 @@ func BenchmarkLoopbackLatency(b *testing.B) {
 			b.Error(err)
 		}
 	}
-	fn = func(r *Result) {
+	fn = func(r *client.Result) {
 		lat = append(lat, time.Now().UnixNano()-sent[r.Seq])
 		if len(lat) == b.N {
 			close(done)
@@ -152,58 +150,4 @@ func BenchmarkLoopbackLatency(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-µs")
 	b.ReportMetric(pct(0.99), "p99-µs")
 	b.ReportMetric(pct(0.999), "p99.9-µs")
-}
-
-// BenchmarkServerInvokePath is the server's per-invocation path without the
-// client or the network read: invoke frames already in a read chunk are
-// parsed, checked and submitted to the dispatcher, run (echo, batch digest
-// on), answered into the session's response buffer and flushed to the
-// connection's writer (a pipe drained by a goroutine). allocs/op must be 0.
-func BenchmarkServerInvokePath(b *testing.B) {
-	n := benchNode(b, 1)
-	srvSide, cliSide := net.Pipe()
-	go io.Copy(io.Discard, cliSide)
-	c := newConn(n.srv, srvSide)
-	go c.out.run(srvSide, 0)
-	b.Cleanup(func() { cliSide.Close(); c.finish(nil) })
-	c.hello = true
-	a := newAgent(b)
-	cert := n.issue(certSpec{path: EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub})
-	sig, pub := signProof(a.priv, c.challenge[:], cert)
-	c.opens.Add(1)
-	c.mu.Lock()
-	c.reserved++
-	c.mu.Unlock()
-	c.open(openMsg{ID: 1, Certificate: cert, PublicKey: pub, Signature: sig, Window: 4096})
-	s := c.sessions[1]
-	frame := appendInvoke(nil, 1, 0, []byte("0123456789abcdef"))
-	var ok bool
-	if c.cur, ok = c.pool.get(nil); !ok {
-		b.Fatal("no chunk")
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for seq := 1; seq <= b.N; seq++ {
-		if len(c.cur.buf)-c.w < len(frame) {
-			c.process()
-			c.flushLocal()
-			for s.hs.InFlight() > 0 { // stay inside the window
-				runtime.Gosched()
-			}
-			if err := c.rotate(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		binary.BigEndian.PutUint64(frame[headerSize+4:], uint64(seq))
-		c.w += copy(c.cur.buf[c.w:], frame)
-	}
-	c.process()
-	c.flushLocal()
-	for s.hs.InFlight() > 0 {
-		runtime.Gosched()
-	}
-	b.StopTimer()
-	if st := n.srv.Stats(); st.Refused != 0 {
-		b.Fatalf("%d refused", st.Refused)
-	}
 }

@@ -1,4 +1,4 @@
-package hotwire
+package client
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
 
@@ -37,8 +38,8 @@ type Conn struct {
 	nc      net.Conn
 	opts    Options
 	log     hclog.Logger
-	out     *outQueue
-	welcome welcomeMsg
+	out     *proto.OutQueue
+	welcome proto.WelcomeMsg
 
 	mu       sync.Mutex
 	nextID   uint64
@@ -50,7 +51,7 @@ type Conn struct {
 }
 
 type ctlReply struct {
-	t   frameType
+	t   proto.FrameType
 	msg any
 	err error
 }
@@ -68,17 +69,17 @@ func Dial(addr string, opts Options) (*Conn, error) {
 	}
 	nc, err := net.DialTimeout("tcp", addr, opts.DialTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConnClosed, err)
+		return nil, fmt.Errorf("%w: %w", proto.ErrConnClosed, err)
 	}
 	c := &Conn{
-		nc: nc, opts: opts, log: opts.Log.Named("hotwire-client"), out: newOutQueue(),
+		nc: nc, opts: opts, log: opts.Log.Named("hotwire-client"), out: proto.NewOutQueue(),
 		pending: make(map[uint64]chan ctlReply), sessions: make(map[uint32]*Session), done: make(chan struct{}),
 	}
 	if err := c.handshake(); err != nil {
 		nc.Close()
 		return nil, err
 	}
-	go c.out.run(nc, opts.WriteTimeout)
+	go c.out.Run(nc, opts.WriteTimeout)
 	go c.readLoop()
 	return c, nil
 }
@@ -87,55 +88,34 @@ func Dial(addr string, opts Options) (*Conn, error) {
 func (c *Conn) handshake() error {
 	_ = c.nc.SetDeadline(time.Now().Add(c.opts.DialTimeout))
 	defer c.nc.SetDeadline(time.Time{})
-	b, err := appendControl(nil, frameHello, helloMsg{Magic: Magic, Version: Version, Client: c.opts.Name})
+	b, err := proto.AppendControl(nil, proto.FrameHello, proto.HelloMsg{Magic: proto.Magic, Version: proto.Version, Client: c.opts.Name})
 	if err != nil {
 		return err
 	}
 	if _, err := c.nc.Write(b); err != nil {
-		return fmt.Errorf("%w: hello: %w", ErrConnClosed, err)
+		return fmt.Errorf("%w: hello: %w", proto.ErrConnClosed, err)
 	}
-	t, body, err := readFrame(c.nc)
+	t, body, err := proto.ReadFrame(c.nc)
 	if err != nil {
-		return fmt.Errorf("%w: welcome: %w", ErrConnClosed, err)
+		return fmt.Errorf("%w: welcome: %w", proto.ErrConnClosed, err)
 	}
 	switch t {
-	case frameWelcome:
-		if err := parseControl(t, body, &c.welcome); err != nil {
+	case proto.FrameWelcome:
+		if err := proto.ParseControl(t, body, &c.welcome); err != nil {
 			return err
 		}
-		if c.welcome.Version != Version || len(c.welcome.Challenge) != ChallengeSize {
-			return fmt.Errorf("%w: welcome version %d", ErrProtocol, c.welcome.Version)
+		if c.welcome.Version != proto.Version || len(c.welcome.Challenge) != proto.ChallengeSize {
+			return fmt.Errorf("%w: welcome version %d", proto.ErrProtocol, c.welcome.Version)
 		}
 		return nil
-	case frameError:
-		var m errorMsg
-		if err := parseControl(t, body, &m); err != nil {
+	case proto.FrameError:
+		var m proto.ErrorMsg
+		if err := proto.ParseControl(t, body, &m); err != nil {
 			return err
 		}
-		return m.err()
+		return m.Err()
 	}
-	return fmt.Errorf("%w: expected welcome, got %s", ErrProtocol, t)
-}
-
-// readFrame reads one whole frame (handshake only).
-func readFrame(r io.Reader) (frameType, []byte, error) {
-	var h [headerSize]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
-	}
-	size, err := frameSize(h[:], limits.MaxHotFrameBytes)
-	if err != nil {
-		return 0, nil, err
-	}
-	body := make([]byte, size-headerSize)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return 0, nil, err
-	}
-	return frameType(h[lenSize]), body, nil
-}
-
-func signProof(key ed25519.PrivateKey, challenge, certificateJSON []byte) (sig, pub []byte) {
-	return ed25519.Sign(key, ProofMessage(challenge, certificateJSON)), key.Public().(ed25519.PublicKey)
+	return fmt.Errorf("%w: expected welcome, got %s", proto.ErrProtocol, t)
 }
 
 // Node is the server's node ID from welcome.
@@ -151,10 +131,11 @@ func (c *Conn) Err() error {
 	return c.err
 }
 
-// Close ends the connection: invocations in flight fail with ErrConnClosed.
-// The server closes the sessions and answers nothing more.
+// Close ends the connection: invocations in flight fail with
+// proto.ErrConnClosed. The server closes the sessions and answers nothing
+// more.
 func (c *Conn) Close() error {
-	c.shutdown(ErrConnClosed)
+	c.shutdown(proto.ErrConnClosed)
 	return nil
 }
 
@@ -170,7 +151,7 @@ func (c *Conn) shutdown(err error) {
 	c.pending, c.sessions = map[uint64]chan ctlReply{}, map[uint32]*Session{}
 	c.mu.Unlock()
 	c.nc.Close()
-	c.out.close()
+	c.out.Close()
 	for _, ch := range pending {
 		ch <- ctlReply{err: err}
 	}
@@ -181,7 +162,7 @@ func (c *Conn) shutdown(err error) {
 }
 
 // request sends a control frame and waits for its reply.
-func (c *Conn) request(ctx context.Context, t frameType, build func(id uint64) any) (ctlReply, error) {
+func (c *Conn) request(ctx context.Context, t proto.FrameType, build func(id uint64) any) (ctlReply, error) {
 	ch := make(chan ctlReply, 1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -193,12 +174,12 @@ func (c *Conn) request(ctx context.Context, t frameType, build func(id uint64) a
 	id := c.nextID
 	c.pending[id] = ch
 	c.mu.Unlock()
-	b, err := appendControl(nil, t, build(id))
+	b, err := proto.AppendControl(nil, t, build(id))
 	if err != nil {
 		c.cancel(id)
 		return ctlReply{}, err
 	}
-	c.out.push(b)
+	c.out.Push(b)
 	select {
 	case r := <-ch:
 		return r, r.err
@@ -235,7 +216,7 @@ func (c *Conn) readLoop() {
 	for err == nil {
 		buf, r, w, err = c.readMore(buf, r, w)
 		for err == nil {
-			t, body, n, derr := decodeFrame(buf[r:w], limits.MaxHotFrameBytes)
+			t, body, n, derr := proto.DecodeFrame(buf[r:w], limits.MaxHotFrameBytes)
 			if derr != nil || n == 0 {
 				err = derr
 				break
@@ -248,7 +229,7 @@ func (c *Conn) readLoop() {
 		}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-		err = fmt.Errorf("%w: %w", ErrConnClosed, err)
+		err = fmt.Errorf("%w: %w", proto.ErrConnClosed, err)
 	}
 	c.shutdown(err)
 }
@@ -256,14 +237,14 @@ func (c *Conn) readLoop() {
 // readMore makes room (moving the partial frame to the front, or growing
 // the buffer for a frame longer than it) and reads.
 func (c *Conn) readMore(buf []byte, r, w int) ([]byte, int, int, error) {
-	size, err := frameSize(buf[r:w], limits.MaxHotFrameBytes)
+	size, err := proto.FrameSize(buf[r:w], limits.MaxHotFrameBytes)
 	if err != nil {
 		return buf, r, w, err
 	}
 	if size > len(buf) {
 		nb := make([]byte, size)
 		buf, r, w = nb, 0, copy(nb, buf[r:w])
-	} else if len(buf)-w < minRead || r+size > len(buf) {
+	} else if len(buf)-w < proto.MinRead || r+size > len(buf) {
 		w = copy(buf, buf[r:w])
 		r = 0
 	}
@@ -277,19 +258,19 @@ func (c *Conn) readMore(buf []byte, r, w int) ([]byte, int, int, error) {
 	return buf, r, w, err
 }
 
-func (c *Conn) dispatch(t frameType, body []byte) error {
+func (c *Conn) dispatch(t proto.FrameType, body []byte) error {
 	switch t {
-	case frameResult, frameRefused:
-		r, err := parseResult(t, body)
+	case proto.FrameResult, proto.FrameRefused:
+		r, err := proto.ParseResult(t, body)
 		if err != nil {
 			return err
 		}
-		c.session(r.session).deliver(&r)
+		c.session(r.Session).deliver(&r)
 		return nil
-	case frameOpened, frameClosed, frameError:
+	case proto.FrameOpened, proto.FrameClosed, proto.FrameError:
 		return c.onControl(t, body)
 	}
-	return fmt.Errorf("%w: %s from server", ErrUnknownFrame, t)
+	return fmt.Errorf("%w: %s from server", proto.ErrUnknownFrame, t)
 }
 
 func (c *Conn) session(id uint32) *Session {
@@ -298,26 +279,26 @@ func (c *Conn) session(id uint32) *Session {
 	return c.sessions[id]
 }
 
-func (c *Conn) onControl(t frameType, body []byte) error {
+func (c *Conn) onControl(t proto.FrameType, body []byte) error {
 	switch t {
-	case frameOpened:
-		var m openedMsg
-		if err := parseControl(t, body, &m); err != nil {
+	case proto.FrameOpened:
+		var m proto.OpenedMsg
+		if err := proto.ParseControl(t, body, &m); err != nil {
 			return err
 		}
 		if !c.reply(m.ID, ctlReply{t: t, msg: m}) {
 			// Its OpenSession gave up waiting: close the orphan.
-			c.out.push(appendControlOrLog(nil, frameClose, closeMsg{Session: m.Session}, c.log))
+			c.out.Push(proto.AppendControlOrLog(nil, proto.FrameClose, proto.CloseMsg{Session: m.Session}, c.log))
 		}
-	case frameClosed:
-		var m closedMsg
-		if err := parseControl(t, body, &m); err != nil {
+	case proto.FrameClosed:
+		var m proto.ClosedMsg
+		if err := proto.ParseControl(t, body, &m); err != nil {
 			return err
 		}
 		c.reply(m.ID, ctlReply{t: t, msg: m})
-	case frameError:
-		var m errorMsg
-		if err := parseControl(t, body, &m); err != nil {
+	case proto.FrameError:
+		var m proto.ErrorMsg
+		if err := proto.ParseControl(t, body, &m); err != nil {
 			return err
 		}
 		return c.onError(m)
@@ -328,13 +309,13 @@ func (c *Conn) onControl(t frameType, body []byte) error {
 // onError routes an error frame: the end of the connection (fatal), the
 // answer to a request (id), the end of a session (session), or a complaint
 // about a frame the client sent.
-func (c *Conn) onError(m errorMsg) error {
-	err := m.err()
+func (c *Conn) onError(m proto.ErrorMsg) error {
+	err := m.Err()
 	switch {
 	case m.Fatal:
 		return err
 	case m.ID != 0:
-		c.reply(m.ID, ctlReply{t: frameError, err: err})
+		c.reply(m.ID, ctlReply{t: proto.FrameError, err: err})
 	case m.Session != 0:
 		if s := c.session(m.Session); s != nil {
 			s.kill(err)

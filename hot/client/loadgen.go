@@ -1,4 +1,4 @@
-package hotwire
+package client
 
 import (
 	"bufio"
@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
@@ -56,7 +57,7 @@ type LoadReport struct {
 // waits for every invocation in flight to be answered.
 func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	if len(cfg.Sessions) == 0 || cfg.Duration <= 0 {
-		return nil, fmt.Errorf("%w: load needs sessions and a duration", ErrBadConfig)
+		return nil, fmt.Errorf("%w: load needs sessions and a duration", proto.ErrBadConfig)
 	}
 	if cfg.Pipeline <= 0 {
 		cfg.Pipeline = 64
@@ -286,7 +287,7 @@ func RunLines(ctx context.Context, s *Session, in io.Reader, out io.Writer) (ok,
 		}
 		res, ierr := s.Invoke(ctx, line)
 		switch {
-		case errors.Is(ierr, ErrConnClosed) || ctx.Err() != nil:
+		case errors.Is(ierr, proto.ErrConnClosed) || ctx.Err() != nil:
 			return ok, failed + 1, ierr
 		case ierr != nil:
 			failed++

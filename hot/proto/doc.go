@@ -1,6 +1,7 @@
-// Package hotwire is cnv's hot-path wire protocol: a framed binary protocol
-// on its own TCP port that carries certified FastPath invocations to a node's
-// hotpath.Dispatcher, with a server (Server) and a Go client (Dial).
+// Package proto is what both ends of cnv's hot-path wire protocol speak: a
+// framed binary protocol on its own TCP port that carries certified
+// FastPath invocations to a node's hotpath.Dispatcher. The server is
+// hot/server, the Go client hot/client.
 //
 // A client proves possession of the key its certificate was issued to,
 // presents the certificate once to open a session, and then sends
@@ -24,17 +25,17 @@
 //
 // Control frames (hello 0x01, open 0x02, close 0x03, welcome 0x81, opened
 // 0x82, closed 0x83, error 0x84) carry one runtime/codec msgpack map. A code
-// names a well-known sentinel error (see codes.go), so errors.Is works on the
-// client for refusals such as hotpath.ErrShardFull or certificate.ErrExpired;
-// kind is the cnverr kind and message is for people.
+// names a well-known sentinel error (see errors.go), so errors.Is works on
+// the client for refusals such as hotpath.ErrShardFull or
+// certificate.ErrExpired; kind is the cnverr kind and message is for people.
 //
 // # Rules
 //
 //   - The first client frame is hello; the server answers welcome with a
 //     32-byte challenge. A session open carries the certificate, the holder's
 //     Ed25519 public key and its signature over ProofMessage(challenge,
-//     certificate); the Authority decides whether that certificate, held by
-//     that key, may open a session, and returns a Grant.
+//     certificate); the server's Authority decides whether that certificate,
+//     held by that key, may open a session.
 //   - Sequence numbers strictly increase within a session. Every invoke is
 //     answered by exactly one result or one refused frame naming its session
 //     and sequence: back-pressure (a full shard, a full session window, an
@@ -49,14 +50,13 @@
 //     responses are bounded; at either bound the server stops reading that
 //     connection (TCP back-pressure) until completions or the client catch up.
 //
-// Also here: CertAuthority (the local Authority), Catalog (capability IDs
-// to dispatcher handler indexes), RegisterBuiltins (the hot.counter and
-// hot.echo FastPath capabilities), RunLoad (the closed-loop load generator
-// behind `cnv-node bench --hot`) and RunLines (`cnv-node hot session`).
-// DESIGN.md gives the reasons and the benchmark figures.
+// Here: the frame layouts and their codec (frame.go), the protocol version
+// and magic, the sentinel errors of both sides and their one-byte codes
+// (errors.go), the session-open proof (ProofDomain, ProofMessage,
+// SignProof) and OutQueue, the batching write queue both sides write
+// through. hot/server/DESIGN.md gives the reasons and the benchmark
+// figures.
 //
-// It imports runtime/* and go-hclog only; it must not import cluster/, fsm/
-// or ledger/. The cluster implements Authority (CertAuthority plus
-// revocation state and Raft-leased quotas) and wires the server in
-// cmd/cnv-node.
-package hotwire
+// proto imports runtime/* and go-hclog only; it must not import hot/server,
+// hot/client, or anything of the cluster (cluster/, fsm/, ledger/).
+package proto

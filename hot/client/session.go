@@ -1,4 +1,4 @@
-package hotwire
+package client
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"sync"
 
+	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 )
 
@@ -34,7 +35,7 @@ type Result struct {
 	Output []byte
 	// Err is nil for an OK outcome; for a refusal or a failure it is the
 	// server's error, a well-known sentinel where there is one
-	// (hotpath.ErrShardFull, hotpath.ErrQuotaExhausted, ErrSessionExpired,
+	// (hotpath.ErrShardFull, hotpath.ErrQuotaExhausted, proto.ErrSessionExpired,
 	// ...), so errors.Is works.
 	Err error
 }
@@ -90,18 +91,18 @@ type cslot struct {
 // session for it, proving possession of Options.Key.
 func (c *Conn) OpenSession(ctx context.Context, certificateJSON []byte) (*Session, error) {
 	if c.opts.Key == nil {
-		return nil, fmt.Errorf("%w: no key to prove the certificate's holder", ErrBadConfig)
+		return nil, fmt.Errorf("%w: no key to prove the certificate's holder", proto.ErrBadConfig)
 	}
-	sig, pub := signProof(c.opts.Key, c.welcome.Challenge, certificateJSON)
-	r, err := c.request(ctx, frameOpen, func(id uint64) any {
-		return openMsg{ID: id, Certificate: certificateJSON, PublicKey: pub, Signature: sig, Window: c.opts.Window}
+	sig, pub := proto.SignProof(c.opts.Key, c.welcome.Challenge, certificateJSON)
+	r, err := c.request(ctx, proto.FrameOpen, func(id uint64) any {
+		return proto.OpenMsg{ID: id, Certificate: certificateJSON, PublicKey: pub, Signature: sig, Window: c.opts.Window}
 	})
 	if err != nil {
 		return nil, err
 	}
-	m, ok := r.msg.(openedMsg)
+	m, ok := r.msg.(proto.OpenedMsg)
 	if !ok {
-		return nil, fmt.Errorf("%w: open answered with %s", ErrProtocol, r.t)
+		return nil, fmt.Errorf("%w: open answered with %s", proto.ErrProtocol, r.t)
 	}
 	s := newClientSession(c, m)
 	c.mu.Lock()
@@ -113,7 +114,7 @@ func (c *Conn) OpenSession(ctx context.Context, certificateJSON []byte) (*Sessio
 	return s, nil
 }
 
-func newClientSession(c *Conn, m openedMsg) *Session {
+func newClientSession(c *Conn, m proto.OpenedMsg) *Session {
 	w := max(m.Window, 1)
 	n := 1 << bits.Len(uint(2*w-1))
 	s := &Session{
@@ -183,28 +184,28 @@ func (s *Session) submit(args []byte, fn func(*Result), call *Call) error {
 	}
 	seq, id := s.next, s.info.ID
 	// Appending under s.mu keeps the frames in sequence order.
-	if !s.c.out.appendWith(func(b []byte) []byte { return appendInvoke(b, id, seq, args) }) {
+	if !s.c.out.AppendWith(func(b []byte) []byte { return proto.AppendInvoke(b, id, seq, args) }) {
 		s.mu.Unlock()
-		return ErrConnClosed
+		return proto.ErrConnClosed
 	}
 	s.slots[seq&s.mask] = cslot{seq: seq, busy: true, fn: fn, call: call}
 	s.inflight++
 	s.next++
 	s.mu.Unlock()
-	s.c.out.kick()
+	s.c.out.Kick()
 	return nil
 }
 
 // deliver hands a result to its waiter (reader goroutine).
-func (s *Session) deliver(r *result) {
+func (s *Session) deliver(r *proto.ResultFrame) {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
-	sl := &s.slots[r.seq&s.mask]
-	if !sl.busy || sl.seq != r.seq {
+	sl := &s.slots[r.Seq&s.mask]
+	if !sl.busy || sl.seq != r.Seq {
 		s.mu.Unlock()
-		s.c.log.Warn("result for an unknown invocation", "session", r.session, "seq", r.seq)
+		s.c.log.Warn("result for an unknown invocation", "session", r.Session, "seq", r.Seq)
 		return
 	}
 	fn, call := sl.fn, sl.call
@@ -215,7 +216,7 @@ func (s *Session) deliver(r *result) {
 	}
 	s.mu.Unlock()
 	res := &s.c.res
-	*res = Result{Seq: r.seq, Outcome: r.outcome, Attempts: int(r.attempts), Refused: r.refused, Output: r.output, Err: r.err()}
+	*res = Result{Seq: r.Seq, Outcome: r.Outcome, Attempts: int(r.Attempts), Refused: r.Refused, Output: r.Output, Err: r.Err()}
 	if fn != nil {
 		fn(res)
 	} else if call != nil {
@@ -273,7 +274,7 @@ type CloseReport struct {
 // quota back, then replies.
 func (s *Session) Close(ctx context.Context) (CloseReport, error) {
 	s.kill(hotpath.ErrSessionClosed)
-	r, err := s.c.request(ctx, frameClose, func(id uint64) any { return closeMsg{ID: id, Session: s.info.ID} })
+	r, err := s.c.request(ctx, proto.FrameClose, func(id uint64) any { return proto.CloseMsg{ID: id, Session: s.info.ID} })
 	s.c.mu.Lock()
 	delete(s.c.sessions, s.info.ID)
 	s.c.mu.Unlock()
@@ -281,6 +282,6 @@ func (s *Session) Close(ctx context.Context) (CloseReport, error) {
 	if err != nil {
 		return CloseReport{}, err
 	}
-	m, _ := r.msg.(closedMsg)
+	m, _ := r.msg.(proto.ClosedMsg)
 	return CloseReport{Accepted: m.Accepted, Refused: m.Refused}, nil
 }

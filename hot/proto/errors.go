@@ -1,4 +1,4 @@
-package hotwire
+package proto
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"github.com/cnv-project/cnv/runtime/hotpath"
 )
 
-// Sentinel errors of the protocol, the server and the client.
+// Sentinel errors of the protocol, shared by the server and the client.
 var (
 	// Framing and protocol.
 	ErrFrameTooLarge  = cnverr.New(cnverr.TooLarge, "hot-path frame exceeds the size limit")
@@ -36,7 +36,6 @@ var (
 	ErrServerClosed = cnverr.New(cnverr.Unavailable, "hot-path server closed")
 	ErrConnClosed   = cnverr.New(cnverr.Unavailable, "hot-path connection closed")
 	ErrBadConfig    = cnverr.New(cnverr.InvalidInput, "invalid hot-path configuration")
-	ErrDuplicate    = cnverr.New(cnverr.Conflict, "capability already in the hot-path catalog")
 )
 
 // codeTable gives well-known sentinels a one-byte code on the wire, so the
@@ -81,9 +80,9 @@ var codeTable = [...]error{
 	ErrSessionExists,
 }
 
-// codeOf returns err's code: pointer equality first (refusals are bare
+// CodeOf returns err's code: pointer equality first (refusals are bare
 // sentinels, so this costs no allocation), then the wrap chain.
-func codeOf(err error) uint8 {
+func CodeOf(err error) uint8 {
 	if err == nil {
 		return 0
 	}
@@ -100,8 +99,8 @@ func codeOf(err error) uint8 {
 	return 0
 }
 
-// sentinel returns the error a code names, nil for 0 or an unknown code.
-func sentinel(code uint8) error {
+// Sentinel returns the error a code names, nil for 0 or an unknown code.
+func Sentinel(code uint8) error {
 	if int(code) < len(codeTable) {
 		return codeTable[code]
 	}
@@ -112,7 +111,7 @@ func sentinel(code uint8) error {
 // code names (carrying the peer's message when it adds something), else a
 // *cnverr.Error of the given kind.
 func remoteError(code uint8, kind, message string) error {
-	if s := sentinel(code); s != nil {
+	if s := Sentinel(code); s != nil {
 		if message == "" || message == s.Error() {
 			return s
 		}
