@@ -17,5 +17,5 @@
 // transport imports cluster, fsm, ledger and runtime; only cmd imports it.
 // The public Go client lives in transport/client, the API shapes in
 // transport/wire, the load generator in transport/bench, and the hot path
-// in transport/hotwire (protocol) and transport/hotnode (cluster wiring).
+// in hot/ (proto, server, client, node) and cluster/hotlease.
 package transport

@@ -374,7 +374,7 @@ const (
 // outcomes with their certificates, fits well inside it.
 const MaxResponseBody = 256 << 20
 
-// Hot path in the cluster (transport/hotnode, fsm hot-path commands).
+// Hot path in the cluster (hot/node, cluster/hotlease, fsm hot-path commands).
 const (
 	// MaxHotPathSessions bounds the per-certificate entries of one
 	// HotPathBatch event. A node commits one event per flush interval or

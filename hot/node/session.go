@@ -1,4 +1,4 @@
-package hotnode
+package node
 
 import (
 	"context"
@@ -6,26 +6,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cnv-project/cnv/cluster/hotlease"
 	"github.com/cnv-project/cnv/fsm"
 	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/delegation"
-	"github.com/cnv-project/cnv/runtime/hotpath"
 )
 
 // liveSession is what the authority keeps of an open session: its chain,
-// its revocation signal and, for a limited chain, its quota and lease.
+// its revocation signal and, for a limited chain, its lease (quota).
 type liveSession struct {
 	cert    string
 	links   []delegation.Hash
 	revoked chan struct{}
 	once    sync.Once
 
-	limited bool
-	quota   *hotpath.Quota
-	lease   string
-	stop    context.CancelFunc
-	done    chan struct{}
+	// lease is nil unless a link of the chain has max_uses.
+	lease *hotlease.Lease
 }
 
 // newLiveSession checks the chain in the replicated state (waiting until
@@ -46,16 +43,15 @@ func (a *Authority) newLiveSession(ctx context.Context, c certificate.Certificat
 	}
 	s := &liveSession{cert: b.ID, links: links, revoked: make(chan struct{})}
 	now := a.cfg.Clock.Now().UnixNano()
+	limited := false
 	for i, st := range states {
 		if err := linkUsable(links[i], st, found[i], now); err != nil {
 			return nil, err
 		}
-		s.limited = s.limited || st.MaxUses > 0
+		limited = limited || st.MaxUses > 0
 	}
-	if s.limited {
-		block := int64(a.cfg.LeaseBlock)
-		s.quota = hotpath.NewQuota(block / 4)
-		s.lease = fmt.Sprintf("%s-%d", a.leasePrefix, a.leaseSeq.Add(1))
+	if limited {
+		s.lease = a.leases.NewLease(b.ID, links)
 	}
 	return s, nil
 }
@@ -92,8 +88,8 @@ func (a *Authority) waitLedger(ctx context.Context, index uint64) error {
 func (s *liveSession) revoke() {
 	s.once.Do(func() {
 		close(s.revoked)
-		if s.quota != nil {
-			s.quota.Return()
+		if s.lease != nil {
+			s.lease.Quota().Return()
 		}
 	})
 }
@@ -104,13 +100,5 @@ func (s *liveSession) isRevoked() bool {
 		return true
 	default:
 		return false
-	}
-}
-
-// stopLeasing stops the lease loop and waits for it.
-func (s *liveSession) stopLeasing() {
-	if s.stop != nil {
-		s.stop()
-		<-s.done
 	}
 }

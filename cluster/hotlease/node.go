@@ -1,19 +1,16 @@
-package hotnode
+package hotlease
 
 import (
 	"context"
-	"crypto/ed25519"
 
 	"github.com/cnv-project/cnv/fsm"
 )
 
-// Node is what the hot path needs of a cluster node (*cluster.Node).
+// Node is what the lease and batch logic needs of a cluster node
+// (*cluster.Node implements it).
 type Node interface {
 	// ID is the node's ID, recorded in its leases and batches.
 	ID() string
-	// PublicKey is the node's key; it is trusted for certificates even
-	// before its record is in the replicated state.
-	PublicKey() ed25519.PublicKey
 	// FSM is the local replicated state.
 	FSM() *fsm.FSM
 	// Propose commits node-originated commands through the leader.

@@ -1,4 +1,4 @@
-package hotnode
+package node
 
 import (
 	"time"

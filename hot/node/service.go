@@ -1,4 +1,4 @@
-package hotnode
+package node
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cnv-project/cnv/cluster/hotlease"
 	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/hotpath"
@@ -40,7 +41,7 @@ type Service struct {
 	Catalog    *server.Catalog
 	Builtins   *server.Builtins
 	Authority  *Authority
-	Recorder   *Recorder
+	Recorder   *hotlease.Recorder
 	Server     *server.Server
 
 	addr   net.Addr
@@ -61,7 +62,7 @@ func Start(cfg ServiceConfig) (*Service, error) {
 		cfg.Clock = clock.System{}
 	}
 	s := &Service{Catalog: server.NewCatalog(), addr: cfg.Listener.Addr(), done: make(chan struct{}), served: make(chan struct{})}
-	s.Recorder = NewRecorder(cfg.Node, cfg.Log.Named("hotnode"), cfg.FlushInterval)
+	s.Recorder = hotlease.NewRecorder(cfg.Node, cfg.Log.Named("hotnode"), cfg.FlushInterval)
 	if err := s.startDispatcher(cfg); err != nil {
 		return nil, err
 	}

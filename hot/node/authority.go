@@ -1,10 +1,8 @@
-package hotnode
+package node
 
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cnv-project/cnv/cluster/hotlease"
 	"github.com/cnv-project/cnv/fsm"
 	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/hot/server"
@@ -19,25 +18,22 @@ import (
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
-	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
 
 var (
-	// ErrLeaseRefused is a quota lease the replicated state refused (the
-	// chain's max_uses are spent, or a link was revoked or expired).
-	ErrLeaseRefused = cnverr.New(cnverr.PermissionDenied, "quota lease refused")
-	// ErrLeaseUnavailable is a quota lease that could not be committed
-	// (no leader, timeout); the session is not opened.
-	ErrLeaseUnavailable = cnverr.New(cnverr.Unavailable, "quota lease could not be committed")
 	// ErrBehind is a certificate issued at a ledger index this node has
 	// not applied within the open timeout.
 	ErrBehind = cnverr.New(cnverr.Unavailable, "this node has not yet applied the certificate's ledger entry")
-	// ErrBadConfig is an invalid hotnode configuration.
-	ErrBadConfig = cnverr.New(cnverr.InvalidInput, "invalid hot-path node configuration")
+	// ErrBadConfig is an invalid hot-path node configuration. It is
+	// hotlease.ErrBadConfig, so a bad lease setting and a bad node setting
+	// are the same error.
+	ErrBadConfig = hotlease.ErrBadConfig
 )
 
-// Config configures an Authority.
+// Config configures an Authority. LeaseBlock, MaxLeaseBlock,
+// ProposeTimeout and StaleLeaseInterval configure its hotlease.Leaser
+// (hotlease.Config: the defaults are applied there).
 type Config struct {
 	Node    Node
 	Catalog *server.Catalog
@@ -61,6 +57,8 @@ type Config struct {
 	StaleLeaseInterval time.Duration
 }
 
+// fill checks the node's part and sets its defaults; hotlease checks and
+// defaults the lease settings (leases).
 func (c *Config) fill() error {
 	if c.Node == nil || c.Catalog == nil {
 		return fmt.Errorf("%w: authority needs a node and a catalog", ErrBadConfig)
@@ -71,37 +69,26 @@ func (c *Config) fill() error {
 	if c.Log == nil {
 		c.Log = hclog.NewNullLogger()
 	}
-	if c.LeaseBlock == 0 {
-		c.LeaseBlock = 1024
-	}
-	if c.MaxLeaseBlock == 0 {
-		c.MaxLeaseBlock = min(64*c.LeaseBlock, limits.MaxHotLeaseBlock)
-	}
-	if c.LeaseBlock > c.MaxLeaseBlock || c.MaxLeaseBlock > limits.MaxHotLeaseBlock {
-		return fmt.Errorf("%w: lease block %d, max lease block %d (at most %d)", ErrBadConfig, c.LeaseBlock, c.MaxLeaseBlock, limits.MaxHotLeaseBlock)
-	}
 	if c.WatchInterval <= 0 {
 		c.WatchInterval = 20 * time.Millisecond
-	}
-	if c.ProposeTimeout <= 0 {
-		c.ProposeTimeout = 10 * time.Second
-	}
-	if c.StaleLeaseInterval <= 0 {
-		c.StaleLeaseInterval = 30 * time.Second
 	}
 	return nil
 }
 
+// leases is the lease part of the configuration.
+func (c *Config) leases() hotlease.Config {
+	return hotlease.Config{Node: c.Node, Log: c.Log, LeaseBlock: c.LeaseBlock, MaxLeaseBlock: c.MaxLeaseBlock,
+		ProposeTimeout: c.ProposeTimeout, StaleLeaseInterval: c.StaleLeaseInterval}
+}
+
 // Authority is the cluster's server.Authority: certificates are checked
 // against the replicated node keys and link states, and max_uses are
-// leased through Raft. Safe for concurrent use.
+// leased through Raft (hotlease). Safe for concurrent use.
 type Authority struct {
-	cfg   Config
-	base  *server.CertAuthority // catalog mapping and handles only
-	trust atomic.Pointer[trustCache]
-	// leasePrefix makes lease IDs unique across this node's restarts.
-	leasePrefix string
-	leaseSeq    atomic.Uint64
+	cfg    Config
+	base   *server.CertAuthority // catalog mapping and handles only
+	trust  atomic.Pointer[trustCache]
+	leases *hotlease.Leaser
 
 	mu   sync.Mutex
 	live map[string]*liveSession
@@ -118,8 +105,9 @@ type trustCache struct {
 	trust certificate.Trust
 }
 
-// NewAuthority starts an authority and its revocation watcher; Close stops
-// the watcher.
+// NewAuthority starts an authority, its revocation watcher and its
+// leaser (which releases the leases an earlier run left open); Close stops
+// them.
 func NewAuthority(cfg Config) (*Authority, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -128,15 +116,14 @@ func NewAuthority(cfg Config) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	leases, err := hotlease.NewLeaser(cfg.leases())
+	if err != nil {
 		return nil, err
 	}
-	a := &Authority{cfg: cfg, base: base, leasePrefix: hex.EncodeToString(rnd[:]), live: make(map[string]*liveSession)}
+	a := &Authority{cfg: cfg, base: base, leases: leases, live: make(map[string]*liveSession)}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	a.wg.Add(2)
+	a.wg.Add(1)
 	go a.watch()
-	go a.releaseStale()
 	return a, nil
 }
 
@@ -146,6 +133,7 @@ func NewAuthority(cfg Config) (*Authority, error) {
 func (a *Authority) Close() {
 	a.cancel()
 	a.wg.Wait()
+	a.leases.Close()
 }
 
 // trustSet is the node keys of the replicated state plus this node's own,
@@ -181,13 +169,12 @@ func (a *Authority) OpenSession(ctx context.Context, certificateJSON []byte, hol
 	if !a.claim(g.Key, s) {
 		return server.Grant{}, fmt.Errorf("%w: %s", proto.ErrSessionExists, g.Key)
 	}
-	if s.limited {
-		if err := a.firstLease(ctx, s); err != nil {
+	if s.lease != nil {
+		if err := a.leases.Start(ctx, s.lease); err != nil {
 			a.release(g.Key)
 			return server.Grant{}, err
 		}
-		g.Quota = s.quota
-		a.startLeaseLoop(s)
+		g.Quota = s.lease.Quota()
 	}
 	g.Revoked = s.revoked
 	return g, nil
@@ -214,12 +201,10 @@ func (a *Authority) verify(certificateJSON []byte, holder ed25519.PublicKey) (ce
 // loop and settles its leases (the unspent uses go back to every link).
 func (a *Authority) CloseSession(ctx context.Context, g server.Grant, _ server.Usage) error {
 	s := a.release(g.Key)
-	if s == nil || !s.limited {
+	if s == nil || s.lease == nil {
 		return nil
 	}
-	s.stopLeasing()
-	s.quota.Return()
-	return a.settle(ctx, s, uint64(s.quota.Spent()))
+	return a.leases.Settle(ctx, s.lease)
 }
 
 func (a *Authority) claim(key string, s *liveSession) bool {
@@ -245,20 +230,6 @@ func (a *Authority) Sessions() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.live)
-}
-
-// propose commits one node command within the proposal timeout.
-func (a *Authority) propose(ctx context.Context, c fsm.Command) (fsm.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.ProposeTimeout)
-	defer cancel()
-	res, err := a.cfg.Node.Propose(ctx, []fsm.Command{c})
-	if err != nil {
-		return fsm.Result{}, err
-	}
-	if len(res) != 1 {
-		return fsm.Result{}, fmt.Errorf("%w: %d results for one command", ErrLeaseUnavailable, len(res))
-	}
-	return res[0], nil
 }
 
 // parseChain decodes the certificate's chain link hashes.

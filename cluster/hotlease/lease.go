@@ -1,4 +1,4 @@
-package hotnode
+package hotlease
 
 import (
 	"context"
@@ -17,9 +17,9 @@ const leaseRetry = 50 * time.Millisecond
 // leaseOnce proposes one lease. refused reports a definite refusal by the
 // replicated state (nothing granted, asking again will not help); any other
 // error leaves the outcome unknown, and settlement accounts for it.
-func (a *Authority) leaseOnce(ctx context.Context, s *liveSession, want uint64, first bool) (granted uint64, refused bool, err error) {
-	res, err := a.propose(ctx, fsm.Command{Kind: fsm.KindHotLease, HotLease: &fsm.HotLease{
-		Lease: s.lease, Node: a.cfg.Node.ID(), Certificate: s.cert, Links: s.links,
+func (l *Leaser) leaseOnce(ctx context.Context, s *Lease, want uint64, first bool) (granted uint64, refused bool, err error) {
+	res, err := l.propose(ctx, fsm.Command{Kind: fsm.KindHotLease, HotLease: &fsm.HotLease{
+		Lease: s.id, Node: l.cfg.Node.ID(), Certificate: s.cert, Links: s.links,
 		Want: want, First: first,
 	}})
 	if err != nil {
@@ -35,21 +35,21 @@ func (a *Authority) leaseOnce(ctx context.Context, s *liveSession, want uint64, 
 // commits that failed (no leader yet, a node record not yet replicated)
 // until ctx ends. When it gives up with the outcome unknown, the lease is
 // settled with nothing spent, so whatever was granted goes back.
-func (a *Authority) firstLease(ctx context.Context, s *liveSession) error {
+func (l *Leaser) firstLease(ctx context.Context, s *Lease) error {
 	for {
-		n, refused, err := a.leaseOnce(ctx, s, a.cfg.LeaseBlock, true)
+		n, refused, err := l.leaseOnce(ctx, s, l.cfg.LeaseBlock, true)
 		switch {
 		case err == nil:
 			return s.quota.Lease(int64(n))
 		case refused:
 			return err
 		case !sleepCtx(ctx, leaseRetry):
-			a.wg.Add(1)
+			l.wg.Add(1)
 			go func() {
-				defer a.wg.Done()
-				sctx, cancel := context.WithTimeout(a.ctx, a.cfg.ProposeTimeout)
+				defer l.wg.Done()
+				sctx, cancel := context.WithTimeout(l.ctx, l.cfg.ProposeTimeout)
 				defer cancel()
-				_ = a.settle(sctx, s, 0)
+				_ = l.settle(sctx, s, 0)
 			}()
 			return err
 		}
@@ -57,19 +57,19 @@ func (a *Authority) firstLease(ctx context.Context, s *liveSession) error {
 }
 
 // startLeaseLoop leases the next block each time the quota runs low.
-func (a *Authority) startLeaseLoop(s *liveSession) {
-	ctx, cancel := context.WithCancel(a.ctx)
+func (l *Leaser) startLeaseLoop(s *Lease) {
+	ctx, cancel := context.WithCancel(l.ctx)
 	s.stop, s.done = cancel, make(chan struct{})
 	go func() {
 		defer close(s.done)
-		a.leaseLoop(ctx, s)
+		l.leaseLoop(ctx, s)
 	}()
 }
 
 // leaseLoop leases the next block when the pacer says so (or when the
 // quota signals its low-water mark), until a lease is refused or ctx ends.
-func (a *Authority) leaseLoop(ctx context.Context, s *liveSession) {
-	p := newPacer(a.cfg.LeaseBlock, a.cfg.MaxLeaseBlock, time.Now())
+func (l *Leaser) leaseLoop(ctx context.Context, s *Lease) {
+	p := newPacer(l.cfg.LeaseBlock, l.cfg.MaxLeaseBlock, time.Now())
 	for {
 		p.observe(s.quota.Spent(), time.Now())
 		if d := p.wait(s.quota.Available()); d > 0 {
@@ -79,13 +79,13 @@ func (a *Authority) leaseLoop(ctx context.Context, s *liveSession) {
 			continue
 		}
 		start := time.Now()
-		n, refused, err := a.leaseOnce(ctx, s, p.want, false)
+		n, refused, err := l.leaseOnce(ctx, s, p.want, false)
 		switch {
 		case err == nil:
 			p.leased(time.Since(start), s.quota.Available() <= 0)
 			_ = s.quota.Lease(int64(n))
 		case refused:
-			a.cfg.Log.Debug("hot-path lease refused; the session spends what it holds", "certificate", s.cert, "error", err)
+			l.cfg.Log.Debug("hot-path lease refused; the session spends what it holds", "certificate", s.cert, "error", err)
 			return
 		default:
 			if !sleepCtx(ctx, leaseRetry) {
@@ -110,10 +110,10 @@ func sleepOrSignal(ctx context.Context, sig <-chan struct{}, d time.Duration) bo
 // settle reports what the session spent; the replicated state credits the
 // rest of its leases back. It retries until ctx ends: a settlement that
 // never commits leaves the uses charged (never more than max_uses spent).
-func (a *Authority) settle(ctx context.Context, s *liveSession, spent uint64) error {
+func (l *Leaser) settle(ctx context.Context, s *Lease, spent uint64) error {
 	for {
-		res, err := a.propose(ctx, fsm.Command{Kind: fsm.KindHotReturn, HotReturn: &fsm.HotReturn{
-			Lease: s.lease, Node: a.cfg.Node.ID(), Spent: spent}})
+		res, err := l.propose(ctx, fsm.Command{Kind: fsm.KindHotReturn, HotReturn: &fsm.HotReturn{
+			Lease: s.id, Node: l.cfg.Node.ID(), Spent: spent}})
 		if err == nil && res.Err != nil {
 			err = res.Err
 		}
@@ -121,7 +121,7 @@ func (a *Authority) settle(ctx context.Context, s *liveSession, spent uint64) er
 			return nil
 		}
 		if !sleepCtx(ctx, leaseRetry) {
-			a.cfg.Log.Warn("hot-path lease not settled; its unspent uses stay charged", "certificate", s.cert, "lease", s.lease, "error", err)
+			l.cfg.Log.Warn("hot-path lease not settled; its unspent uses stay charged", "certificate", s.cert, "lease", s.id, "error", err)
 			return err
 		}
 	}
@@ -131,23 +131,23 @@ func (a *Authority) settle(ctx context.Context, s *liveSession, spent uint64) er
 // (a crash, a kill): that process is gone and what it spent is unknown, so
 // they are settled as fully spent. Nothing is credited back (the cluster
 // stays within max_uses); their records are freed.
-func (a *Authority) releaseStale() {
-	defer a.wg.Done()
-	wait := min(2*time.Second, a.cfg.StaleLeaseInterval)
-	for sleepCtx(a.ctx, wait) {
-		wait = a.cfg.StaleLeaseInterval
-		ids, err := a.cfg.Node.FSM().HotLeasesOf(a.cfg.Node.ID())
+func (l *Leaser) releaseStale() {
+	defer l.wg.Done()
+	wait := min(2*time.Second, l.cfg.StaleLeaseInterval)
+	for sleepCtx(l.ctx, wait) {
+		wait = l.cfg.StaleLeaseInterval
+		ids, err := l.cfg.Node.FSM().HotLeasesOf(l.cfg.Node.ID())
 		if err != nil {
-			a.cfg.Log.Warn("listing this node's hot-path leases failed", "error", err)
+			l.cfg.Log.Warn("listing this node's hot-path leases failed", "error", err)
 			continue
 		}
 		for _, id := range ids {
-			if strings.HasPrefix(id, a.leasePrefix+"-") {
+			if strings.HasPrefix(id, l.prefix+"-") {
 				continue // this run's
 			}
-			s := &liveSession{lease: id, cert: "-"}
-			if err := a.settle(a.ctx, s, math.MaxUint64); err == nil {
-				a.cfg.Log.Info("released a hot-path lease left by an earlier run; its uses stay charged", "lease", id)
+			s := &Lease{id: id, cert: "-"}
+			if err := l.settle(l.ctx, s, math.MaxUint64); err == nil {
+				l.cfg.Log.Info("released a hot-path lease left by an earlier run; its uses stay charged", "lease", id)
 			}
 		}
 	}

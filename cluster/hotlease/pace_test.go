@@ -1,4 +1,4 @@
-package hotnode
+package hotlease
 
 import (
 	"testing"

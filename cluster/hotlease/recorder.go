@@ -1,4 +1,4 @@
-package hotnode
+package hotlease
 
 import (
 	"context"
@@ -22,7 +22,8 @@ import (
 // SHA-256(BatchDigestDomain | each session's 32-byte batch digest, in the
 // event's order). Each session digest chains that session's invocations
 // (hotpath.BatchDigest), so the event digest covers every invocation it
-// accounts for.
+// accounts for. The string is part of the ledger format: it keeps the name
+// of the package this code came from (transport/hotnode) and never changes.
 const BatchDigestDomain = "cnv/hotnode/batch/v1\x00"
 
 // maxPending bounds the session batches waiting to be committed while the
