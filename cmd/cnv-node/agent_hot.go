@@ -8,8 +8,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/cnv-project/cnv/cluster"
+	hotnode "github.com/cnv-project/cnv/hot/node"
 	"github.com/cnv-project/cnv/runtime/clock"
-	"github.com/cnv-project/cnv/transport/hotnode"
 )
 
 // startHot serves the hot path on addr ("" : off) with the built-in

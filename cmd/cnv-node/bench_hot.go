@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cnv-project/cnv/client"
+	hotclient "github.com/cnv-project/cnv/hot/client"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/cnverr"
@@ -22,7 +23,6 @@ import (
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport/hotwire"
 )
 
 // hotBenchCaps registers the agents' built-in hot-path capabilities, so
@@ -78,14 +78,14 @@ func runHotBench(cmd *cobra.Command, b hotBench) error {
 	if err != nil {
 		return exitWith(hotExitCode(err), "%v", err)
 	}
-	cfg := hotwire.LoadConfig{Sessions: sessions, Nodes: len(b.hotAddrs), Duration: b.duration, Pipeline: b.pipeline,
+	cfg := hotclient.LoadConfig{Sessions: sessions, Nodes: len(b.hotAddrs), Duration: b.duration, Pipeline: b.pipeline,
 		Args: []byte(strings.Repeat("x", b.argsLen))}
 	if isTerminal(os.Stderr) && !jsonOutput(cmd) {
 		cfg.Progress = func(el time.Duration, n, e int64) {
 			fmt.Fprintf(cmd.ErrOrStderr(), "\r%5.1fs  %10d ok  %10.0f/s  %d errors ", el.Seconds(), n, float64(n)/el.Seconds(), e)
 		}
 	}
-	rep, err := hotwire.RunLoad(ctx, cfg)
+	rep, err := hotclient.RunLoad(ctx, cfg)
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
@@ -164,9 +164,9 @@ func hotCertificates(ctx context.Context, cl *client.Client, addr, capPath strin
 
 // openHotSessions dials one connection per certificate and opens its
 // session; closeAll closes whatever was opened.
-func openHotSessions(ctx context.Context, b hotBench, certs [][]byte) ([]*hotwire.Session, func(), error) {
-	var conns []*hotwire.Conn
-	var sessions []*hotwire.Session
+func openHotSessions(ctx context.Context, b hotBench, certs [][]byte) ([]*hotclient.Session, func(), error) {
+	var conns []*hotclient.Conn
+	var sessions []*hotclient.Session
 	closeAll := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -179,7 +179,7 @@ func openHotSessions(ctx context.Context, b hotBench, certs [][]byte) ([]*hotwir
 	}
 	for i, cert := range certs {
 		addr := b.hotAddrs[i%len(b.hotAddrs)]
-		conn, err := hotwire.Dial(addr, hotwire.Options{Key: b.key, Name: "cnv-node bench --hot"})
+		conn, err := hotclient.Dial(addr, hotclient.Options{Key: b.key, Name: "cnv-node bench --hot"})
 		if err != nil {
 			return nil, closeAll, fmt.Errorf("%s: %w", addr, err)
 		}
@@ -193,7 +193,7 @@ func openHotSessions(ctx context.Context, b hotBench, certs [][]byte) ([]*hotwir
 	return sessions, closeAll, nil
 }
 
-func printHotBench(w io.Writer, r *hotwire.LoadReport) {
+func printHotBench(w io.Writer, r *hotclient.LoadReport) {
 	fmt.Fprintf(w, "hot path: %d connections, pipeline %d, %d nodes, %.1fs\n", r.Clients, r.Batch, r.Nodes, r.DurationS)
 	fmt.Fprintf(w, "ok          %d (%.0f/s)\nrefused     %d\nerrors      %d\n", r.Committed, r.Throughput, r.Refused, r.Errors)
 	fmt.Fprintf(w, "latency     p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms (per invocation)\n", r.P50ms, r.P99ms, r.P999ms, r.MaxMs)

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	hotclient "github.com/cnv-project/cnv/hot/client"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/limits"
-	"github.com/cnv-project/cnv/transport/hotwire"
 )
 
 func newHotCmd() *cobra.Command {
@@ -23,11 +23,11 @@ func newHotCmd() *cobra.Command {
 
 // hotSummary is what `hot session` reports at the end.
 type hotSummary struct {
-	Session  hotwire.SessionInfo `json:"session"`
-	OK       int                 `json:"ok"`
-	Failed   int                 `json:"failed"`
-	Accepted uint64              `json:"accepted"`
-	Refused  uint64              `json:"refused"`
+	Session  hotclient.SessionInfo `json:"session"`
+	OK       int                   `json:"ok"`
+	Failed   int                   `json:"failed"`
+	Accepted uint64                `json:"accepted"`
+	Refused  uint64                `json:"refused"`
 }
 
 func newHotSessionCmd() *cobra.Command {
@@ -58,7 +58,7 @@ JSON with --json).`,
 			if err != nil {
 				return exitWith(exitUsage, "--certificate: %v", err)
 			}
-			return runHotSession(cmd, addr, hotwire.Options{Key: key, Window: window, Name: "cnv-node hot session"}, cert)
+			return runHotSession(cmd, addr, hotclient.Options{Key: key, Window: window, Name: "cnv-node hot session"}, cert)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "node hot-path address host:port (env CNV_HOT_ADDR)")
@@ -68,8 +68,8 @@ JSON with --json).`,
 	return cmd
 }
 
-func runHotSession(cmd *cobra.Command, addr string, opts hotwire.Options, cert []byte) error {
-	conn, err := hotwire.Dial(addr, opts)
+func runHotSession(cmd *cobra.Command, addr string, opts hotclient.Options, cert []byte) error {
+	conn, err := hotclient.Dial(addr, opts)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func runHotSession(cmd *cobra.Command, addr string, opts hotwire.Options, cert [
 	}
 	sum := hotSummary{Session: s.Info()}
 	var runErr error
-	sum.OK, sum.Failed, runErr = hotwire.RunLines(ctx, s, cmd.InOrStdin(), cmd.OutOrStdout())
+	sum.OK, sum.Failed, runErr = hotclient.RunLines(ctx, s, cmd.InOrStdin(), cmd.OutOrStdout())
 	rep, err := s.Close(ctx)
 	if runErr == nil {
 		runErr = err

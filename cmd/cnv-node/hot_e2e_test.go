@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/client"
-	"github.com/cnv-project/cnv/transport/hotwire"
+	hotclient "github.com/cnv-project/cnv/hot/client"
 )
 
 // TestHotBenchAgainstProcesses starts two real nodes with --hot-addr, runs
@@ -34,7 +34,7 @@ func TestHotBenchAgainstProcesses(t *testing.T) {
 	const budget = 50000
 	out, code := runBin(t, bin, "bench", "--hot", "--addr", procs[0].http+","+procs[1].http, "--hot-addr", hot[0]+","+hot[1],
 		"--key", admin+".key", "--connections", "2", "--pipeline", "32", "--duration", "2s", "--max-uses", fmt.Sprint(budget), "--json")
-	var rep hotwire.LoadReport
+	var rep hotclient.LoadReport
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
 		t.Fatalf("bench --hot: exit %d: %s", code, out)
 	}

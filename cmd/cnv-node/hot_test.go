@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
+	hotserver "github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
-	"github.com/cnv-project/cnv/transport/hotwire"
 )
 
 // hotServer starts a dispatcher with the built-ins behind a hot-path server
@@ -31,19 +31,19 @@ func hotServer(t *testing.T) (string, func(holder []byte) []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := hotwire.NewCatalog()
-	if _, err := hotwire.RegisterBuiltins(d, cat, hotwire.BuiltinOptions{Timeout: 10 * time.Second}); err != nil {
+	cat := hotserver.NewCatalog()
+	if _, err := hotserver.RegisterBuiltins(d, cat, hotserver.BuiltinOptions{Timeout: 10 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pub, priv, _ := principal.Generate(nil)
-	auth, err := hotwire.NewCertAuthority(certificate.NewTrust(pub), cat, clock.System{})
+	auth, err := hotserver.NewCertAuthority(certificate.NewTrust(pub), cat, clock.System{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := hotwire.NewServer(hotwire.Config{Dispatcher: d, Authority: auth, NodeID: "n1"})
+	srv, err := hotserver.New(hotserver.Config{Dispatcher: d, Authority: auth, NodeID: "n1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func hotServer(t *testing.T) (string, func(holder []byte) []byte) {
 	issue := func(holder []byte) []byte {
 		now := time.Now().UnixNano()
 		c, err := certificate.New(certificate.Params{
-			Capability: capability.Ref{Path: hotwire.CounterPath}, Effects: []capability.Metadata{capability.NewMetadata(capability.MutateState)},
+			Capability: capability.Ref{Path: hotserver.CounterPath}, Effects: []capability.Metadata{capability.NewMetadata(capability.MutateState)},
 			Input: capability.PrimitiveSchema("bytes"), Output: capability.PrimitiveSchema("bytes"),
 			AgentID: "a1", AgentType: principal.Agent, KeyID: principal.IDOf(holder), Tenant: "t", RequestID: "r1", IssuedAt: now,
 		})
@@ -68,7 +68,7 @@ func hotServer(t *testing.T) (string, func(holder []byte) []byte) {
 			t.Fatal(err)
 		}
 		pc, _ := certificate.CheckPolicy(c, policy.Result{Decision: policy.Allow})
-		cc, _ := certificate.CheckCapability(pc, certificate.Available{hotwire.CounterPath.ID()})
+		cc, _ := certificate.CheckCapability(pc, certificate.Available{hotserver.CounterPath.ID()})
 		v, err := certificate.Verify(cc, now, certificate.Placement{}, signer)
 		if err != nil {
 			t.Fatal(err)

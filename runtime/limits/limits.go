@@ -325,7 +325,7 @@ const (
 	MaxGossipGraphCandidates = 4
 )
 
-// Hot-path wire protocol (transport/hotwire).
+// Hot-path wire protocol (hot/proto, hot/server, hot/client).
 const (
 	// MaxHotArgsBytes bounds the arguments of one hot-path invocation. Hot
 	// path work is small by definition (FastPath: ≤ 1ms); bigger inputs
@@ -381,7 +381,7 @@ const (
 // outcomes with their certificates, fits well inside it.
 const MaxResponseBody = 256 << 20
 
-// Hot path in the cluster (transport/hotnode, fsm hot-path commands).
+// Hot path in the cluster (hot/node, cluster/hotlease, fsm hot-path commands).
 const (
 	// MaxHotPathSessions bounds the per-certificate entries of one
 	// HotPathBatch event. A node commits one event per flush interval or

@@ -34,7 +34,6 @@ var layers = map[string][]string{
 	"hot/proto":      {"runtime"},
 	"hot/server":     {"hot/proto", "runtime"},
 	"hot/client":     {"hot/proto", "client", "wire", "runtime"},
-	"hot/node":       append([]string{"hot/proto", "hot/server"}, core...),
 	"internal/httpx": {"wire", "runtime"},
 	"metrics":        append([]string{"wire"}, core...),
 	"peer":           append([]string{"client", "wire", "metrics"}, core...),
@@ -43,11 +42,15 @@ var layers = map[string][]string{
 	"httpapi":              append([]string{"forward", "peer", "client", "wire", "metrics", "internal/httpx", "edge"}, core...),
 	"edge":                 {"forward", "peer", "client", "wire", "internal/httpx", "cluster/gossip", "runtime"},
 	"internal/testcluster": {"httpapi", "forward", "peer", "edge", "hot", "client", "wire", "metrics", "cluster", "fsm", "ledger", "runtime"},
-	// transport is being split into the role packages above.
-	"transport": append([]string{"client", "wire", "peer", "forward", "httpapi"}, core...),
-	"cmd":       {"*"},
-	"scripts":   {"*"},
-	"jepsen":    {"client", "wire", "tlsutil", "runtime"},
+	// hot/node wires hot/server to the cluster (cluster/hotlease is in
+	// "cluster"); its tests drive it with hot/client and run an in-process
+	// cluster over the HTTP API (client, wire, transport).
+	"hot/node": append([]string{"hot/proto", "hot/server", "hot/client", "client", "wire",
+		"httpapi", "forward", "peer", // its tests start an in-process cluster, until internal/testcluster
+	}, core...),
+	"cmd":     {"*"},
+	"scripts": {"*"},
+	"jepsen":  {"client", "wire", "tlsutil", "runtime"},
 }
 
 // layerOf returns the longest layer prefix of a module-relative path.

@@ -1,0 +1,313 @@
+package node_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/cnv-project/cnv/hot/client"
+	"github.com/cnv-project/cnv/hot/proto"
+	"github.com/cnv-project/cnv/hot/server"
+	"github.com/cnv-project/cnv/runtime/capability"
+	"github.com/cnv-project/cnv/runtime/certificate"
+	"github.com/cnv-project/cnv/runtime/clock"
+	"github.com/cnv-project/cnv/runtime/hotpath"
+	"github.com/cnv-project/cnv/runtime/policy"
+	"github.com/cnv-project/cnv/runtime/principal"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// node is a dispatcher, a catalog with the built-ins, a node key, a
+// CertAuthority and a server on a loopback port.
+type node struct {
+	t        testing.TB
+	clock    *clock.Fake
+	disp     *hotpath.Dispatcher
+	catalog  *server.Catalog
+	builtins *server.Builtins
+	signer   *certificate.Signer
+	auth     *server.CertAuthority
+	srv      *server.Server
+	addr     string
+	reqs     atomic.Uint64
+
+	batchMu sync.Mutex
+	batches []hotpath.Batch
+}
+
+func (n *node) sink(b hotpath.Batch) {
+	n.batchMu.Lock()
+	n.batches = append(n.batches, b)
+	n.batchMu.Unlock()
+}
+
+// batchesOf returns the batches cut so far for session key.
+func (n *node) batchesOf(key string) []hotpath.Batch {
+	n.batchMu.Lock()
+	defer n.batchMu.Unlock()
+	var out []hotpath.Batch
+	for _, b := range n.batches {
+		if b.Key == key {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+type nodeOpts struct {
+	builtins   server.BuiltinOptions
+	dispatcher func(*hotpath.Config)
+	server     func(*server.Config)
+	authority  func(*server.CertAuthority) server.Authority
+	register   func(*node)
+}
+
+func newNode(t testing.TB, o nodeOpts) *node {
+	t.Helper()
+	if o.builtins.Timeout == 0 {
+		o.builtins.Timeout = 10 * time.Second // no deadline flakes on loaded machines
+	}
+	n := &node{t: t, clock: clock.NewFake(t0)}
+	dc := hotpath.DefaultConfig()
+	dc.Shards, dc.Clock, dc.IdleSpin, dc.BatchSink, dc.BatchMaxCount = 2, n.clock, 64, n.sink, 4096
+	if o.dispatcher != nil {
+		o.dispatcher(&dc)
+	}
+	var err error
+	if n.disp, err = hotpath.New(dc); err != nil {
+		t.Fatal(err)
+	}
+	n.catalog = server.NewCatalog()
+	if n.builtins, err = server.RegisterBuiltins(n.disp, n.catalog, o.builtins); err != nil {
+		t.Fatal(err)
+	}
+	if o.register != nil {
+		o.register(n)
+	}
+	if err := n.disp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := principal.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.signer = certificate.NewSigner(priv)
+	if n.auth, err = server.NewCertAuthority(certificate.NewTrust(pub), n.catalog, n.clock); err != nil {
+		t.Fatal(err)
+	}
+	var auth server.Authority = n.auth
+	if o.authority != nil {
+		auth = o.authority(n.auth)
+	}
+	cfg := server.Config{Dispatcher: n.disp, Authority: auth, Clock: n.clock, NodeID: "n1", Log: testLogger(t)}
+	if o.server != nil {
+		o.server(&cfg)
+	}
+	if n.srv, err = server.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.addr = l.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- n.srv.Serve(l) }()
+	t.Cleanup(func() {
+		n.srv.Close()
+		if err := <-served; err != proto.ErrServerClosed {
+			t.Errorf("Serve returned %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := n.disp.Stop(ctx); err != nil {
+			t.Errorf("dispatcher stop: %v", err)
+		}
+	})
+	return n
+}
+
+func testLogger(t testing.TB) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Warn, Output: testWriter{t}})
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// certSpec says what certificate to issue.
+type certSpec struct {
+	path    capability.Path
+	effects []capability.EffectType
+	ttl     time.Duration
+	signer  *certificate.Signer // default: the node's
+	holder  ed25519.PublicKey
+	tenant  string
+}
+
+// issue makes a real signed certificate and returns its wire-form JSON.
+func (n *node) issue(s certSpec) []byte {
+	n.t.Helper()
+	if s.signer == nil {
+		s.signer = n.signer
+	}
+	if s.tenant == "" {
+		s.tenant = "acme"
+	}
+	effects := make([]capability.Metadata, len(s.effects))
+	for i, e := range s.effects {
+		effects[i] = capability.NewMetadata(e)
+	}
+	now := n.clock.Now().UnixNano()
+	c, err := certificate.New(certificate.Params{
+		Capability: capability.Ref{Path: s.path}, Effects: effects,
+		Input: capability.PrimitiveSchema("bytes"), Output: capability.PrimitiveSchema("bytes"),
+		AgentID: "agent-1", AgentType: principal.Agent, KeyID: principal.IDOf(s.holder), Tenant: s.tenant,
+		CorrelationID: "swarm-7", RequestID: fmt.Sprintf("r%d", n.reqs.Add(1)), IssuedAt: now, TTL: s.ttl,
+	})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	pc, err := certificate.CheckPolicy(c, policy.Result{Decision: policy.Allow, EvaluatedRules: []string{"hot"}, PolicyHash: "ph"})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	cc, err := certificate.CheckCapability(pc, certificate.Available{s.path.ID()})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	v, err := certificate.Verify(cc, now, certificate.Placement{LedgerIndex: 1, LeafHash: "ab"}, s.signer)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	w, err := v.Export()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return b
+}
+
+// agent is a client key.
+type agent struct {
+	pub  ed25519.PublicKey
+	priv ed25519.PrivateKey
+}
+
+func newAgent(t testing.TB) agent {
+	pub, priv, err := principal.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return agent{pub, priv}
+}
+
+func (n *node) dial(a agent, mod func(*client.Options)) *client.Conn {
+	n.t.Helper()
+	o := client.Options{Key: a.priv, Name: "test"}
+	if mod != nil {
+		mod(&o)
+	}
+	c, err := client.Dial(n.addr, o)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// open dials and opens a session on cap for a new agent.
+func (n *node) open(path capability.Path, effects ...capability.EffectType) (*client.Conn, *client.Session) {
+	n.t.Helper()
+	a := newAgent(n.t)
+	c := n.dial(a, nil)
+	s, err := c.OpenSession(ctx(n.t), n.issue(certSpec{path: path, effects: effects, holder: a.pub}))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return c, s
+}
+
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// recordingAuthority wraps an Authority, optionally granting a quota and a
+// revocation channel, and records closes.
+type recordingAuthority struct {
+	server.Authority
+	lease   int64
+	revoked chan struct{}
+
+	mu     sync.Mutex
+	closes []closeRecord
+}
+
+type closeRecord struct {
+	grant    server.Grant
+	usage    server.Usage
+	returned int64
+}
+
+func (a *recordingAuthority) OpenSession(ctx context.Context, cert []byte, holder ed25519.PublicKey) (server.Grant, error) {
+	g, err := a.Authority.OpenSession(ctx, cert, holder)
+	if err != nil {
+		return g, err
+	}
+	if a.lease > 0 {
+		g.Quota = hotpath.NewQuota(0)
+		if err := g.Quota.Lease(a.lease); err != nil {
+			return server.Grant{}, err
+		}
+	}
+	if a.revoked != nil {
+		g.Revoked = a.revoked
+	}
+	return g, nil
+}
+
+func (a *recordingAuthority) CloseSession(ctx context.Context, g server.Grant, u server.Usage) error {
+	var returned int64
+	if g.Quota != nil {
+		returned = g.Quota.Return()
+	}
+	a.mu.Lock()
+	a.closes = append(a.closes, closeRecord{g, u, returned})
+	a.mu.Unlock()
+	return a.Authority.CloseSession(ctx, g, u)
+}
+
+func (a *recordingAuthority) closed() []closeRecord {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]closeRecord(nil), a.closes...)
+}
