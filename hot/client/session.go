@@ -8,6 +8,7 @@ import (
 
 	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/hotpath"
+	"github.com/cnv-project/cnv/runtime/limits"
 )
 
 // SessionInfo describes an open session as the server granted it.
@@ -92,6 +93,9 @@ type cslot struct {
 func (c *Conn) OpenSession(ctx context.Context, certificateJSON []byte) (*Session, error) {
 	if c.opts.Key == nil {
 		return nil, fmt.Errorf("%w: no key to prove the certificate's holder", proto.ErrBadConfig)
+	}
+	if len(certificateJSON) > limits.MaxHotCertificateBytes {
+		return nil, fmt.Errorf("%w: certificate of %d bytes, a session takes at most %d", proto.ErrBadConfig, len(certificateJSON), limits.MaxHotCertificateBytes)
 	}
 	sig, pub := proto.SignProof(c.opts.Key, c.welcome.Challenge, certificateJSON)
 	r, err := c.request(ctx, proto.FrameOpen, func(id uint64) any {

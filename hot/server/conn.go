@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -29,11 +30,15 @@ type conn struct {
 	pool *chunkPool
 
 	// Reader-owned.
-	cur      *chunk
-	r, w     int
-	local    []byte // frames produced while processing one read
-	now      int64
-	hello    bool
+	cur   *chunk
+	r, w  int
+	local []byte // frames produced while processing one read
+	now   int64
+	hello bool
+	// authed is set once a session is open: from then on the reader uses
+	// read chunks instead of frame-sized buffers.
+	authed   atomic.Bool
+	preAuth  bool // holds a srv.preAuth token
 	lastID   uint32
 	last     *session
 	fatal    error // a protocol error that ends the connection
@@ -62,8 +67,10 @@ func newConn(srv *Server, nc net.Conn) *conn {
 // server closes.
 func (c *conn) serve() {
 	go c.out.Run(c.nc, c.srv.cfg.WriteTimeout)
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.HandshakeTimeout))
-	err := c.readLoop()
+	err := c.authenticate()
+	if err == nil {
+		err = c.readLoop()
+	}
 	c.finish(err)
 }
 
@@ -73,11 +80,103 @@ func (c *conn) stop() {
 	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 }
 
-func (c *conn) readLoop() error {
+// deadline sets the next read's deadline (zero d: none), unless the server
+// is stopping the reader.
+func (c *conn) deadline(d time.Duration) {
+	t := time.Time{}
+	if d > 0 {
+		t = time.Now().Add(d)
+	}
+	_ = c.nc.SetReadDeadline(t)
+	if c.stopping.Load() {
+		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// authenticate serves the connection until a session is open. Frames are
+// read one at a time into buffers that grow only as their bytes arrive, at
+// most limits.MaxHotControlBytes, each within FrameTimeout once begun; the
+// hello must come within HandshakeTimeout. So a peer that has proved
+// nothing holds only what it sent, for seconds, and at most
+// limits.MaxHotPreAuthConns such peers are served at once.
+func (c *conn) authenticate() error {
+	select {
+	case c.srv.preAuth <- struct{}{}:
+		c.preAuth = true
+	default:
+		c.srv.rejected.Add(1)
+		c.fatal = fmt.Errorf("%w: %d connections are opening sessions", proto.ErrTooManyConns, limits.MaxHotPreAuthConns)
+		return c.fatal
+	}
+	defer c.releasePreAuth()
+	cfg := &c.srv.cfg
+	wait := cfg.HandshakeTimeout
+	for !c.authed.Load() {
+		frame, err := c.readFrame(wait)
+		if err != nil {
+			return err
+		}
+		if c.authed.Load() {
+			return c.startChunks(frame)
+		}
+		t := proto.FrameType(frame[proto.LenSize])
+		if err := c.handle(t, frame[proto.HeaderSize:], nil); err != nil {
+			c.fatal = err
+			return err
+		}
+		c.flushLocal()
+		// A client waits for an authority decision before its next frame.
+		wait = cfg.HandshakeTimeout + cfg.OpenTimeout
+	}
+	return c.startChunks(nil)
+}
+
+func (c *conn) releasePreAuth() {
+	if c.preAuth {
+		c.preAuth = false
+		<-c.srv.preAuth
+	}
+}
+
+// readFrame reads one frame: its length within wait, the rest within
+// FrameTimeout. Before a session is open a frame may be at most
+// limits.MaxHotControlBytes.
+func (c *conn) readFrame(wait time.Duration) ([]byte, error) {
+	c.deadline(wait)
+	var h [proto.HeaderSize]byte
+	if _, err := io.ReadFull(c.nc, h[:proto.LenSize]); err != nil {
+		return nil, err
+	}
+	limit := limits.MaxHotControlBytes
+	if c.authed.Load() { // the client saw its session opened
+		limit = limits.MaxHotFrameBytes
+	}
+	size, err := proto.FrameSize(h[:proto.LenSize], limit)
+	if err != nil {
+		c.fatal = err
+		return nil, err
+	}
+	c.deadline(c.srv.cfg.FrameTimeout)
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, 1<<10)))
+	buf.Write(h[:proto.LenSize])
+	if _, err := io.CopyN(buf, c.nc, int64(size-proto.LenSize)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// startChunks moves to chunked reading with the frame already read.
+func (c *conn) startChunks(frame []byte) error {
+	c.releasePreAuth()
 	var ok bool
 	if c.cur, ok = c.pool.get(c.srv.done); !ok {
 		return proto.ErrServerClosed
 	}
+	c.w = copy(c.cur.buf, frame)
+	return c.process()
+}
+
+func (c *conn) readLoop() error {
 	for {
 		if err := c.fill(); err != nil {
 			return err
@@ -103,6 +202,7 @@ func (c *conn) fill() error {
 			return err
 		}
 	}
+	c.setReadTimeout()
 	n, err := c.nc.Read(c.cur.buf[c.w:])
 	c.w += n
 	if n > 0 {
@@ -113,6 +213,26 @@ func (c *conn) fill() error {
 	}
 	return err
 }
+
+// setReadTimeout sets the deadline of the next read: a frame that has
+// begun must arrive within FrameTimeout; a connection with no live session
+// may be silent for IdleTimeout; one serving sessions waits for its
+// client. It holds c.mu so that forget, which arms the idle timeout when
+// the last session goes, and the reader agree.
+func (c *conn) setReadTimeout() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.w > c.r:
+		c.deadline(c.srv.cfg.FrameTimeout)
+	case c.idleLocked():
+		c.deadline(c.srv.cfg.IdleTimeout)
+	default:
+		c.deadline(0)
+	}
+}
+
+func (c *conn) idleLocked() bool { return len(c.live) == 0 && c.reserved == 0 }
 
 // rotate moves the unparsed tail into a fresh chunk and retires the current
 // one; it waits when every chunk is pinned by invocations in flight.
@@ -138,9 +258,6 @@ func (c *conn) process() error {
 			return err
 		}
 		if n == 0 {
-			if size, _ := proto.FrameSize(c.cur.buf[c.r:c.w], limits.MaxHotFrameBytes); size > len(c.cur.buf) {
-				return c.readLarge(size)
-			}
 			return nil
 		}
 		c.r += n
@@ -149,23 +266,6 @@ func (c *conn) process() error {
 			return err
 		}
 	}
-}
-
-// readLarge reads a frame longer than a chunk into its own buffer. Only a
-// control frame can legitimately be that long; an invoke that long is
-// refused, so nothing borrows the buffer.
-func (c *conn) readLarge(size int) error {
-	buf := make([]byte, size)
-	k := copy(buf, c.cur.buf[c.r:c.w])
-	c.r = c.w
-	if _, err := io.ReadFull(c.nc, buf[k:]); err != nil {
-		return err
-	}
-	if err := c.handle(proto.FrameType(buf[proto.LenSize]), buf[proto.HeaderSize:], nil); err != nil {
-		c.fatal = err
-		return err
-	}
-	return nil
 }
 
 // handle dispatches one frame; only errors that end the connection are
@@ -204,7 +304,6 @@ func (c *conn) onHello(t proto.FrameType, body []byte) error {
 		return err
 	}
 	c.hello = true
-	_ = c.nc.SetReadDeadline(time.Time{})
 	cfg := &c.srv.cfg
 	c.sendControl(proto.FrameWelcome, proto.WelcomeMsg{
 		Version: proto.Version, Node: cfg.NodeID, Challenge: c.challenge[:], MaxFrame: limits.MaxHotFrameBytes,
@@ -219,7 +318,10 @@ func (c *conn) onInvoke(body []byte, ch *chunk) {
 		c.localError(err)
 		return
 	}
-	s := c.lookup(id)
+	var s *session
+	if ch != nil { // before a session is open (no chunk) there is none to find
+		s = c.lookup(id)
+	}
 	if s == nil {
 		c.local = proto.AppendRefused(c.local, id, seq, proto.ErrUnknownSession)
 		c.srv.refused.Add(1)
@@ -287,6 +389,7 @@ func (c *conn) open(m proto.OpenMsg) {
 	c.sessions[s.id] = s
 	c.live[s] = struct{}{}
 	c.mu.Unlock()
+	c.authed.Store(true)
 	c.srv.opened.Add(1)
 	if s.grant.Revoked != nil {
 		go s.watch()
@@ -358,6 +461,9 @@ func (c *conn) onClose(body []byte) {
 func (c *conn) forget(s *session) {
 	c.mu.Lock()
 	delete(c.live, s)
+	if c.idleLocked() && c.authed.Load() {
+		c.deadline(c.srv.cfg.IdleTimeout)
+	}
 	c.mu.Unlock()
 }
 

@@ -43,11 +43,15 @@ type Config struct {
 	// HandshakeTimeout bounds the wait for hello; WriteTimeout one write
 	// of responses (a client that stops reading is disconnected);
 	// OpenTimeout an authority decision; CloseTimeout the wait for a closing
-	// session's invocations in flight.
+	// session's invocations in flight. FrameTimeout bounds how long a frame
+	// may take to arrive once it has begun; IdleTimeout how long a
+	// connection with no open session may stay silent.
 	HandshakeTimeout time.Duration
 	WriteTimeout     time.Duration
 	OpenTimeout      time.Duration
 	CloseTimeout     time.Duration
+	FrameTimeout     time.Duration
+	IdleTimeout      time.Duration
 }
 
 // DefaultConfig returns the defaults (no dispatcher or authority).
@@ -56,6 +60,7 @@ func DefaultConfig() Config {
 		Clock: clock.System{}, Window: 1024, MaxConns: limits.MaxHotConns, MaxSessions: limits.MaxHotSessionsPerConn,
 		HandshakeTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second,
 		OpenTimeout: 10 * time.Second, CloseTimeout: 5 * time.Second,
+		FrameTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
 	}
 }
 
@@ -73,7 +78,8 @@ func (c *Config) fillDefaults() {
 		}
 	}
 	for _, p := range []struct{ v, d *time.Duration }{{&c.HandshakeTimeout, &d.HandshakeTimeout},
-		{&c.WriteTimeout, &d.WriteTimeout}, {&c.OpenTimeout, &d.OpenTimeout}, {&c.CloseTimeout, &d.CloseTimeout}} {
+		{&c.WriteTimeout, &d.WriteTimeout}, {&c.OpenTimeout, &d.OpenTimeout}, {&c.CloseTimeout, &d.CloseTimeout},
+		{&c.FrameTimeout, &d.FrameTimeout}, {&c.IdleTimeout, &d.IdleTimeout}} {
 		if *p.v == 0 {
 			*p.v = *p.d
 		}
@@ -93,7 +99,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: max conns %d", proto.ErrBadConfig, c.MaxConns)
 	case c.MaxSessions < 1 || c.MaxSessions > limits.MaxHotSessionsPerConn:
 		return fmt.Errorf("%w: max sessions %d outside [1, %d]", proto.ErrBadConfig, c.MaxSessions, limits.MaxHotSessionsPerConn)
-	case c.HandshakeTimeout < 0 || c.WriteTimeout < 0 || c.OpenTimeout < 0 || c.CloseTimeout < 0:
+	case c.HandshakeTimeout < 0 || c.WriteTimeout < 0 || c.OpenTimeout < 0 || c.CloseTimeout < 0 || c.FrameTimeout < 0 || c.IdleTimeout < 0:
 		return fmt.Errorf("%w: negative timeout", proto.ErrBadConfig)
 	}
 	return nil
@@ -106,6 +112,10 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// preAuth holds a token per connection that has not yet opened a
+	// session (limits.MaxHotPreAuthConns).
+	preAuth chan struct{}
 
 	mu        sync.Mutex
 	closed    bool
@@ -127,6 +137,7 @@ func New(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg, log: cfg.Log.Named("hotwire"), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		preAuth:   make(chan struct{}, limits.MaxHotPreAuthConns),
 		listeners: make(map[net.Listener]struct{}), conns: make(map[*conn]struct{}),
 	}, nil
 }

@@ -127,6 +127,7 @@ func TestMalformedFrames(t *testing.T) {
 	}{
 		{"zero length", true, frameWithLength(0), proto.ErrMalformedFrame},
 		{"length beyond limit", true, frameWithLength(limits.MaxHotFrameBytes + 1), proto.ErrFrameTooLarge},
+		{"control frame beyond limit before a session", true, frameWithLength(limits.MaxHotControlBytes + 1), proto.ErrFrameTooLarge},
 		{"http request", false, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), proto.ErrFrameTooLarge},
 		{"no hello", false, proto.AppendInvoke(nil, 1, 1, nil), proto.ErrProtocol},
 		{"bad magic", false, mustControl(t, proto.FrameHello, proto.HelloMsg{Magic: "other", Version: proto.Version}), proto.ErrProtocol},
@@ -212,7 +213,6 @@ func TestInvocationRefusals(t *testing.T) {
 		{id, 4, nil, proto.ErrSeqOrder},
 		{id + 1, 6, nil, proto.ErrUnknownSession},
 		{id, 7, make([]byte, limits.MaxHotArgsBytes+1), proto.ErrArgsTooLarge},
-		{id, 8, make([]byte, limits.HotReadChunkBytes+10), proto.ErrArgsTooLarge}, // longer than a read chunk
 		{id, 9, []byte("x"), nil},
 	}
 	for _, tc := range cases {
@@ -285,6 +285,57 @@ func TestSlowReaderBackPressure(t *testing.T) {
 			t.Fatalf("seq %d: %+v", seq, res.Err())
 		}
 	}
+}
+
+// An invocation longer than any frame loses framing even on a session:
+// the connection ends with a fatal error frame.
+func TestInvokeBeyondFrameLimit(t *testing.T) {
+	n := newNode(t, nodeOpts{})
+	r := dialRaw(t, n.addr, true)
+	id := r.openSession(n, newAgent(t), EchoPath, capability.ReadOnly, 0)
+	r.send(proto.AppendInvoke(nil, id, 1, make([]byte, limits.HotReadChunkBytes+10)))
+	if m := r.readError(); !m.Fatal || !errors.Is(m.Err(), proto.ErrFrameTooLarge) {
+		t.Fatalf("%+v", m)
+	}
+	r.expectClosed()
+}
+
+// A peer that has proved nothing cannot hold memory or a connection: a
+// frame begun and not finished ends the connection after FrameTimeout; a
+// silent connection after hello ends after the handshake and open
+// timeouts; a connection whose sessions are all closed ends after
+// IdleTimeout; beyond limits.MaxHotPreAuthConns unauthenticated
+// connections are refused.
+func TestUnauthenticatedPeersAreBounded(t *testing.T) {
+	n := newNode(t, nodeOpts{server: func(c *Config) {
+		c.HandshakeTimeout, c.OpenTimeout = 100*time.Millisecond, 100*time.Millisecond
+		c.FrameTimeout, c.IdleTimeout = 100*time.Millisecond, 200*time.Millisecond
+	}})
+	partial := dialRaw(t, n.addr, true)
+	partial.send(append(frameWithLength(uint32(limits.MaxHotControlBytes), byte(proto.FrameOpen)), make([]byte, 4<<10)...))
+	partial.expectClosed()
+	silent := dialRaw(t, n.addr, true)
+	silent.expectClosed()
+	idle := dialRaw(t, n.addr, true)
+	id := idle.openSession(n, newAgent(t), EchoPath, capability.ReadOnly, 0)
+	idle.control(proto.FrameClose, proto.CloseMsg{ID: 2, Session: id})
+	if typ, _ := idle.read(); typ != proto.FrameClosed {
+		t.Fatalf("close answered %s", typ)
+	}
+	idle.expectClosed()
+	dialRaw(t, n.addr, true) // still serving
+}
+
+func TestPreAuthConnectionCap(t *testing.T) {
+	n := newNode(t, nodeOpts{})
+	for i := 0; i < limits.MaxHotPreAuthConns; i++ {
+		dialRaw(t, n.addr, true)
+	}
+	r := dialRaw(t, n.addr, false)
+	if m := r.readError(); !m.Fatal || !errors.Is(m.Err(), proto.ErrTooManyConns) {
+		t.Fatalf("%+v", m)
+	}
+	r.expectClosed()
 }
 
 // A client that never says hello is disconnected after the handshake

@@ -339,21 +339,38 @@ const (
 	// the client would refuse.
 	MaxHotOutputBytes = 64 << 10
 
+	// MaxHotCertificateBytes bounds the certificate a session open carries.
+	// A certificate with its inclusion proof and signed checkpoint is a few
+	// KiB; the bound is what an unauthenticated peer may make the server
+	// buffer, so it is far below MaxCertificateBytes.
+	MaxHotCertificateBytes = 16 << 10
+
 	// MaxHotControlBytes bounds a control frame (hello, session open and
 	// close, errors). The largest is a session open, which carries one
-	// certificate (MaxCertificateBytes) plus a key and a signature.
-	MaxHotControlBytes = MaxCertificateBytes + 4<<10
+	// certificate (MaxHotCertificateBytes) plus a key and a signature.
+	MaxHotControlBytes = MaxHotCertificateBytes + 4<<10
 
-	// MaxHotFrameBytes bounds any frame's length field. A length beyond it
-	// means the peer is not speaking the protocol (or framing is lost), so
-	// the connection is closed after an error frame.
-	MaxHotFrameBytes = MaxHotControlBytes
+	// MaxHotFrameBytes bounds any frame's length field: the largest control
+	// frame or invocation. A length beyond it means the peer is not speaking
+	// the protocol (or framing is lost), so the connection is closed after
+	// an error frame.
+	MaxHotFrameBytes = max(MaxHotControlBytes, MaxHotArgsBytes+64)
+
+	// MaxHotPreAuthConns bounds the connections that have not yet opened a
+	// session. Until one does, a connection reads frame by frame into
+	// buffers that grow only as bytes arrive (at most MaxHotControlBytes,
+	// within a frame timeout), so unauthenticated peers together hold at
+	// most MaxHotPreAuthConns × MaxHotControlBytes (5 MiB) for seconds.
+	MaxHotPreAuthConns = 256
 
 	// HotReadChunkBytes is the size of the buffers a connection reads into.
 	// Invocation arguments are borrowed from them until the invocation
 	// completes, so a chunk is reused only when every invocation it carried
 	// is done. It holds at least one largest invocation frame.
 	HotReadChunkBytes = 128 << 10
+
+	// Every frame fits in one chunk (checked below).
+	_ uint = HotReadChunkBytes - MaxHotFrameBytes
 
 	// MaxHotConnChunks bounds the read chunks one connection may pin
 	// (16 MiB). When all are pinned by invocations in flight the connection
