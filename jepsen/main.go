@@ -35,7 +35,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.IntVar(&f.nodes, "nodes", 3, "cluster size")
 	fs.IntVar(&f.workers, "workers", 8, "concurrent client workers")
 	fs.IntVar(&f.runs, "runs", 1, "runs per scenario")
-	fs.StringVar(&f.bin, "bin", "", "cnv-node binary (default: build ./cmd/cnv-node into the output dir)")
+	fs.StringVar(&f.bin, "bin", "", "cnv-node binary built with -tags cnvtest (default: build ./cmd/cnv-node so into the output dir)")
 	fs.StringVar(&f.out, "out", filepath.Join(os.TempDir(), "cnv-jepsen"), "output directory")
 	fs.StringVar(&f.check, "check", "", "re-check a saved history.json instead of running")
 	fs.BoolVar(&f.keep, "keep", false, "keep node data dirs of passing runs (node logs are always kept)")

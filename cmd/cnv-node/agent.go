@@ -23,7 +23,6 @@ import (
 	"github.com/cnv-project/cnv/httpapi"
 	"github.com/cnv-project/cnv/metrics"
 	"github.com/cnv-project/cnv/peer"
-	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
 
@@ -31,14 +30,17 @@ type agentFlags struct {
 	nodeID, dataDir, raftAddr, httpAddr, advertise, apiAdvertise string
 	bootstrap                                                    bool
 	bootstrapExpect                                              int
-	join, adminKeys, dialMap                                     []string
+	join, adminKeys                                              []string
 	logLevel                                                     string
 	logJSON, skipVerify                                          bool
 	pprofAddr, hotAddr, tokenFile                                string
 	gossip                                                       gossipFlags
-	clockOffset, joinTimeout                                     time.Duration
+	joinTimeout                                                  time.Duration
 	snapThreshold, trailingLogs                                  uint64
 	snapInterval                                                 time.Duration
+	// hooks are the fault injector's controls; only a binary built with
+	// the cnvtest tag has flags that set them.
+	hooks testHooks
 }
 
 func newAgentCmd() *cobra.Command {
@@ -69,21 +71,15 @@ data dir comes back with its state and never bootstraps again.`,
 	fl.StringSliceVar(&f.adminKeys, "admin-key", nil, "admin public key file(s) installed when the cluster bootstraps")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fl.BoolVar(&f.logJSON, "log-json", false, "log as JSON")
-	fl.StringSliceVar(&f.dialMap, "test-dial-map", nil, "test only: FROM=TO rewrites a peer address this node dials (fault injection)")
-	fl.DurationVar(&f.clockOffset, "test-clock-offset", 0, "test only: shift this node's wall clock")
 	fl.BoolVar(&f.skipVerify, "skip-start-verify", false, "skip verifying state.db (structure and every event against the Merkle tree) at start; ~2.6s per million events")
 	fl.StringVar(&f.tokenFile, "cluster-token-file", "", "file holding the cluster token that joins, leaves, removes and node-to-node calls must carry (recommended beyond loopback)")
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof on this address (profiling; off by default)")
 	addGossipFlags(fl, &f.gossip)
 	fl.StringVar(&f.hotAddr, "hot-addr", "", "serve the hot-path protocol (certified FastPath sessions) on this address (off by default)")
-	fl.Uint64Var(&f.snapThreshold, "test-snapshot-threshold", 0, "test only: snapshot after this many entries (default 8192)")
-	fl.Uint64Var(&f.trailingLogs, "test-trailing-logs", 0, "test only: entries kept after a snapshot (default 10240)")
-	fl.DurationVar(&f.snapInterval, "test-snapshot-interval", 0, "test only: how often to check for a snapshot (default 30s)")
-	fl.MarkHidden("test-snapshot-threshold")
-	fl.MarkHidden("test-trailing-logs")
-	fl.MarkHidden("test-snapshot-interval")
-	fl.MarkHidden("test-dial-map")
-	fl.MarkHidden("test-clock-offset")
+	fl.Uint64Var(&f.snapThreshold, "raft-snapshot-threshold", 0, "snapshot once this many entries were applied since the last (default 8192)")
+	fl.Uint64Var(&f.trailingLogs, "raft-trailing-logs", 0, "entries kept in the log after a snapshot, so a slightly lagging follower needs no snapshot install (default 10240)")
+	fl.DurationVar(&f.snapInterval, "raft-snapshot-interval", 0, "how often to check whether to snapshot (default 30s)")
+	addTestHooks(fl, &f.hooks)
 	return cmd
 }
 
@@ -102,7 +98,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
-	dial, err := dialRewriter(f.dialMap)
+	dial, err := f.hooks.dialer()
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
@@ -123,7 +119,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
-	peers := peer.New(client.Options{Timeout: 10 * time.Second, Dial: dial.context, Token: token})
+	peers := peer.New(client.Options{Timeout: 10 * time.Second, Dial: dial.Context, Token: token})
 	fwd := forward.New(forward.Config{Peers: peers, Logger: log})
 	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
 	gcfg, err := f.gossip.config(peers)
@@ -134,7 +130,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		Gossip: gcfg,
 		NodeID: f.nodeID, DataDir: f.dataDir, RaftListener: raftLn, RaftAdvertise: f.advertise,
 		APIAddr: apiAddr, Bootstrap: f.bootstrap, AdminKeys: admins, Remote: fwd,
-		Dial: dial.timeout, Logger: log, Clock: clock.System{Offset: f.clockOffset},
+		Dial: dial.Timeout, Logger: log, Clock: f.hooks.clock(),
 		SnapshotThreshold: f.snapThreshold, TrailingLogs: f.trailingLogs, SnapshotInterval: f.snapInterval,
 		SkipVerifyOnStart: f.skipVerify,
 	})
@@ -151,7 +147,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if f.pprofAddr != "" {
 		go servePprof(f.pprofAddr, log)
 	}
-	hot, err := startHot(f.hotAddr, node, clock.System{Offset: f.clockOffset}, log)
+	hot, err := startHot(f.hotAddr, node, f.hooks.clock(), log)
 	if err != nil {
 		shutdown(srv, node, log)
 		return exitWith(exitError, "hot path: %v", err)
@@ -266,37 +262,6 @@ func loadAdminKeys(files []string) ([]ed25519.PublicKey, error) {
 		out = append(out, pub)
 	}
 	return out, nil
-}
-
-// rewriter maps dialed addresses (--test-dial-map FROM=TO).
-type rewriter map[string]string
-
-func dialRewriter(pairs []string) (rewriter, error) {
-	m := rewriter{}
-	for _, p := range pairs {
-		from, to, ok := strings.Cut(p, "=")
-		if !ok || from == "" || to == "" {
-			return nil, fmt.Errorf("--test-dial-map %q: want FROM=TO", p)
-		}
-		m[from] = to
-	}
-	return m, nil
-}
-
-func (m rewriter) addr(a string) string {
-	if to, ok := m[a]; ok {
-		return to
-	}
-	return a
-}
-
-func (m rewriter) timeout(addr string, d time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", m.addr(addr), d)
-}
-
-func (m rewriter) context(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, network, m.addr(addr))
 }
 
 func orDefault(s, def string) string {

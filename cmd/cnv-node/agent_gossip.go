@@ -17,14 +17,13 @@ import (
 	"github.com/cnv-project/cnv/cluster/gossip"
 	"github.com/cnv-project/cnv/edge"
 	"github.com/cnv-project/cnv/peer"
-	"github.com/cnv-project/cnv/runtime/clock"
 )
 
 type gossipFlags struct {
 	addr, advertise, keyFile string
 	edge                     bool
 	stabilization, deadAfter time.Duration
-	fast                     bool
+	profile                  string
 }
 
 func addGossipFlags(fl *pflag.FlagSet, g *gossipFlags) {
@@ -34,15 +33,17 @@ func addGossipFlags(fl *pflag.FlagSet, g *gossipFlags) {
 	fl.BoolVar(&g.edge, "edge", false, "run an edge node: gossip only (no Raft, no ledger), graph reads, certificate checks, writes forwarded")
 	fl.DurationVar(&g.stabilization, "autopilot-stabilization", 10*time.Second, "a new server stays a non-voter until caught up and healthy this long")
 	fl.DurationVar(&g.deadAfter, "autopilot-dead-server", 2*time.Minute, "remove a server dead this long (only while a quorum remains)")
-	fl.BoolVar(&g.fast, "test-fast-gossip", false, "test only: loopback failure-detection timing")
-	fl.MarkHidden("test-fast-gossip")
+	fl.StringVar(&g.profile, "gossip-profile", "lan", "failure-detection timing: lan, or loopback for every member on one machine (sub-second detection)")
 }
 
-func (g *gossipFlags) timing() gossip.Timing {
-	if g.fast {
-		return gossip.FastTiming()
+func (g *gossipFlags) timing() (gossip.Timing, error) {
+	switch g.profile {
+	case "", "lan":
+		return gossip.Timing{}, nil
+	case "loopback":
+		return gossip.FastTiming(), nil
 	}
-	return gossip.Timing{}
+	return gossip.Timing{}, fmt.Errorf("--gossip-profile %q: want lan or loopback", g.profile)
 }
 
 func (g *gossipFlags) secret() ([]byte, error) {
@@ -66,9 +67,13 @@ func (g *gossipFlags) config(peers *peer.Client) (*cluster.GossipConfig, error) 
 	if err != nil {
 		return nil, err
 	}
+	timing, err := g.timing()
+	if err != nil {
+		return nil, err
+	}
 	pol := gossip.DefaultPolicy()
 	pol.StabilizationTime, pol.DeadServerTimeout = g.stabilization, g.deadAfter
-	return &cluster.GossipConfig{BindAddr: g.addr, AdvertiseAddr: g.advertise, SecretKey: key, Timing: g.timing(),
+	return &cluster.GossipConfig{BindAddr: g.addr, AdvertiseAddr: g.advertise, SecretKey: key, Timing: timing,
 		Autopilot: pol, Fetch: peers.GraphFetcher()}, nil
 }
 
@@ -130,16 +135,20 @@ func runEdge(f agentFlags, log hclog.Logger) error {
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
+	timing, err := f.gossip.timing()
+	if err != nil {
+		return exitWith(exitUsage, "%v", err)
+	}
 	apiLn, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
 		return exitWith(exitError, "http listener: %v", err)
 	}
 	peers := peer.New(client.Options{Timeout: 10 * time.Second})
 	cl := peers.API()
-	clk := clock.System{Offset: f.clockOffset}
+	clk := f.hooks.clock()
 	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
 	g, err := gossip.New(gossip.Config{NodeID: f.nodeID, Role: gossip.RoleEdge, BindAddr: f.gossip.addr, AdvertiseAddr: f.gossip.advertise,
-		APIAddr: apiAddr, SecretKey: key, Timing: f.gossip.timing(), Fetch: peers.GraphFetcher(), Logger: log, Clock: clk})
+		APIAddr: apiAddr, SecretKey: key, Timing: timing, Fetch: peers.GraphFetcher(), Logger: log, Clock: clk})
 	if err != nil {
 		apiLn.Close()
 		return exitWith(exitError, "gossip: %v", err)

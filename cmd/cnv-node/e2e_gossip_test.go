@@ -19,7 +19,7 @@ import (
 func TestGossipProcesses(t *testing.T) {
 	bin, dir, admin, procs := processCluster(t, 3)
 	for i, p := range procs {
-		p.args = append(p.args, "--gossip-addr", freeAddr(t), "--test-fast-gossip", "--autopilot-stabilization", "1s")
+		p.args = append(p.args, "--gossip-addr", freeAddr(t), "--gossip-profile", "loopback", "--autopilot-stabilization", "1s")
 		if i == 0 {
 			p.args = append(p.args, "--bootstrap")
 		} else {
@@ -29,7 +29,7 @@ func TestGossipProcesses(t *testing.T) {
 	edge := &proc{id: "e1", http: freeAddr(t)}
 	edge.dir = filepath.Join(dir, "e1")
 	edge.args = []string{"agent", "--edge", "--node-id", "e1", "--http-addr", edge.http, "--gossip-addr", freeAddr(t),
-		"--test-fast-gossip", "--join", procs[0].http, "--log-level", "warn"}
+		"--gossip-profile", "loopback", "--join", procs[0].http, "--log-level", "warn"}
 	t.Cleanup(edge.kill)
 	cl := client.New(client.Options{Timeout: 2 * time.Second})
 	for _, p := range procs {

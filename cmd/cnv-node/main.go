@@ -59,6 +59,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().Bool("json", false, "print data as JSON")
+	// A flag mistake is a usage mistake, whatever the command.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitWith(exitUsage, "%v", err) })
 	// Each noun contributes one constructor; keep this list sorted.
 	for _, newCmd := range []func() *cobra.Command{
 		newAgentCmd,

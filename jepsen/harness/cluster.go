@@ -111,7 +111,7 @@ func (c *Cluster) args(n *Node, bootstrap bool) []string {
 	}
 	// Small snapshots: every run compacts its log many times, and a node
 	// cut off for a few seconds needs a snapshot install to catch up.
-	a = append(a, "--test-snapshot-threshold", "128", "--test-trailing-logs", "64", "--test-snapshot-interval", "1s")
+	a = append(a, "--raft-snapshot-threshold", "128", "--raft-trailing-logs", "64", "--raft-snapshot-interval", "1s")
 	for _, m := range c.Mesh.DialMap(n.ID) {
 		a = append(a, "--test-dial-map", m)
 	}
@@ -380,9 +380,11 @@ func (c *Cluster) Close() {
 	})
 }
 
-// Build compiles ./cmd/cnv-node of the module at root into out.
+// Build compiles ./cmd/cnv-node of the module at root into out, with the
+// cnvtest tag: the fault injector needs the test hooks (--test-dial-map,
+// --test-clock-offset) that the production binary lacks.
 func Build(ctx context.Context, root, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/cnv-node")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "cnvtest", "-o", out, "./cmd/cnv-node")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/cnv-node: %w: %s", err, b)
