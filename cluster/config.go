@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cnv-project/cnv/runtime/clock"
 )
@@ -63,6 +64,10 @@ type Config struct {
 	MaxBatchCommands int
 	// MaxInflight bounds the Raft entries proposed and not yet applied.
 	MaxInflight int
+
+	// Metrics, when set, is where the node registers what it reports
+	// (Raft state, ledger size, decisions, commit and apply latencies).
+	Metrics prometheus.Registerer
 }
 
 // Peer is a server in a bootstrap configuration.

@@ -39,6 +39,7 @@ type Node struct {
 	store   *ledger.Store
 	fsm     *fsm.FSM
 	applied *indexNotifier
+	metrics *nodeMetrics
 
 	raft     *raft.Raft
 	logStore *raftboltdb.BoltStore
@@ -65,7 +66,7 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.Named("cluster"), shutdownCh: make(chan struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger.Named("cluster"), shutdownCh: make(chan struct{}), metrics: newNodeMetrics()}
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "raft"), 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: data dir: %w", err)
 	}
@@ -88,6 +89,10 @@ func New(cfg Config) (*Node, error) {
 	if err := n.startGossip(); err != nil {
 		n.Shutdown()
 		return nil, err
+	}
+	if err := n.registerMetrics(cfg.Metrics); err != nil {
+		n.Shutdown()
+		return nil, fmt.Errorf("cluster: metrics: %w", err)
 	}
 	n.goLoop(n.maintain)
 	n.log.Info("node started", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "api", cfg.APIAddr, "key_id", n.keyID)
@@ -133,6 +138,7 @@ func (n *Node) openState() error {
 	if err != nil && !errors.Is(err, ledger.ErrLocked) && n.hasRaftFiles() {
 		aside := fmt.Sprintf("%s.damaged-%d", path, n.cfg.Clock.Now().Unix())
 		n.log.Error("state file is damaged; moving it aside and rebuilding from the snapshot and the raft log", "error", err, "moved_to", aside)
+		n.metrics.damage.WithLabelValues("state_file").Inc()
 		if rerr := os.Rename(path, aside); rerr != nil {
 			return fmt.Errorf("cluster: state file damaged (%v) and cannot be moved aside: %w", err, rerr)
 		}
@@ -201,6 +207,7 @@ func (n *Node) raftConfig() *raft.Config {
 	rc.TrailingLogs = n.cfg.TrailingLogs
 	rc.MaxAppendEntries = 256
 	rc.BatchApplyCh = true
+	rc.NoLegacyTelemetry = true // per-peer metrics only as labels
 	// The FSM's state lives in state.db and survives restarts; entries it
 	// already holds are skipped. Restoring the last snapshot on start would
 	// only rewrite the file (see restoreIfBehind for the lost-file case).
@@ -237,7 +244,7 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return fmt.Errorf("cluster: raft state: %w", err)
 	}
-	r, err := raft.NewRaft(n.raftConfig(), &notifyingFSM{FSM: n.fsm, n: n.applied}, ls, ls, snaps, n.trans)
+	r, err := raft.NewRaft(n.raftConfig(), &notifyingFSM{FSM: n.fsm, n: n.applied, m: n.metrics}, ls, ls, snaps, n.trans)
 	if err != nil {
 		n.trans.Close()
 		return fmt.Errorf("cluster: start raft: %w", err)

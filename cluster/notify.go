@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -11,13 +12,18 @@ import (
 )
 
 // notifyingFSM tells waiters when the FSM's applied index advances.
+// It also measures each batch and counts its decisions.
 type notifyingFSM struct {
 	*fsm.FSM
 	n *indexNotifier
+	m *nodeMetrics
 }
 
 func (f *notifyingFSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	start := time.Now()
 	out := f.FSM.ApplyBatch(logs)
+	f.m.applyDuration.Observe(time.Since(start).Seconds())
+	f.m.countApplied(logs, out)
 	if len(logs) > 0 {
 		f.n.advance(logs[len(logs)-1].Index)
 	}

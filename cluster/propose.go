@@ -63,8 +63,12 @@ func (p *proposer) submit(ctx context.Context, cmds []fsm.Command) ([]fsm.Result
 	case <-p.stopCh:
 		return nil, 0, ErrShutdown
 	}
+	start := time.Now()
 	select {
 	case c := <-pr.done:
+		if c.err == nil {
+			p.n.metrics.commitLatency.Observe(time.Since(start).Seconds())
+		}
 		return c.results, c.index, c.err
 	case <-ctx.Done():
 		return nil, 0, fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())

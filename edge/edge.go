@@ -79,7 +79,7 @@ func New(cfg Config) *Server {
 // ServeHTTP serves the edge API.
 func (e *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(wire.HeaderNode, e.cfg.NodeID)
-	e.mux.ServeHTTP(w, r)
+	httpx.Serve(e.mux, w, r)
 }
 
 // Serve serves on ln until Shutdown.

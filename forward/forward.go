@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
@@ -36,13 +37,16 @@ type Config struct {
 	// a server node leaves it nil and relays to its leader.
 	Targets func() []string
 	Logger  hclog.Logger
+	// Registerer, when set, is where the forwarder reports what it relayed.
+	Registerer prometheus.Registerer
 }
 
 // Forwarder relays leader-only requests.
 type Forwarder struct {
-	cfg   Config
-	log   hclog.Logger
-	local atomic.Pointer[localBox]
+	cfg       Config
+	log       hclog.Logger
+	local     atomic.Pointer[localBox]
+	forwarded *prometheus.CounterVec
 }
 
 type localBox struct{ Local }
@@ -58,7 +62,29 @@ func New(cfg Config) *Forwarder {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	return &Forwarder{cfg: cfg, log: cfg.Logger.Named("forward")}
+	f := &Forwarder{cfg: cfg, log: cfg.Logger.Named("forward"), forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cnv_forwarded_requests_total",
+		Help: "Leader-only requests this node relayed to the leader (or an edge node to a server), by operation and outcome (ok, error, no_leader).",
+	}, []string{"op", "outcome"})}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(f.forwarded)
+	}
+	return f
+}
+
+// count records one relayed request's outcome.
+func (f *Forwarder) count(op string, err error) {
+	outcome := "ok"
+	switch {
+	case errors.Is(err, cluster.ErrNoLeader):
+		outcome = "no_leader"
+	case err != nil:
+		var ae *client.APIError
+		if !errors.As(err, &ae) {
+			outcome = "error"
+		}
+	}
+	f.forwarded.WithLabelValues(op, outcome).Inc()
 }
 
 // Attach sets the node whose leader the forwarder follows.
@@ -99,15 +125,16 @@ func (f *Forwarder) LeaderAddr(ctx context.Context) (string, error) {
 // Do serves a leader-only request: local first; when it answers
 // cluster.ErrNotLeader, remote against the current leader, again while
 // leaders answer not-leader (nothing was done then), within the hold time.
-func Do[T any](ctx context.Context, f *Forwarder, local func() (T, error), remote func(ctx context.Context, leader string) (T, error)) (T, error) {
+func Do[T any](ctx context.Context, f *Forwarder, op string, local func() (T, error), remote func(ctx context.Context, leader string) (T, error)) (T, error) {
 	v, err := local()
 	if !errors.Is(err, cluster.ErrNotLeader) {
 		return v, err
 	}
-	return toLeader(ctx, f, remote)
+	return toLeader(ctx, f, op, remote)
 }
 
-func toLeader[T any](ctx context.Context, f *Forwarder, remote func(ctx context.Context, leader string) (T, error)) (T, error) {
+func toLeader[T any](ctx context.Context, f *Forwarder, op string, remote func(ctx context.Context, leader string) (T, error)) (v T, err error) {
+	defer func() { f.count(op, err) }()
 	var zero T
 	for {
 		addr, err := f.LeaderAddr(ctx)
@@ -137,7 +164,7 @@ func (f *Forwarder) Relay(ctx context.Context, path string, body []byte, hdr htt
 	if f.cfg.Targets != nil {
 		return f.relayTargets(ctx, path, body, hdr)
 	}
-	return toLeader(ctx, f, func(ctx context.Context, addr string) (client.Raw, error) {
+	return toLeader(ctx, f, "invoke", func(ctx context.Context, addr string) (client.Raw, error) {
 		raw, err := f.cfg.Peers.Relay(ctx, http.MethodPost, addr, path, bytes.NewReader(body), h)
 		var ae *client.APIError
 		switch {
@@ -153,7 +180,8 @@ func (f *Forwarder) Relay(ctx context.Context, path string, body []byte, hdr htt
 // relayTargets tries each target in turn until one answers (an API error
 // is an answer); a server relays to its own leader. Edge requests are not
 // marked forwarded: the server they reach forwards them once.
-func (f *Forwarder) relayTargets(ctx context.Context, path string, body []byte, hdr http.Header) (client.Raw, error) {
+func (f *Forwarder) relayTargets(ctx context.Context, path string, body []byte, hdr http.Header) (raw client.Raw, err error) {
+	defer func() { f.count("invoke", err) }()
 	var last error = cnverr.New(cnverr.Unavailable, "no alive server known")
 	for _, a := range f.cfg.Targets() {
 		raw, err := f.cfg.Peers.Relay(ctx, http.MethodPost, a, path, bytes.NewReader(body), hdr)
@@ -174,14 +202,14 @@ func (f *Forwarder) Join(ctx context.Context, addr string, req cluster.JoinReque
 
 // ReadIndex implements cluster.Remote.
 func (f *Forwarder) ReadIndex(ctx context.Context) (uint64, error) {
-	return toLeader(ctx, f, func(ctx context.Context, addr string) (uint64, error) {
+	return toLeader(ctx, f, "read_index", func(ctx context.Context, addr string) (uint64, error) {
 		return f.cfg.Peers.ReadIndex(ctx, addr)
 	})
 }
 
 // RegisterNode implements cluster.Remote.
 func (f *Forwarder) RegisterNode(ctx context.Context, rec cluster.SignedNode) error {
-	_, err := toLeader(ctx, f, func(ctx context.Context, addr string) (struct{}, error) {
+	_, err := toLeader(ctx, f, "register", func(ctx context.Context, addr string) (struct{}, error) {
 		return struct{}{}, f.cfg.Peers.RegisterNode(ctx, addr, rec)
 	})
 	return err
@@ -189,7 +217,7 @@ func (f *Forwarder) RegisterNode(ctx context.Context, rec cluster.SignedNode) er
 
 // Remove implements cluster.Remote.
 func (f *Forwarder) Remove(ctx context.Context, req cluster.RemoveRequest) error {
-	_, err := toLeader(ctx, f, func(ctx context.Context, addr string) (struct{}, error) {
+	_, err := toLeader(ctx, f, "remove", func(ctx context.Context, addr string) (struct{}, error) {
 		return struct{}{}, f.cfg.Peers.Remove(ctx, addr, req)
 	})
 	return err
@@ -197,7 +225,7 @@ func (f *Forwarder) Remove(ctx context.Context, req cluster.RemoveRequest) error
 
 // Propose implements cluster.Remote.
 func (f *Forwarder) Propose(ctx context.Context, sp cluster.SignedProposal) ([]fsm.Result, error) {
-	return toLeader(ctx, f, func(ctx context.Context, addr string) ([]fsm.Result, error) {
+	return toLeader(ctx, f, "propose", func(ctx context.Context, addr string) ([]fsm.Result, error) {
 		return f.cfg.Peers.Propose(ctx, addr, sp)
 	})
 }

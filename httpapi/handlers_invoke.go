@@ -9,6 +9,7 @@ import (
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/internal/httpx"
+	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/wire"
 )
@@ -25,6 +26,7 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	}
 	var signed invocation.Signed
 	if err := httpx.DecodeBytes(body, httpx.IsMsgpack(r), &signed); err != nil {
+		s.metrics.reject(err, 1)
 		httpx.Error(w, r, err)
 		return
 	}
@@ -34,8 +36,16 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		if cnverr.KindOf(err) != cnverr.Unavailable {
+			s.metrics.reject(err, 1)
+		}
 		httpx.Error(w, r, err)
 		return
+	}
+	for i := range outs {
+		if outs[i].Err != nil && outs[i].Result.Decision == "" {
+			s.metrics.reject(outs[i].Err, 1)
+		}
 	}
 	if len(outs) == 1 && outs[0].Err != nil {
 		httpx.Error(w, r, outs[0].Err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cnv-project/cnv/forward"
 	"github.com/cnv-project/cnv/internal/httpx"
@@ -23,8 +24,11 @@ type Config struct {
 	Ledger Ledger
 	// Forward relays leader-only requests to the leader.
 	Forward *forward.Forwarder
-	// Metrics renders Prometheus text for /metrics (nil: node metrics only).
-	Metrics func() string
+	// Metrics serves /metrics (nil: 404). Registerer, when set, is where
+	// the API registers its own metrics (requests by route and status,
+	// latency, invocations refused before Raft).
+	Metrics    http.Handler
+	Registerer prometheus.Registerer
 	// OnLeave is called after the node left the cluster through the API
 	// (the agent then shuts down).
 	OnLeave func()
@@ -37,13 +41,14 @@ type Config struct {
 
 // Server is the HTTP API of one node.
 type Server struct {
-	cfg    Config
-	node   Node
-	state  State
-	ledger Ledger
-	log    hclog.Logger
-	http   *http.Server
-	mux    *http.ServeMux
+	cfg     Config
+	node    Node
+	state   State
+	ledger  Ledger
+	log     hclog.Logger
+	metrics *apiMetrics
+	http    *http.Server
+	mux     *http.ServeMux
 }
 
 // NewServer returns a server for cfg.Node.
@@ -51,7 +56,8 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	s := &Server{cfg: cfg, node: cfg.Node, state: cfg.State, ledger: cfg.Ledger, log: cfg.Logger.Named("http"), mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, node: cfg.Node, state: cfg.State, ledger: cfg.Ledger, log: cfg.Logger.Named("http"), mux: http.NewServeMux(),
+		metrics: newAPIMetrics(cfg.Registerer)}
 	s.routes()
 	s.http = &http.Server{
 		Handler:           s,
@@ -128,7 +134,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpx.Error(w, r, errInternal)
 		}
 	}()
-	s.mux.ServeHTTP(w, r)
+	start := time.Now()
+	rw := &statusWriter{ResponseWriter: w}
+	route := httpx.Serve(s.mux, rw, r)
+	s.metrics.observe(route, rw.code(), time.Since(start))
 }
 
 // Serve serves the API on ln until Shutdown.

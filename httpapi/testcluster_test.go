@@ -18,6 +18,7 @@ import (
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/forward"
+	"github.com/cnv-project/cnv/metrics"
 	"github.com/cnv-project/cnv/peer"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -34,6 +35,8 @@ type testNode struct {
 	done                       chan struct{}
 	// token is the cluster token the node requires ("" for none).
 	token string
+	// metrics is the node's registry (a fresh one per start).
+	metrics *metrics.Registry
 	// down is set while the node is stopped (read by load goroutines).
 	down atomic.Bool
 }
@@ -103,11 +106,12 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	tn.raftAddr, tn.apiAddr = raftLn.Addr().String(), tn.apiLn.Addr().String()
 	log := hclog.New(&hclog.LoggerOptions{Name: tn.id, Level: hclog.Warn, Output: c.logw})
 	peers := peer.New(client.Options{Timeout: 10 * time.Second, Token: tn.token})
-	fwd := forward.New(forward.Config{Peers: peers, Hold: 5 * time.Second, Logger: log})
+	tn.metrics = metrics.New()
+	fwd := forward.New(forward.Config{Peers: peers, Hold: 5 * time.Second, Logger: log, Registerer: tn.metrics})
 	cfg := cluster.Config{
 		NodeID: tn.id, DataDir: tn.dir, RaftListener: raftLn, APIAddr: tn.apiAddr,
 		Bootstrap: boot, AdminKeys: []ed25519.PublicKey{c.admin.Public().(ed25519.PublicKey)},
-		Remote: fwd, Logger: log,
+		Remote: fwd, Logger: log, Metrics: tn.metrics,
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
 		LeaderLeaseTimeout: 150 * time.Millisecond,
 	}
@@ -121,7 +125,8 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	tn.node = node
 	tn.down.Store(false)
 	fwd.Attach(node)
-	tn.srv = NewServer(Config{Node: node, State: node.FSM(), Ledger: node.Store(), Forward: fwd, Logger: log, Token: tn.token})
+	tn.srv = NewServer(Config{Node: node, State: node.FSM(), Ledger: node.Store(), Forward: fwd, Logger: log, Token: tn.token,
+		Metrics: tn.metrics.Handler(), Registerer: tn.metrics})
 	tn.done = make(chan struct{})
 	go func() { defer close(tn.done); tn.srv.Serve(tn.apiLn) }()
 }

@@ -1,4 +1,7 @@
-// Package metrics collects what a cnv node reports on /metrics: the
-// process-wide go-metrics sink that Raft reports through, rendered as
-// Prometheus text. It imports no other cnv package.
+// Package metrics builds what a cnv node reports on /metrics with
+// prometheus/client_golang: one registry per process holding the Go
+// runtime and process collectors, Raft's go-metrics (bridged: snake_case
+// names, _total counters, the peer in a label, HELP on every family) and
+// whatever each component registers through the Registerer it is given.
+// It imports no other cnv package.
 package metrics

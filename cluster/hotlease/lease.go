@@ -28,6 +28,7 @@ func (l *Leaser) leaseOnce(ctx context.Context, s *Lease, want uint64, first boo
 	if res.Err != nil {
 		return 0, true, fmt.Errorf("%w: %s", ErrLeaseRefused, res.Err.Message)
 	}
+	l.leased.Add(res.Leased)
 	return res.Leased, false, nil
 }
 

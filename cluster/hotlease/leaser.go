@@ -82,6 +82,8 @@ type Leaser struct {
 	// prefix makes lease IDs unique across this node's restarts.
 	prefix string
 	seq    atomic.Uint64
+	// leased counts the uses granted to this node's sessions.
+	leased atomic.Uint64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -104,6 +106,10 @@ func NewLeaser(cfg Config) (*Leaser, error) {
 	go l.releaseStale()
 	return l, nil
 }
+
+// Leased is the number of uses the replicated state granted this node's
+// sessions so far.
+func (l *Leaser) Leased() uint64 { return l.leased.Load() }
 
 // Close stops the release of stale leases and every lease loop. Leases
 // still open are settled by their sessions' Settle calls; settle them

@@ -111,8 +111,8 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		raftLn.Close()
 		return exitWith(exitError, "http listener: %v", err)
 	}
-	render, err := metrics.ProcessMetrics("cnv")
-	if err != nil {
+	reg := metrics.New()
+	if err := reg.BridgeRaft(); err != nil {
 		return exitWith(exitError, "metrics: %v", err)
 	}
 	token, err := readToken(f.tokenFile)
@@ -120,7 +120,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		return exitWith(exitUsage, "%v", err)
 	}
 	peers := peer.New(client.Options{Timeout: 10 * time.Second, Dial: dial.Context, Token: token})
-	fwd := forward.New(forward.Config{Peers: peers, Logger: log})
+	fwd := forward.New(forward.Config{Peers: peers, Logger: log, Registerer: reg})
 	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
 	gcfg, err := f.gossip.config(peers)
 	if err != nil {
@@ -132,7 +132,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		APIAddr: apiAddr, Bootstrap: f.bootstrap, AdminKeys: admins, Remote: fwd,
 		Dial: dial.Timeout, Logger: log, Clock: f.hooks.clock(),
 		SnapshotThreshold: f.snapThreshold, TrailingLogs: f.trailingLogs, SnapshotInterval: f.snapInterval,
-		SkipVerifyOnStart: f.skipVerify,
+		SkipVerifyOnStart: f.skipVerify, Metrics: reg,
 	})
 	if err != nil {
 		apiLn.Close()
@@ -141,13 +141,13 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	left := make(chan struct{})
 	fwd.Attach(node)
 	srv := httpapi.NewServer(httpapi.Config{Node: node, State: node.FSM(), Ledger: node.Store(), Forward: fwd,
-		Metrics: render, Logger: log, Token: token,
+		Metrics: reg.Handler(), Registerer: reg, Logger: log, Token: token,
 		OnLeave: func() { close(left) }})
 	go srv.Serve(apiLn)
 	if f.pprofAddr != "" {
 		go servePprof(f.pprofAddr, log)
 	}
-	hot, err := startHot(f.hotAddr, node, f.hooks.clock(), log)
+	hot, err := startHot(f.hotAddr, node, f.hooks.clock(), reg, log)
 	if err != nil {
 		shutdown(srv, node, log)
 		return exitWith(exitError, "hot path: %v", err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cnv-project/cnv/cluster"
 	hotnode "github.com/cnv-project/cnv/hot/node"
@@ -14,7 +15,7 @@ import (
 
 // startHot serves the hot path on addr ("" : off) with the built-in
 // FastPath capabilities hot.counter and hot.echo.
-func startHot(addr string, node *cluster.Node, clk clock.Clock, log hclog.Logger) (*hotnode.Service, error) {
+func startHot(addr string, node *cluster.Node, clk clock.Clock, reg prometheus.Registerer, log hclog.Logger) (*hotnode.Service, error) {
 	if addr == "" {
 		return nil, nil
 	}
@@ -22,7 +23,7 @@ func startHot(addr string, node *cluster.Node, clk clock.Clock, log hclog.Logger
 	if err != nil {
 		return nil, err
 	}
-	svc, err := hotnode.Start(hotnode.ServiceConfig{Node: node, Listener: ln, Log: log, Clock: clk})
+	svc, err := hotnode.Start(hotnode.ServiceConfig{Node: node, Listener: ln, Log: log, Clock: clk, Registerer: reg})
 	if err != nil {
 		ln.Close()
 		return nil, err

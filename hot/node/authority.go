@@ -127,6 +127,9 @@ func NewAuthority(cfg Config) (*Authority, error) {
 	return a, nil
 }
 
+// Leased is the number of uses leased to this node's sessions so far.
+func (a *Authority) Leased() uint64 { return a.leases.Leased() }
+
 // Close stops the watcher and every session's lease loop. Sessions still
 // open are settled by the hot-path server's CloseSession calls; close the
 // server first.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cnv-project/cnv/cluster/hotlease"
 	"github.com/cnv-project/cnv/hot/server"
@@ -32,6 +33,8 @@ type ServiceConfig struct {
 	// Authority tunes leases and the revocation watch (Node, Catalog, Clock
 	// and Log are set here).
 	Authority Config
+	// Registerer, when set, is where the hot path reports its counters.
+	Registerer prometheus.Registerer
 }
 
 // Service is a running hot path: dispatcher, built-ins, authority,
@@ -72,9 +75,42 @@ func Start(cfg ServiceConfig) (*Service, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	if cfg.Registerer != nil {
+		if err := s.registerMetrics(cfg.Registerer); err != nil {
+			cancel()
+			s.Server.Close()
+			s.Dispatcher.Stop(context.Background())
+			return nil, err
+		}
+	}
 	go func() { defer close(s.done); s.Recorder.Run(ctx, s.Dispatcher) }()
 	go func() { defer close(s.served); s.Server.Serve(cfg.Listener) }()
 	return s, nil
+}
+
+// registerMetrics reports the dispatcher's, the recorder's and the
+// authority's counters.
+func (s *Service) registerMetrics(r prometheus.Registerer) error {
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+	}
+	for _, c := range []prometheus.Collector{
+		counter("cnv_hot_invocations_total", "Hot-path invocations this node's dispatcher accepted.",
+			func() float64 { return float64(s.Dispatcher.Totals().Accepted) }),
+		counter("cnv_hot_refused_total", "Hot-path invocations this node refused (window, quota, closed session, …).",
+			func() float64 { return float64(s.Dispatcher.Totals().Rejected + s.Server.Stats().Refused) }),
+		counter("cnv_hot_committed_total", "Hot-path invocations accounted for in committed HotPathBatch events.",
+			func() float64 { return float64(s.Recorder.Stats().Committed) }),
+		counter("cnv_hot_leased_uses_total", "Uses of max_uses links leased through Raft to this node's hot-path sessions.",
+			func() float64 { return float64(s.Authority.Leased()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cnv_hot_connections", Help: "Open hot-path connections."},
+			func() float64 { return float64(s.Server.Stats().Conns) }),
+	} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) startDispatcher(cfg ServiceConfig) error {

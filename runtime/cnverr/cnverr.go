@@ -28,6 +28,7 @@ const (
 	ResourceExhausted Kind = "ResourceExhausted"
 	TooLarge          Kind = "TooLarge"
 	Unauthenticated   Kind = "Unauthenticated"
+	MethodNotAllowed  Kind = "MethodNotAllowed"
 )
 
 // Error is a structured error.
@@ -101,6 +102,8 @@ func HTTPStatus(k Kind) int {
 		return http.StatusNotFound
 	case Conflict:
 		return http.StatusConflict
+	case MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case TooLarge:
 		return http.StatusRequestEntityTooLarge
 	case ResourceExhausted:
