@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
@@ -39,7 +40,7 @@ func (a *applier) apply(c *Command) Result {
 
 // appendEvents appends events at the entry's Raft index and time. A failure
 // poisons the transaction, and ApplyBatch then stops the node.
-func (a *applier) appendEvents(evs ...ledger.Event) []ledger.Appended {
+func (a *applier) appendEvents(evs ...event.Event) []ledger.Appended {
 	out, err := a.tx.Append(ledger.AppendOptions{RaftIndex: a.raftIndex, Time: a.now}, evs...)
 	if err != nil {
 		panic(fmt.Sprintf("fsm: ledger append at raft index %d: %v", a.raftIndex, err))
@@ -68,8 +69,8 @@ func (a *applier) bootstrap(b *Bootstrap) Result {
 		}
 		a.put(bucketPrincipals, []byte(p.KeyID), p)
 		a.w.putPrincipal(p)
-		a.appendEvents(ledger.Event{Actor: p.AgentID, Tenant: p.Tenant,
-			Data: ledger.PrincipalRegistered{Principal: p}})
+		a.appendEvents(event.Event{Actor: p.AgentID, Tenant: p.Tenant,
+			Data: event.PrincipalRegistered{Principal: p}})
 	}
 	if err := btx.Bucket(bucketMeta).Put(keyBootstrapped, []byte{1}); err != nil {
 		panic(err)
@@ -94,7 +95,7 @@ func (a *applier) node(n *Node) Result {
 	}
 	a.put(bucketNodes, []byte(n.ID), n)
 	a.w.putNode(*n)
-	ap := a.appendEvents(ledger.Event{Actor: n.ID, Data: ledger.NodeJoined{
+	ap := a.appendEvents(event.Event{Actor: n.ID, Data: event.NodeJoined{
 		NodeID: n.ID, KeyID: n.KeyID, PublicKey: n.PublicKey, Address: n.APIAddr, Voter: n.Voter}})
 	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash}
 }
@@ -107,6 +108,6 @@ func (a *applier) nodeLeft(n *NodeLeft) Result {
 		panic(err)
 	}
 	a.w.deleteNode(n.ID)
-	ap := a.appendEvents(ledger.Event{Actor: n.ID, Data: ledger.NodeLeft{NodeID: n.ID, Reason: n.Reason}})
+	ap := a.appendEvents(event.Event{Actor: n.ID, Data: event.NodeLeft{NodeID: n.ID, Reason: n.Reason}})
 	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash}
 }

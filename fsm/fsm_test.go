@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
@@ -134,7 +135,7 @@ func TestBootstrapAndAdminOnlyPolicy(t *testing.T) {
 		t.Fatalf("denial not ledgered: size %d index %d", h.store.Head().Size, r.LedgerIndex)
 	}
 	ev, err := h.store.Event(r.LedgerIndex)
-	if err != nil || ev.Data.(ledger.PolicyDecision).Result.Decision != policy.Deny {
+	if err != nil || ev.Data.(event.PolicyDecision).Result.Decision != policy.Deny {
 		t.Fatalf("%+v %v", ev, err)
 	}
 }

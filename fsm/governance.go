@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
@@ -43,7 +43,7 @@ func (a *applier) governance(c *Invoke, path capability.Path) (func(), error) {
 		reason, _ := inv.Arg("reason")
 		return func() { a.revoke(h, c.Invoker, reason) }, nil
 	case CapLedgerCheckpoint:
-		return func() { a.appendEvents(ledger.Event{Actor: string(c.Invoker), Data: ledger.Checkpoint{}}) }, nil
+		return func() { a.appendEvents(event.Event{Actor: string(c.Invoker), Data: event.Checkpoint{}}) }, nil
 	}
 	return nil, nil
 }
@@ -54,8 +54,8 @@ func (a *applier) setPolicy(c *Invoke, set *policy.Set) {
 	}
 	old := a.w.policy
 	a.w.setPolicy(set)
-	a.appendEvents(ledger.Event{Actor: string(c.Invoker), Data: ledger.PolicyChanged{
-		PolicyID: set.Hash(), Change: ledger.ChangeUpdated, ChangedBy: string(c.Invoker),
+	a.appendEvents(event.Event{Actor: string(c.Invoker), Data: event.PolicyChanged{
+		PolicyID: set.Hash(), Change: event.ChangeUpdated, ChangedBy: string(c.Invoker),
 		PolicyHash: set.Hash(), Version: set.Version()},
 		Metadata: map[string]string{"previous_policy_hash": old.Hash()}})
 }
@@ -86,8 +86,8 @@ func parsePrincipal(payload []byte) (principal.Principal, error) {
 func (a *applier) registerPrincipal(c *Invoke, p principal.Principal) {
 	a.put(bucketPrincipals, []byte(p.KeyID), p)
 	a.w.putPrincipal(p)
-	a.appendEvents(ledger.Event{Actor: p.AgentID, Tenant: p.Tenant,
-		Data: ledger.PrincipalRegistered{Principal: p}, Metadata: map[string]string{"registered_by": string(c.Invoker)}})
+	a.appendEvents(event.Event{Actor: p.AgentID, Tenant: p.Tenant,
+		Data: event.PrincipalRegistered{Principal: p}, Metadata: map[string]string{"registered_by": string(c.Invoker)}})
 }
 
 // prepareRegister merges a capability file into a copy of the registry, so
@@ -116,8 +116,8 @@ func (a *applier) prepareRegister(c *Invoke) (func(), error) {
 		a.w.registry, a.w.registryDirty, a.w.registryIndex = trial, true, a.raftIndex
 		for _, fc := range file.Capabilities {
 			n := fc.Node()
-			a.appendEvents(ledger.Event{Actor: string(c.Invoker), Capability: n.Path,
-				Data: ledger.CapabilityRegistered{Version: n.Version, ID: n.Ref().ID(), Effects: n.Effects,
+			a.appendEvents(event.Event{Actor: string(c.Invoker), Capability: n.Path,
+				Data: event.CapabilityRegistered{Version: n.Version, ID: n.Ref().ID(), Effects: n.Effects,
 					Digest: fmt.Sprintf("%x", sha256Sum(c.Invocation.Payload))}})
 		}
 	}, nil

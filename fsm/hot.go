@@ -5,7 +5,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/limits"
@@ -62,7 +62,7 @@ type HotReturn struct {
 
 // HotBatch is a node's hot-path accounting, ledgered as is.
 type HotBatch struct {
-	Batch ledger.HotPathBatch `json:"batch"`
+	Batch event.HotPathBatch `json:"batch"`
 }
 
 // hotLeaseRecord is an open lease in the replicated state.
@@ -153,8 +153,8 @@ func (a *applier) hotLease(l *HotLease) Result {
 	counts := a.shiftUses(states, int64(granted))
 	rec.Leased += granted
 	a.put(bucketHotLeases, []byte(l.Lease), rec)
-	ap := a.appendEvents(ledger.Event{Actor: rec.Node, Data: ledger.HotPathLease{NodeID: rec.Node, Lease: l.Lease,
-		Certificate: rec.Certificate, Op: ledger.LeaseGranted, Uses: granted, UseCounts: counts}})
+	ap := a.appendEvents(event.Event{Actor: rec.Node, Data: event.HotPathLease{NodeID: rec.Node, Lease: l.Lease,
+		Certificate: rec.Certificate, Op: event.LeaseGranted, Uses: granted, UseCounts: counts}})
 	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash, UseCounts: counts, Leased: granted}
 }
 
@@ -185,8 +185,8 @@ func (a *applier) leasable(links []delegation.Hash, want uint64) ([]LinkState, u
 
 // shiftUses adds delta (negative: credits, never below zero) to every
 // link's use counter and returns the counters after.
-func (a *applier) shiftUses(states []LinkState, delta int64) []ledger.UseCount {
-	counts := make([]ledger.UseCount, len(states))
+func (a *applier) shiftUses(states []LinkState, delta int64) []event.UseCount {
+	counts := make([]event.UseCount, len(states))
 	for i := range states {
 		st := &states[i]
 		if delta >= 0 {
@@ -195,7 +195,7 @@ func (a *applier) shiftUses(states []LinkState, delta int64) []ledger.UseCount {
 			st.Uses -= min(uint64(-delta), st.Uses)
 		}
 		a.put(bucketLinks, st.Hash[:], *st)
-		counts[i] = ledger.UseCount{Link: st.Hash.String(), Used: st.Uses, Max: st.MaxUses}
+		counts[i] = event.UseCount{Link: st.Hash.String(), Used: st.Uses, Max: st.MaxUses}
 	}
 	return counts
 }
@@ -226,15 +226,15 @@ func (a *applier) hotReturn(r *HotReturn) Result {
 		panic(err)
 	}
 	a.addOpenLeases(-1)
-	ap := a.appendEvents(ledger.Event{Actor: rec.Node, Data: ledger.HotPathLease{NodeID: rec.Node, Lease: r.Lease,
-		Certificate: rec.Certificate, Op: ledger.LeaseReturned, Uses: credit, Spent: spent, UseCounts: counts}})
+	ap := a.appendEvents(event.Event{Actor: rec.Node, Data: event.HotPathLease{NodeID: rec.Node, Lease: r.Lease,
+		Certificate: rec.Certificate, Op: event.LeaseReturned, Uses: credit, Spent: spent, UseCounts: counts}})
 	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash, UseCounts: counts}
 }
 
 // hotBatch ledgers a node's hot-path accounting after validating it (an
 // invalid event would poison the whole entry's transaction).
 func (a *applier) hotBatch(b *HotBatch) Result {
-	ev := ledger.Event{Actor: b.Batch.NodeID, Data: b.Batch}
+	ev := event.Event{Actor: b.Batch.NodeID, Data: b.Batch}
 	if err := ev.Validate(); err != nil {
 		return Result{Err: renderErr(fmt.Errorf("%w: %v", ErrBadHotCommand, err))}
 	}

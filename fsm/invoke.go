@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 
-	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/codec"
@@ -149,10 +149,10 @@ func (a *applier) baseResult(c *Invoke, ref capability.Ref, node graph.Node, jud
 func (a *applier) ledgerDecision(c *Invoke, res *Result, req *policy.Request) {
 	recorded := res.Policy
 	recorded.Decision, recorded.Reason = res.Decision, res.Reason
-	ev := ledger.Event{
+	ev := event.Event{
 		Actor: res.Judged.AgentID, Tenant: res.Tenant, Correlation: c.Invocation.CorrelationID,
 		Capability: res.Capability.Path,
-		Data: ledger.PolicyDecision{
+		Data: event.PolicyDecision{
 			Request: *req, Result: recorded,
 			Command: c.Invocation.CommandLine(), ArgsDigest: c.Invocation.ArgsDigest(),
 			RequestID: c.Invocation.RequestID, ChainLinks: res.Chain, UseCounts: res.UseCounts,

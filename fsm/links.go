@@ -3,7 +3,7 @@ package fsm
 import (
 	"fmt"
 
-	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/limits"
@@ -97,7 +97,7 @@ func (a *applier) checkChain(c *Invoke, path capability.Path, level capability.L
 
 // charge adds one use to every link of the chain, or to none when any link
 // would exceed its max_uses.
-func (a *applier) charge(links []Link) ([]ledger.UseCount, error) {
+func (a *applier) charge(links []Link) ([]event.UseCount, error) {
 	if len(links) == 0 {
 		return nil, nil
 	}
@@ -116,11 +116,11 @@ func (a *applier) charge(links []Link) ([]ledger.UseCount, error) {
 		}
 		states[i] = st
 	}
-	counts := make([]ledger.UseCount, len(links))
+	counts := make([]event.UseCount, len(links))
 	for i := range states {
 		states[i].Uses++
 		a.put(bucketLinks, states[i].Hash[:], states[i])
-		counts[i] = ledger.UseCount{Link: links[i].Hash.String(), Used: states[i].Uses, Max: links[i].MaxUses}
+		counts[i] = event.UseCount{Link: links[i].Hash.String(), Used: states[i].Uses, Max: links[i].MaxUses}
 	}
 	return counts, nil
 }
@@ -137,7 +137,7 @@ func (a *applier) revoke(h delegation.Hash, by principal.KeyID, reason string) {
 	}
 	st.Revoked, st.RevokedAt, st.RevokedBy, st.Reason = true, a.now, by, reason
 	a.put(bucketLinks, h[:], st)
-	a.appendEvents(ledger.Event{Actor: string(by), Data: ledger.DelegationRevoked{
+	a.appendEvents(event.Event{Actor: string(by), Data: event.DelegationRevoked{
 		TokenID: h.String(), RevokedBy: string(by), Reason: reason}})
 }
 

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/cnv-project/cnv/ledger/event"
+
 	"bytes"
 	"sync"
 	"sync/atomic"
@@ -51,7 +53,7 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 200; i++ {
-		batch := make([]Event, 1+i%150)
+		batch := make([]event.Event, 1+i%150)
 		for j := range batch {
 			batch[j] = decision("a", "t", "user.read", policy.Allow, "")
 		}

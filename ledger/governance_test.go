@@ -5,6 +5,8 @@ package ledger
 // the previous checkpoint, and reopening continues the index.
 
 import (
+	"github.com/cnv-project/cnv/ledger/event"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -68,21 +70,21 @@ func TestGovCheckpointCountsSinceLast(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		mustAppend(t, s, AppendOptions{Time: t0}, decision("alice", "default", "user.read", policy.Allow, ""))
 	}
-	res := mustAppend(t, s, AppendOptions{Time: t0}, Event{Actor: "system", Data: AuditCheckpoint{CheckpointID: "cp1", EventsSinceLast: 999}})
+	res := mustAppend(t, s, AppendOptions{Time: t0}, event.Event{Actor: "system", Data: event.AuditCheckpoint{CheckpointID: "cp1", EventsSinceLast: 999}})
 	if s.Head().Size != 6 {
 		t.Fatalf("size %d, want 6", s.Head().Size)
 	}
 	first, _ := s.Event(res.Events[0].Index)
-	if got := first.Data.(AuditCheckpoint).EventsSinceLast; got != 5 {
+	if got := first.Data.(event.AuditCheckpoint).EventsSinceLast; got != 5 {
 		t.Fatalf("first checkpoint events_since_last %d, want 5", got)
 	}
 	for i := 0; i < 3; i++ {
 		mustAppend(t, s, AppendOptions{Time: t0}, decision("bob", "default", "user.read", policy.Allow, ""))
 	}
 	before := s.Head()
-	res = mustAppend(t, s, AppendOptions{Time: t0}, Event{Actor: "system", Data: Checkpoint{}})
+	res = mustAppend(t, s, AppendOptions{Time: t0}, event.Event{Actor: "system", Data: event.Checkpoint{}})
 	second, _ := s.Event(res.Events[0].Index)
-	cp := second.Data.(Checkpoint)
+	cp := second.Data.(event.Checkpoint)
 	if cp.EventsSinceLast != 3 || cp.Size != before.Size || cp.Root != before.Root.String() {
 		t.Fatalf("second checkpoint %+v, head before %d %s", cp, before.Size, before.Root)
 	}
@@ -109,8 +111,8 @@ func TestGovQueries(t *testing.T) {
 		{Query{Correlation: "batch-1"}, 2},
 		{Query{Tenant: "default"}, 2},
 		{Query{Capability: "user.delete"}, 1},
-		{Query{Type: TypePolicyDecision}, 3},
-		{Query{Type: TypeAuditCheckpoint}, 0},
+		{Query{Type: event.TypePolicyDecision}, 3},
+		{Query{Type: event.TypeAuditCheckpoint}, 0},
 		{Query{Decision: policy.Deny}, 1},
 		{Query{Decision: policy.Allow, Correlation: "batch-1"}, 1},
 		{Query{Decision: policy.Allow, Tenant: "default", Since: t0 + 5}, 0},
@@ -129,18 +131,18 @@ func TestGovQueries(t *testing.T) {
 }
 
 func TestGovSeverityAndChangeTypes(t *testing.T) {
-	if !(SeverityLow.Rank() < SeverityMedium.Rank() && SeverityMedium.Rank() < SeverityHigh.Rank() &&
-		SeverityHigh.Rank() < SeverityCritical.Rank()) || Severity("x").Rank() != 0 {
+	if !(event.SeverityLow.Rank() < event.SeverityMedium.Rank() && event.SeverityMedium.Rank() < event.SeverityHigh.Rank() &&
+		event.SeverityHigh.Rank() < event.SeverityCritical.Rank()) || event.Severity("x").Rank() != 0 {
 		t.Fatal("severity order")
 	}
 	s := openTest(t)
-	for _, c := range ChangeTypes() {
-		mustAppend(t, s, AppendOptions{Time: t0}, Event{Actor: "admin", Data: PolicyChanged{PolicyID: "p", Change: c, ChangedBy: "admin"}})
+	for _, c := range event.ChangeTypes() {
+		mustAppend(t, s, AppendOptions{Time: t0}, event.Event{Actor: "admin", Data: event.PolicyChanged{PolicyID: "p", Change: c, ChangedBy: "admin"}})
 	}
-	if got := count(t, s, Query{Type: TypePolicyChanged}); got != 5 {
+	if got := count(t, s, Query{Type: event.TypePolicyChanged}); got != 5 {
 		t.Fatalf("%d change events", got)
 	}
-	_, err := s.AppendBatch([]Event{{Actor: "a", Data: PolicyChanged{PolicyID: "p", Change: "renamed", ChangedBy: "a"}}}, AppendOptions{}, nil)
+	_, err := s.AppendBatch([]event.Event{{Actor: "a", Data: event.PolicyChanged{PolicyID: "p", Change: "renamed", ChangedBy: "a"}}}, AppendOptions{}, nil)
 	if err == nil {
 		t.Fatal("unknown change type accepted")
 	}
@@ -151,7 +153,7 @@ func TestGovReplay(t *testing.T) {
 	mustAppend(t, s, AppendOptions{Time: t0},
 		decision("alice", "default", "user.read", policy.Allow, ""),
 		decision("bob", "default", "user.delete", policy.Deny, "forbidden"),
-		Event{Actor: "admin", Data: ModeChanged{From: ModeNormal, To: ModeRestricted, ChangedBy: "admin"}})
+		event.Event{Actor: "admin", Data: event.ModeChanged{From: event.ModeNormal, To: event.ModeRestricted, ChangedBy: "admin"}})
 	plain, err := s.Replay(nil, ReplayOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +235,7 @@ func TestReplayProgress(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		e := decision("a", "t", "user.read", policy.Allow, "")
 		if i%3 == 1 {
-			e = Event{Actor: "a", Data: NodeLeft{NodeID: "n1"}}
+			e = event.Event{Actor: "a", Data: event.NodeLeft{NodeID: "n1"}}
 		}
 		mustAppend(t, s, AppendOptions{Time: t0}, e)
 	}

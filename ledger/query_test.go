@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/cnv-project/cnv/ledger/event"
+
 	"errors"
 	"fmt"
 	"math/rand"
@@ -39,18 +41,18 @@ func seedFor(t *testing.T) int64 {
 	return h
 }
 
-func appendRandom(t *testing.T, s *Store, rng *rand.Rand, n int) []Event {
+func appendRandom(t *testing.T, s *Store, rng *rand.Rand, n int) []event.Event {
 	agents := []string{"alice", "bob", "carol", "dave"}
 	tenants := []string{"t1", "t2"}
 	caps := []string{"user.read", "user.create", "billing.charge"}
 	decs := []policy.Decision{policy.Allow, policy.Deny, policy.RequireApproval}
-	var all []Event
+	var all []event.Event
 	tm := t0
 	for i := 0; i < n; i++ {
 		tm += int64(rng.Intn(3)) * 1e6
-		var e Event
+		var e event.Event
 		if rng.Intn(5) == 0 {
-			e = Event{Actor: agents[rng.Intn(4)], Capability: capability.Path(caps[rng.Intn(3)]), Data: CapabilityGranted{GrantedBy: "root"}}
+			e = event.Event{Actor: agents[rng.Intn(4)], Capability: capability.Path(caps[rng.Intn(3)]), Data: event.CapabilityGranted{GrantedBy: "root"}}
 		} else {
 			e = decision(agents[rng.Intn(4)], tenants[rng.Intn(2)], caps[rng.Intn(3)], decs[rng.Intn(3)], "")
 		}
@@ -65,7 +67,7 @@ func appendRandom(t *testing.T, s *Store, rng *rand.Rand, n int) []Event {
 	return all
 }
 
-func randomQuery(rng *rand.Rand, all []Event) Query {
+func randomQuery(rng *rand.Rand, all []event.Event) Query {
 	pick := func(vals ...string) string { return vals[rng.Intn(len(vals))] }
 	q := Query{Limit: 1 + rng.Intn(40)}
 	if rng.Intn(2) == 0 {
@@ -81,7 +83,7 @@ func randomQuery(rng *rand.Rand, all []Event) Query {
 		q.Capability = capability.Path(pick("user.read", "billing.charge"))
 	}
 	if rng.Intn(4) == 0 {
-		q.Type = Type(pick(string(TypePolicyDecision), string(TypeCapabilityGranted)))
+		q.Type = event.Type(pick(string(event.TypePolicyDecision), string(event.TypeCapabilityGranted)))
 	}
 	if rng.Intn(3) == 0 {
 		q.Decision = policy.Decision(pick("allow", "deny", "require_approval"))
@@ -98,7 +100,7 @@ func randomQuery(rng *rand.Rand, all []Event) Query {
 	return q
 }
 
-func matches(e *Event, q Query) bool {
+func matches(e *event.Event, q Query) bool {
 	return (q.Actor == "" || e.Actor == q.Actor) && (q.Tenant == "" || e.Tenant == q.Tenant) &&
 		(q.Correlation == "" || e.Correlation == q.Correlation) &&
 		(q.Capability == "" || e.Capability == q.Capability) && (q.Type == "" || e.Type() == q.Type) &&
@@ -106,7 +108,7 @@ func matches(e *Event, q Query) bool {
 		(q.Since == 0 || e.Time >= q.Since) && (q.Until == 0 || e.Time <= q.Until)
 }
 
-func scanFrom(all []Event, q Query) []uint64 {
+func scanFrom(all []event.Event, q Query) []uint64 {
 	var out []uint64
 	for i := q.Start; i < uint64(len(all)); i++ {
 		if matches(&all[i], q) {
@@ -116,7 +118,7 @@ func scanFrom(all []Event, q Query) []uint64 {
 	return out
 }
 
-func scan(all []Event, q Query) []uint64 { return scanFrom(all, q) }
+func scan(all []event.Event, q Query) []uint64 { return scanFrom(all, q) }
 
 // collect pages through q to the end.
 func collect(t *testing.T, s *Store, q Query) []uint64 {

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/cnv-project/cnv/ledger/event"
+
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -64,17 +66,17 @@ func (r *reader) checkpointsB() *bolt.Bucket { return r.open(&r.checkpoints, buc
 func (r *reader) timeB() *bolt.Bucket        { return r.open(&r.tm, bucketIdxTime) }
 func (r *reader) idxB(i int) *bolt.Bucket    { return r.open(&r.idx[i], indexDefs[i].bucket) }
 
-func (r *reader) event(i uint64) (Event, error) {
+func (r *reader) event(i uint64) (event.Event, error) {
 	if i >= r.size {
-		return Event{}, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, r.size)
+		return event.Event{}, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, r.size)
 	}
 	v := r.eventsB().Get(u64(i))
 	if len(v) < leafSize {
-		return Event{}, fmt.Errorf("%w: event %d missing", ErrCorrupt, i)
+		return event.Event{}, fmt.Errorf("%w: event %d missing", ErrCorrupt, i)
 	}
-	e, err := UnmarshalEvent(v[leafSize:])
+	e, err := event.UnmarshalEvent(v[leafSize:])
 	if err != nil {
-		return Event{}, fmt.Errorf("event %d: %w", i, err)
+		return event.Event{}, fmt.Errorf("event %d: %w", i, err)
 	}
 	return e, nil
 }
@@ -103,8 +105,8 @@ func (r *reader) root(size uint64) ([]byte, error) {
 }
 
 // Event returns the event at index i.
-func (s *Store) Event(i uint64) (Event, error) {
-	var e Event
+func (s *Store) Event(i uint64) (event.Event, error) {
+	var e event.Event
 	err := s.view(func(r *reader) error {
 		var err error
 		e, err = r.event(i)

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/cnv-project/cnv/ledger/event"
+
 	"fmt"
 	"sort"
 
@@ -162,7 +164,7 @@ func newReplayer(ev Evaluator, opts ReplayOptions) *replayer {
 func (rp *replayer) run(r *reader, from, to uint64) (*ReplayReport, error) {
 	rp.rep.To = to
 	if from < to {
-		m := &matcher{lists: []*postingCursor{newPostingCursor(r.idxB(idxType), string(TypePolicyDecision))}, lo: from, hi: to}
+		m := &matcher{lists: []*postingCursor{newPostingCursor(r.idxB(idxType), string(event.TypePolicyDecision))}, lo: from, hi: to}
 		for idx, ok := m.next(from); ok; idx, ok = m.next(idx + 1) {
 			e, err := r.event(idx)
 			if err != nil {
@@ -191,8 +193,8 @@ func (rp *replayer) progress(done, total uint64) {
 	rp.nextReport = done - done%rp.opts.ProgressEvery + rp.opts.ProgressEvery
 }
 
-func (rp *replayer) decision(e *Event) {
-	d := e.Data.(PolicyDecision)
+func (rp *replayer) decision(e *event.Event) {
+	d := e.Data.(event.PolicyDecision)
 	rp.rep.PolicyDecisions++
 	rp.rep.Original.add(d.Result.Decision)
 	rp.hashes[d.Result.PolicyHash] = true

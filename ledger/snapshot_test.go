@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/cnv-project/cnv/ledger/event"
+
 	"bytes"
 	"errors"
 	"path/filepath"
@@ -18,7 +20,7 @@ var fsmBucket = []byte("fsm.test")
 func TestSnapshotRestore(t *testing.T) {
 	src := openTest(t)
 	fillLedger(t, src, 12)
-	_, err := src.AppendBatch([]Event{decision("a", "t", "user.read", policy.Allow, "")}, AppendOptions{Time: t0 + 100, RaftIndex: 9},
+	_, err := src.AppendBatch([]event.Event{decision("a", "t", "user.read", policy.Allow, "")}, AppendOptions{Time: t0 + 100, RaftIndex: 9},
 		func(tx *bolt.Tx) error {
 			b, err := tx.CreateBucketIfNotExists(fsmBucket)
 			if err != nil {

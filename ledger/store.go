@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/cnv-project/cnv/ledger/event"
+
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -38,7 +40,7 @@ func (h Hash) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h
 func (h *Hash) UnmarshalText(b []byte) error {
 	v, err := hex.DecodeString(string(b))
 	if err != nil {
-		return fmt.Errorf("%w: hash: %v", ErrDecode, err)
+		return fmt.Errorf("%w: hash: %v", event.ErrDecode, err)
 	}
 	*h = v
 	return nil

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/cnv-project/cnv/ledger/event"
+
 	"encoding/hex"
 	"fmt"
 	"runtime"
@@ -173,12 +175,12 @@ func (t *Tx) fail(err error) error {
 //
 // Validation, encoding and leaf hashing of a large batch run on several
 // cores; storing runs in order, so the result does not depend on it.
-func (t *Tx) Append(opts AppendOptions, events ...Event) ([]Appended, error) {
+func (t *Tx) Append(opts AppendOptions, events ...event.Event) ([]Appended, error) {
 	if t.err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTxFailed, t.err)
 	}
 	if len(events) > limits.MaxLedgerBatch {
-		return nil, t.fail(fmt.Errorf("%w: %d events in one append, limit %d", ErrInvalidEvent, len(events), limits.MaxLedgerBatch))
+		return nil, t.fail(fmt.Errorf("%w: %d events in one append, limit %d", event.ErrInvalidEvent, len(events), limits.MaxLedgerBatch))
 	}
 	prep, err := t.prepareAll(events, opts)
 	if err != nil {
@@ -200,7 +202,7 @@ func (t *Tx) Append(opts AppendOptions, events ...Event) ([]Appended, error) {
 
 // prepared is an event on its way in: assigned, then encoded and hashed.
 type prepared struct {
-	e    Event
+	e    event.Event
 	b    []byte
 	leaf []byte
 	err  error
@@ -217,7 +219,7 @@ type cursor struct {
 
 // prepareAll assigns every event in order, then validates, encodes and
 // hashes them, in parallel for large batches.
-func (t *Tx) prepareAll(events []Event, o AppendOptions) ([]prepared, error) {
+func (t *Tx) prepareAll(events []event.Event, o AppendOptions) ([]prepared, error) {
 	prep := make([]prepared, len(events))
 	c := cursor{size: t.st.size, lastTime: t.st.lastTime}
 	for i := range events {
@@ -259,7 +261,7 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-func encode(e *Event) ([]byte, []byte, error) {
+func encode(e *event.Event) ([]byte, []byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -283,9 +285,9 @@ func (t *Tx) finish(p *prepared, o AppendOptions) error {
 	return p.err
 }
 
-func isCheckpoint(p Payload) bool {
+func isCheckpoint(p event.Payload) bool {
 	switch p.(type) {
-	case AuditCheckpoint, Checkpoint:
+	case event.AuditCheckpoint, event.Checkpoint:
 		return true
 	}
 	return false
@@ -293,9 +295,8 @@ func isCheckpoint(p Payload) bool {
 
 // assign sets what the ledger owns, index, raft index and time, or in
 // Exact mode checks that the event already has them, and advances c.
-func assign(e *Event, o AppendOptions, c *cursor) error {
-	e.Data = payloadValue(e.Data)
-	e.fillFromPayload()
+func assign(e *event.Event, o AppendOptions, c *cursor) error {
+	e.Normalize()
 	if !o.Exact {
 		e.Index, e.RaftIndex = c.size, o.RaftIndex
 		if e.Time == 0 {
@@ -313,14 +314,14 @@ func assign(e *Event, o AppendOptions, c *cursor) error {
 
 // derive computes checkpoint payload fields from the ledger's state. With
 // check set it compares them with the event's instead of overwriting.
-func (t *Tx) derive(e *Event, check bool) error {
-	var want Payload
+func (t *Tx) derive(e *event.Event, check bool) error {
+	var want event.Payload
 	since := t.st.size - t.st.lastCP
 	switch p := e.Data.(type) {
-	case AuditCheckpoint:
+	case event.AuditCheckpoint:
 		p.EventsSinceLast = since
 		want = p
-	case Checkpoint:
+	case event.Checkpoint:
 		p.Size, p.Root, p.EventsSinceLast = t.st.size, hex.EncodeToString(rangeRoot(t.st.rng)), since
 		p.PolicyHash = t.st.policyHash
 		want = p
@@ -336,7 +337,7 @@ func (t *Tx) derive(e *Event, check bool) error {
 
 // store writes one validated, encoded event: its bytes, its tree nodes, its
 // index entries, and advances the in-memory state.
-func (t *Tx) store(e *Event, b, leaf []byte) error {
+func (t *Tx) store(e *event.Event, b, leaf []byte) error {
 	val := make([]byte, leafSize+len(b))
 	copy(val, leaf)
 	copy(val[leafSize:], b)
@@ -359,13 +360,13 @@ func (t *Tx) store(e *Event, b, leaf []byte) error {
 	return nil
 }
 
-func (t *Tx) advance(e *Event) {
+func (t *Tx) advance(e *event.Event) {
 	t.st.size++
 	t.st.lastTime = e.Time
 	switch p := e.Data.(type) {
-	case AuditCheckpoint, Checkpoint:
+	case event.AuditCheckpoint, event.Checkpoint:
 		t.st.lastCP = t.st.size
-	case PolicyChanged:
+	case event.PolicyChanged:
 		if p.PolicyHash != "" {
 			t.st.policyHash = p.PolicyHash
 		}
@@ -374,7 +375,7 @@ func (t *Tx) advance(e *Event) {
 
 // putIndexes queues the event's equality-index postings (written once per
 // Tx, before commit) and records the first index of each distinct time.
-func (t *Tx) putIndexes(e *Event) error {
+func (t *Tx) putIndexes(e *event.Event) error {
 	for i := range indexDefs {
 		if v := indexDefs[i].value(e); v != "" {
 			t.post.add(i, v, e.Index)
@@ -437,7 +438,7 @@ type BatchResult struct {
 // recorded as applied in the same transaction, so a restart never applies
 // a Raft entry twice. extra, when not nil, runs in the same transaction
 // after the append (the FSM writes its own state there).
-func (s *Store) AppendBatch(events []Event, opts AppendOptions, extra func(tx *bolt.Tx) error) (BatchResult, error) {
+func (s *Store) AppendBatch(events []event.Event, opts AppendOptions, extra func(tx *bolt.Tx) error) (BatchResult, error) {
 	var res BatchResult
 	head, err := s.Update(func(tx *Tx) error {
 		if opts.RaftIndex != 0 {

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/cnv-project/cnv/ledger/event"
+
 	"bytes"
 	"fmt"
 	"sort"
@@ -195,7 +197,7 @@ func (v *verifier) progress(done uint64) {
 }
 
 func (v *verifier) checkEvent(i uint64, b []byte) {
-	e, err := UnmarshalEvent(b)
+	e, err := event.UnmarshalEvent(b)
 	if err == nil {
 		err = e.Validate()
 	}

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"github.com/cnv-project/cnv/ledger/event"
+
 	"bytes"
 	"crypto/ed25519"
 	"os"
@@ -29,10 +31,10 @@ func fillLedger(t testing.TB, s *Store, n int) {
 	t.Helper()
 	signer := nodeSigner(t, 1)
 	for i := 0; i < n; i += 4 {
-		var batch []Event
+		var batch []event.Event
 		for j := i; j < i+4 && j < n; j++ {
 			e := decision("agent", "t", "user.read", policy.Allow, "")
-			e.Data = withCommand(e.Data.(PolicyDecision), commandFor(j))
+			e.Data = withCommand(e.Data.(event.PolicyDecision), commandFor(j))
 			batch = append(batch, e)
 		}
 		mustAppend(t, s, AppendOptions{Time: t0 + int64(i)}, batch...)
@@ -42,7 +44,7 @@ func fillLedger(t testing.TB, s *Store, n int) {
 	}
 }
 
-func withCommand(d PolicyDecision, c string) PolicyDecision {
+func withCommand(d event.PolicyDecision, c string) event.PolicyDecision {
 	d.Command = c
 	return d
 }
