@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"fmt"
 	"math/rand"
 	"os"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 

@@ -1,9 +1,9 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"encoding/binary"
+
+	"github.com/cnv-project/cnv/ledger/event"
 )
 
 // Buckets owned by the ledger. Every one is a top-level bucket whose name

@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"bytes"
 	"encoding/hex"
 	"fmt"
@@ -10,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/cnv-project/cnv/ledger/checkpoint"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/limits"
 )

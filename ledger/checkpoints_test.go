@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"bytes"
 	"errors"
 	"testing"
@@ -11,6 +9,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cnv-project/cnv/ledger/checkpoint"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 

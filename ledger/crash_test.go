@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"bufio"
 	"bytes"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 

@@ -1,12 +1,12 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/cnv-project/cnv/ledger/event"
 )
 
 // FuzzReadJSONL: import input never panics, and every event it accepts is

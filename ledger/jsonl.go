@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -10,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
 

@@ -1,13 +1,12 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"bytes"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 

@@ -1,11 +1,10 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"bytes"
 	"fmt"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/policy"

@@ -1,13 +1,12 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"errors"
 	"fmt"
 	"math/rand"
 	"testing"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
@@ -150,5 +149,48 @@ func TestQueryRejects(t *testing.T) {
 		if _, err := s.Query(q); !errors.Is(err, ErrInvalidQuery) {
 			t.Errorf("%+v: %v, want ErrInvalidQuery", q, err)
 		}
+	}
+}
+
+// Reader.Match returns what a scan below its end bound would, from one
+// snapshot, and stops at its function's error.
+func TestReaderMatchMatchesScan(t *testing.T) {
+	seed := seedFor(t)
+	rng := rand.New(rand.NewSource(seed))
+	s := openTest(t)
+	all := appendRandom(t, s, rng, 300)
+	for n := 0; n < 200; n++ {
+		q := randomQuery(rng, all)
+		end := uint64(rng.Intn(len(all) + 10))
+		var want []uint64
+		for _, i := range scanFrom(all, q) {
+			if i < end {
+				want = append(want, i)
+			}
+		}
+		var got []uint64
+		err := s.Read(func(r *Reader) error {
+			if r.Size() != uint64(len(all)) {
+				t.Fatalf("snapshot size %d", r.Size())
+			}
+			return r.Match(q, end, func(e event.Event) error {
+				got = append(got, e.Index)
+				return nil
+			})
+		})
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("seed %d query %+v end %d: %v\n got %v\nwant %v", seed, q, end, err, got, want)
+		}
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err := s.Read(func(r *Reader) error {
+		return r.Match(Query{}, r.Size(), func(event.Event) error { calls++; return stop })
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("err %v after %d calls", err, calls)
+	}
+	if err := s.Read(func(r *Reader) error { return r.Match(Query{Type: "Nope"}, 1, nil) }); !errors.Is(err, ErrInvalidQuery) {
+		t.Fatalf("invalid query: %v", err)
 	}
 }

@@ -1,11 +1,11 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cnv-project/cnv/ledger/event"
 )
 
 // view runs fn on a read transaction of the ledger's buckets.
@@ -223,4 +223,45 @@ func Bytes(hs []Hash) [][]byte {
 		out[i] = h
 	}
 	return out
+}
+
+// Reader reads one consistent snapshot of the ledger: what Store.Read
+// hands its function. It is valid only inside that function.
+type Reader struct{ r *reader }
+
+// Read runs fn on one consistent snapshot of the ledger. Writers are not
+// blocked while it runs.
+func (s *Store) Read(fn func(r *Reader) error) error {
+	return s.view(func(r *reader) error { return fn(&Reader{r: r}) })
+}
+
+// Size is the number of events in the snapshot.
+func (r *Reader) Size() uint64 { return r.r.size }
+
+// Root is the tree root at a size up to the snapshot's.
+func (r *Reader) Root(size uint64) (Hash, error) { return r.r.root(size) }
+
+// Event returns the event at index i.
+func (r *Reader) Event(i uint64) (event.Event, error) { return r.r.event(i) }
+
+// Match calls fn, in index order, for every event with an index in
+// [q.Start, end) that matches q's filters (q.Limit is ignored), stopping
+// at fn's first error. Like Query, it is served from the indexes.
+func (r *Reader) Match(q Query, end uint64, fn func(e event.Event) error) error {
+	q.Limit = 0
+	if err := q.check(); err != nil {
+		return err
+	}
+	m := r.r.matcher(&q)
+	m.hi = min(m.hi, end)
+	for idx, ok := m.next(q.Start); ok; idx, ok = m.next(idx + 1) {
+		e, err := r.r.event(idx)
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return m.err()
 }

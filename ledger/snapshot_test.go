@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"bytes"
 	"errors"
 	"path/filepath"
@@ -10,6 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 

@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +10,8 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cnv-project/cnv/ledger/event"
 )
 
 // Options configure a Store.

@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"encoding/hex"
 	"fmt"
 	"runtime"
@@ -11,6 +9,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
 

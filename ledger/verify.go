@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"bytes"
 	"fmt"
 	"sort"
@@ -10,6 +8,8 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cnv-project/cnv/ledger/event"
 )
 
 // maxProblems bounds the problems a verify report lists; the count of all

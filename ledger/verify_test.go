@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"bytes"
 	"crypto/ed25519"
 	"os"
@@ -13,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/cnv-project/cnv/ledger/checkpoint"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 

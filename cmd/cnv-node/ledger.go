@@ -16,6 +16,7 @@ import (
 	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/ledger/checkpoint"
 	"github.com/cnv-project/cnv/ledger/event"
+	"github.com/cnv-project/cnv/ledger/replay"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -25,7 +26,7 @@ import (
 // (and, in a cluster, the rest of the replicated state).
 const ledgerFile = "state.db"
 
-// ledgerReader is what the read-only ledger commands need. *ledger.Store
+// ledgerReader is what the read-only ledger commands need. localLedger
 // serves it offline from a data directory; a node client can serve the
 // same commands against a running node.
 type ledgerReader interface {
@@ -35,7 +36,7 @@ type ledgerReader interface {
 	ConsistencyProof(from, to uint64) (*ledger.ConsistencyProof, error)
 	Checkpoints() ([]ledger.CheckpointRecord, error)
 	Verify(opts ledger.VerifyOptions) (*ledger.VerifyReport, error)
-	Replay(ev ledger.Evaluator, opts ledger.ReplayOptions) (*ledger.ReplayReport, error)
+	Replay(ev replay.Evaluator, opts replay.Options) (*replay.Report, error)
 	Export(w io.Writer, from, to uint64) (uint64, error)
 }
 
@@ -47,9 +48,17 @@ type ledgerWriter interface {
 }
 
 var (
-	_ ledgerReader = (*ledger.Store)(nil)
+	_ ledgerReader = localLedger{}
 	_ ledgerWriter = (*ledger.Store)(nil)
 )
+
+// localLedger serves the read commands from a data directory's store
+// (replay runs over it in this process).
+type localLedger struct{ *ledger.Store }
+
+func (l localLedger) Replay(ev replay.Evaluator, opts replay.Options) (*replay.Report, error) {
+	return replay.Run(l.Store, ev, opts)
+}
 
 func newLedgerCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -528,8 +537,8 @@ func ledgerProgress(cmd *cobra.Command, force bool) io.Writer {
 	return nil
 }
 
-func ledgerReplay(r ledgerReader, ev ledger.Evaluator, f ledgerReplayFlags, progress io.Writer) (*ledger.ReplayReport, error) {
-	opts := ledger.ReplayOptions{From: f.from, To: f.to}
+func ledgerReplay(r ledgerReader, ev replay.Evaluator, f ledgerReplayFlags, progress io.Writer) (*replay.Report, error) {
+	opts := replay.Options{From: f.from, To: f.to}
 	if progress != nil {
 		opts.Progress = func(done, total uint64) {
 			fmt.Fprintf(progress, "\rreplayed %d of %d events", done, total)
@@ -541,7 +550,7 @@ func ledgerReplay(r ledgerReader, ev ledger.Evaluator, f ledgerReplayFlags, prog
 	return r.Replay(ev, opts)
 }
 
-func printLedgerReplay(w io.Writer, rep *ledger.ReplayReport) {
+func printLedgerReplay(w io.Writer, rep *replay.Report) {
 	fmt.Fprintf(w, "ledger size %d root %s, events [%d, %d)\n", rep.Size, rep.Root, rep.From, rep.To)
 	fmt.Fprintf(w, "policy %s -> %s\n", strings.Join(rep.OldPolicyHashes, ","), rep.NewPolicyHash)
 	fmt.Fprintf(w, "%d decisions: allow %d deny %d approval %d -> allow %d deny %d approval %d; %d differences\n",

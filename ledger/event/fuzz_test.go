@@ -1,11 +1,10 @@
 package event_test
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"bytes"
 	"testing"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/ledger/event/eventtest"
 )
 

@@ -1,13 +1,13 @@
 package event_test
 
 import (
-	"github.com/cnv-project/cnv/ledger/event"
-
 	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cnv-project/cnv/ledger/event"
 )
 
 const hhash = "bb00000000000000000000000000000000000000000000000000000000000000"
