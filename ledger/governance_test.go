@@ -120,4 +120,3 @@ func TestGovSeverityAndChangeTypes(t *testing.T) {
 		t.Fatal("unknown change type accepted")
 	}
 }
-

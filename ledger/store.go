@@ -230,7 +230,12 @@ func (s *Store) AppliedIndex() uint64 { return s.head.Load().AppliedIndex }
 // View runs fn in a read-only bbolt transaction on a consistent snapshot of
 // the whole file (ledger and FSM buckets). The transaction must not escape
 // fn; byte slices read from it are valid only inside fn.
-func (s *Store) View(fn func(tx *bolt.Tx) error) error {
+func (s *Store) View(fn func(tx *bolt.Tx) error) error { return s.boltView(fn) }
+
+// boltView runs fn in a read-only bbolt transaction on a consistent
+// snapshot of the whole file. The transaction must not escape fn; byte
+// slices read from it are valid only inside fn.
+func (s *Store) boltView(fn func(tx *bolt.Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {

@@ -87,7 +87,7 @@ func TestInvalidBatchChangesNothing(t *testing.T) {
 	}
 	// An error from the caller's own part of the transaction rolls back too.
 	boom := errors.New("boom")
-	_, err = s.AppendBatch([]event.Event{decision("c", "t", "user.read", "allow", "")}, AppendOptions{Time: t0}, func(*bolt.Tx) error { return boom })
+	_, err = s.AppendBatch([]event.Event{decision("c", "t", "user.read", "allow", "")}, AppendOptions{Time: t0}, func(*Tx) error { return boom })
 	if !errors.Is(err, boom) || s.Head().Size != 1 {
 		t.Fatalf("err %v size %d", err, s.Head().Size)
 	}

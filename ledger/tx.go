@@ -14,12 +14,14 @@ import (
 )
 
 // Tx is one write transaction: events appended through it, checkpoints
-// added through it and whatever the caller writes to its own buckets
-// through Bolt are committed together, atomically and with one fsync, or
-// not at all. A Tx is valid only inside the function given to Update.
+// added through it, the applied Raft index and whatever the caller writes
+// to its own buckets through KV are committed together, atomically and
+// with one fsync, or not at all. A Tx is valid only inside the function
+// given to Update.
 //
-// Any failed ledger write poisons the Tx: Update then rolls everything back
-// and returns the error, even if the function ignored it.
+// Any failed write, the ledger's or the caller's through KV, poisons the
+// Tx: Update then rolls everything back and returns the error, even if the
+// function ignored it.
 type Tx struct {
 	btx   *bolt.Tx
 	st    state
@@ -436,8 +438,9 @@ type BatchResult struct {
 // opts.RaftIndex is set it must be above the last applied index, and it is
 // recorded as applied in the same transaction, so a restart never applies
 // a Raft entry twice. extra, when not nil, runs in the same transaction
-// after the append (the FSM writes its own state there).
-func (s *Store) AppendBatch(events []event.Event, opts AppendOptions, extra func(tx *bolt.Tx) error) (BatchResult, error) {
+// after the append (a caller writes its own buckets there, through
+// tx.KV).
+func (s *Store) AppendBatch(events []event.Event, opts AppendOptions, extra func(tx *Tx) error) (BatchResult, error) {
 	var res BatchResult
 	head, err := s.Update(func(tx *Tx) error {
 		if opts.RaftIndex != 0 {
@@ -453,7 +456,7 @@ func (s *Store) AppendBatch(events []event.Event, opts AppendOptions, extra func
 			return err
 		}
 		if extra != nil {
-			return extra(tx.Bolt())
+			return extra(tx)
 		}
 		return nil
 	})

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/ledger/checkpoint"
@@ -42,7 +41,7 @@ type ledgerReader interface {
 
 // ledgerWriter is what the writing commands need.
 type ledgerWriter interface {
-	AppendBatch(events []event.Event, opts ledger.AppendOptions, extra func(*bolt.Tx) error) (ledger.BatchResult, error)
+	AppendBatch(events []event.Event, opts ledger.AppendOptions, extra func(*ledger.Tx) error) (ledger.BatchResult, error)
 	Import(r io.Reader) (ledger.ImportResult, error)
 	SignHead(origin string, now int64, signer *checkpoint.Signer) (ledger.CheckpointRecord, error)
 }

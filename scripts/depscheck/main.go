@@ -17,19 +17,21 @@ import (
 const module = "github.com/cnv-project/cnv/"
 
 // core is the replicated core and everything below it.
-var core = []string{"cluster", "fsm", "ledger", "runtime"}
+var core = []string{"cluster", "fsm", "ledger", "kv", "runtime"}
 
 // layers maps a path prefix to the layers it may import (besides itself).
 // The SDK (client, wire) and the fault injector (jepsen) stay apart from
 // the server: a user's program or the suite never links the cluster.
 var layers = map[string][]string{
-	"runtime":        nil,
-	"wire":           {"runtime"},
-	"client":         {"wire", "runtime"},
-	"bench":          {"client", "wire", "runtime"},
-	"ledger":         {"runtime"},
-	"fsm":            {"ledger", "runtime"},
-	"cluster":        {"fsm", "ledger", "runtime"},
+	"runtime": nil,
+	"wire":    {"runtime"},
+	"client":  {"wire", "runtime"},
+	"bench":   {"client", "wire", "runtime"},
+	// kv is the storage layer under the ledger and the FSM's state.
+	"kv":             nil,
+	"ledger":         {"kv", "runtime"},
+	"fsm":            {"ledger", "kv", "runtime"},
+	"cluster":        {"fsm", "ledger", "kv", "runtime"},
 	"hot/proto":      {"runtime"},
 	"hot/server":     {"hot/proto", "runtime"},
 	"hot/client":     {"hot/proto", "client", "wire", "runtime"},
@@ -41,7 +43,7 @@ var layers = map[string][]string{
 	// httpapi's tests also start edge nodes, until internal/testcluster.
 	"httpapi":              append([]string{"forward", "peer", "client", "wire", "metrics", "internal/httpx", "edge"}, core...),
 	"edge":                 {"forward", "peer", "client", "wire", "internal/httpx", "cluster/gossip", "runtime"},
-	"internal/testcluster": {"httpapi", "forward", "peer", "edge", "hot", "client", "wire", "metrics", "cluster", "fsm", "ledger", "runtime"},
+	"internal/testcluster": {"httpapi", "forward", "peer", "edge", "hot", "client", "wire", "metrics", "cluster", "fsm", "ledger", "kv", "runtime"},
 	// transport is being split into the role packages above.
 	"transport": append([]string{"client", "wire", "peer", "forward", "httpapi"}, core...),
 	"cmd":       {"*"},
