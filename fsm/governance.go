@@ -49,9 +49,7 @@ func (a *applier) governance(c *Invoke, path capability.Path) (func(), error) {
 }
 
 func (a *applier) setPolicy(c *Invoke, set *policy.Set) {
-	if err := a.tx.Bolt().Bucket(bucketMeta).Put(keyPolicy, c.Invocation.Payload); err != nil {
-		panic(err)
-	}
+	must(a.st.SetPolicy(c.Invocation.Payload))
 	old := a.w.policy
 	a.w.setPolicy(set)
 	a.appendEvents(event.Event{Actor: string(c.Invoker), Data: event.PolicyChanged{
@@ -84,7 +82,7 @@ func parsePrincipal(payload []byte) (principal.Principal, error) {
 }
 
 func (a *applier) registerPrincipal(c *Invoke, p principal.Principal) {
-	a.put(bucketPrincipals, []byte(p.KeyID), p)
+	must(a.st.PutPrincipal(p))
 	a.w.putPrincipal(p)
 	a.appendEvents(event.Event{Actor: p.AgentID, Tenant: p.Tenant,
 		Data: event.PrincipalRegistered{Principal: p}, Metadata: map[string]string{"registered_by": string(c.Invoker)}})
@@ -102,17 +100,7 @@ func (a *applier) prepareRegister(c *Invoke) (func(), error) {
 		return nil, err
 	}
 	return func() {
-		btx := a.tx.Bolt()
-		seq := getU64(btx, bucketMeta, keyCapSeq) + 1
-		if err := putU64(btx, bucketMeta, keyCapSeq, seq); err != nil {
-			panic(err)
-		}
-		if err := btx.Bucket(bucketCaps).Put(u64key(seq), c.Invocation.Payload); err != nil {
-			panic(err)
-		}
-		if err := putU64(btx, bucketMeta, keyRegistryIdx, a.raftIndex); err != nil {
-			panic(err)
-		}
+		must(a.st.AddCapabilityFile(c.Invocation.Payload, a.raftIndex))
 		a.w.registry, a.w.registryDirty, a.w.registryIndex = trial, true, a.raftIndex
 		for _, fc := range file.Capabilities {
 			n := fc.Node()

@@ -10,7 +10,7 @@ import (
 
 // view runs fn on a read transaction of the ledger's buckets.
 func (s *Store) view(fn func(r *reader) error) error {
-	return s.View(func(tx *bolt.Tx) (err error) {
+	return s.boltView(func(tx *bolt.Tx) (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				ce, ok := p.(missingBucket)

@@ -227,11 +227,6 @@ func (s *Store) Head() Head { return *s.head.Load() }
 // AppliedIndex is the last Raft index recorded as applied.
 func (s *Store) AppliedIndex() uint64 { return s.head.Load().AppliedIndex }
 
-// View runs fn in a read-only bbolt transaction on a consistent snapshot of
-// the whole file (ledger and FSM buckets). The transaction must not escape
-// fn; byte slices read from it are valid only inside fn.
-func (s *Store) View(fn func(tx *bolt.Tx) error) error { return s.boltView(fn) }
-
 // boltView runs fn in a read-only bbolt transaction on a consistent
 // snapshot of the whole file. The transaction must not escape fn; byte
 // slices read from it are valid only inside fn.

@@ -208,7 +208,7 @@ func TestReadOnlyEmptyFile(t *testing.T) {
 func TestMissingBucketIsCorrupt(t *testing.T) {
 	s := openTest(t)
 	mustAppend(t, s, AppendOptions{Time: t0}, decision("a", "t", "user.read", "allow", ""))
-	if _, err := s.Update(func(tx *Tx) error { return tx.Bolt().DeleteBucket(indexDefs[idxActor].bucket) }); err != nil {
+	if _, err := s.Update(func(tx *Tx) error { return tx.btx.DeleteBucket(indexDefs[idxActor].bucket) }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Query(Query{Actor: "a"}); !errors.Is(err, ErrCorrupt) {

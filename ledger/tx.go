@@ -134,10 +134,6 @@ func newTx(btx *bolt.Tx, st state) (*Tx, error) {
 	return t, nil
 }
 
-// Bolt is the underlying bbolt transaction, for the caller's own buckets.
-// Buckets named "ledger.*" belong to the ledger and must not be touched.
-func (t *Tx) Bolt() *bolt.Tx { return t.btx }
-
 // Size is the number of events including those appended in this Tx.
 func (t *Tx) Size() uint64 { return t.st.size }
 

@@ -71,7 +71,7 @@ func ptr(i uint64) *uint64 { return &i }
 // with its index. It reads one consistent snapshot.
 func (s *Store) Verify(opts VerifyOptions) (*VerifyReport, error) {
 	rep := &VerifyReport{}
-	err := s.View(func(tx *bolt.Tx) (err error) {
+	err := s.boltView(func(tx *bolt.Tx) (err error) {
 		defer func() {
 			if p := recover(); p != nil { // bbolt panics on some page corruption
 				rep.add(nil, "structure", "reading the file failed: %v", p)

@@ -56,7 +56,7 @@ func commandFor(i int) string {
 // or a bad disk would.
 func rawUpdate(t *testing.T, s *Store, fn func(tx *bolt.Tx) error) {
 	t.Helper()
-	if _, err := s.Update(func(tx *Tx) error { return fn(tx.Bolt()) }); err != nil {
+	if _, err := s.Update(func(tx *Tx) error { return fn(tx.btx) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -96,7 +96,7 @@ func TestVerifyEveryByteOfAnEvent(t *testing.T) {
 	fillLedger(t, s, 9)
 	const victim = 5
 	var orig []byte
-	s.View(func(tx *bolt.Tx) error {
+	s.boltView(func(tx *bolt.Tx) error {
 		orig = append([]byte(nil), tx.Bucket(bucketEvents).Get(u64(victim))...)
 		return nil
 	})
