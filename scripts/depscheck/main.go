@@ -21,16 +21,21 @@ var core = []string{"cluster", "fsm", "ledger", "kv", "runtime"}
 
 // layers maps a path prefix to the layers it may import (besides itself).
 // The SDK (client, wire) and the fault injector (jepsen) stay apart from
-// the server: a user's program or the suite never links the cluster.
+// the server: a user's program or the suite never links the cluster. kv is
+// the storage layer under the ledger and the FSM's state; the ledger's event
+// schema knows no storage, replay only reads the Merkle log, and the
+// replicated state's store knows kv, not the ledger or the FSM.
 var layers = map[string][]string{
-	"runtime": nil,
-	"wire":    {"runtime"},
-	"client":  {"wire", "runtime"},
-	"bench":   {"client", "wire", "runtime"},
-	// kv is the storage layer under the ledger and the FSM's state.
+	"runtime":        nil,
+	"wire":           {"runtime"},
+	"client":         {"wire", "runtime"},
+	"bench":          {"client", "wire", "runtime"},
 	"kv":             nil,
 	"ledger":         {"kv", "runtime"},
+	"ledger/event":   {"runtime"},
+	"ledger/replay":  {"ledger", "runtime"},
 	"fsm":            {"ledger", "kv", "runtime"},
+	"fsm/state":      {"kv", "runtime"},
 	"cluster":        {"fsm", "ledger", "kv", "runtime"},
 	"hot/proto":      {"runtime"},
 	"hot/server":     {"hot/proto", "runtime"},
@@ -43,7 +48,7 @@ var layers = map[string][]string{
 	// httpapi's tests also start edge nodes, until internal/testcluster.
 	"httpapi":              append([]string{"forward", "peer", "client", "wire", "metrics", "internal/httpx", "edge"}, core...),
 	"edge":                 {"forward", "peer", "client", "wire", "internal/httpx", "cluster/gossip", "runtime"},
-	"internal/testcluster": {"httpapi", "forward", "peer", "edge", "hot", "client", "wire", "metrics", "cluster", "fsm", "ledger", "kv", "runtime"},
+	"internal/testcluster": {"httpapi", "forward", "peer", "edge", "hot", "client", "wire", "metrics", "cluster", "fsm", "ledger", "runtime"},
 	// transport is being split into the role packages above.
 	"transport": append([]string{"client", "wire", "peer", "forward", "httpapi"}, core...),
 	"cmd":       {"*"},
