@@ -7,8 +7,8 @@ import (
 )
 
 // Buckets owned by the ledger. Every one is a top-level bucket whose name
-// starts with "ledger."; the FSM keeps its own state in the same file under
-// other names.
+// starts with "ledger."; callers keep their own data in the same file under
+// other namespaces (kv.go; the FSM's state is "fsm.*").
 //
 //	ledger.meta         format version, size, applied Raft index, last
 //	                    event time, last checkpoint event, policy hash

@@ -13,7 +13,8 @@ import (
 // state), in bbolt buckets of their own named by a namespace prefix. A
 // caller reads and writes them through a kv.Tx, never through bbolt: in
 // a ledger transaction (Tx.KV), so that they commit with the ledger's own
-// writes, or alone (Store.KV).
+// writes, or alone (Store.KV). Callers' namespaces must not be prefixes of
+// one another ("fsm." and "fsm.x." would share buckets).
 
 // ErrNamespace is a namespace that is malformed or that is the ledger's.
 var ErrNamespace = fmt.Errorf("ledger: a namespace ends in '.' and is not %q", ledgerNamespace)

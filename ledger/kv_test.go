@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -124,5 +125,15 @@ func TestKVCommitsWithTheLedger(t *testing.T) {
 	}
 	if n, _ := s.Count(Query{}); n != 1 {
 		t.Fatalf("%d events after rollbacks", n)
+	}
+}
+
+// Every bucket the ledger creates is in its namespace, so no caller's
+// namespace can reach one.
+func TestLedgerBucketsAreInItsNamespace(t *testing.T) {
+	for _, b := range allBuckets() {
+		if !strings.HasPrefix(string(b), ledgerNamespace) {
+			t.Errorf("bucket %q is outside %q", b, ledgerNamespace)
+		}
 	}
 }
