@@ -3,15 +3,20 @@ package fsm
 import (
 	"fmt"
 
+	"github.com/cnv-project/cnv/fsm/state"
 	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
 
-// applier applies the commands of one entry inside the batch's transaction.
+// applier applies the commands of one entry inside the batch's transaction:
+// ledger events through tx, replicated state through st, both committed
+// together.
 type applier struct {
 	f         *FSM
 	tx        *ledger.Tx
+	st        *state.Writer
 	w         *work
 	raftIndex uint64
 	now       int64
@@ -39,18 +44,12 @@ func (a *applier) apply(c *Command) Result {
 
 // appendEvents appends events at the entry's Raft index and time. A failure
 // poisons the transaction, and ApplyBatch then stops the node.
-func (a *applier) appendEvents(evs ...ledger.Event) []ledger.Appended {
+func (a *applier) appendEvents(evs ...event.Event) []ledger.Appended {
 	out, err := a.tx.Append(ledger.AppendOptions{RaftIndex: a.raftIndex, Time: a.now}, evs...)
 	if err != nil {
 		panic(fmt.Sprintf("fsm: ledger append at raft index %d: %v", a.raftIndex, err))
 	}
 	return out
-}
-
-func (a *applier) put(bucket, key []byte, v any) {
-	if err := putValue(a.tx.Bolt(), bucket, key, v); err != nil {
-		panic(fmt.Sprintf("fsm: write %s: %v", bucket, err))
-	}
 }
 
 // bootstrap registers the admin keys of a new cluster. It applies once; a
@@ -59,21 +58,18 @@ func (a *applier) bootstrap(b *Bootstrap) Result {
 	if a.w.bootstrapped {
 		return Result{Time: a.now}
 	}
-	btx := a.tx.Bolt()
 	for _, pub := range b.AdminKeys {
 		p := principal.New(pub, "admin-"+string(principal.IDOf(pub))[2:10], principal.Human, principal.DefaultTenant)
 		p.Admin = true
 		if err := p.Validate(); err != nil {
 			return Result{Err: renderErr(err)}
 		}
-		a.put(bucketPrincipals, []byte(p.KeyID), p)
+		must(a.st.PutPrincipal(p))
 		a.w.putPrincipal(p)
-		a.appendEvents(ledger.Event{Actor: p.AgentID, Tenant: p.Tenant,
-			Data: ledger.PrincipalRegistered{Principal: p}})
+		a.appendEvents(event.Event{Actor: p.AgentID, Tenant: p.Tenant,
+			Data: event.PrincipalRegistered{Principal: p}})
 	}
-	if err := btx.Bucket(bucketMeta).Put(keyBootstrapped, []byte{1}); err != nil {
-		panic(err)
-	}
+	must(a.st.SetBootstrapped())
 	a.w.bootstrapped = true
 	return Result{Time: a.now}
 }
@@ -92,9 +88,9 @@ func (a *applier) node(n *Node) Result {
 		old.RaftAddr == n.RaftAddr && old.Voter == n.Voter && old.GossipAddr == n.GossipAddr {
 		return Result{Time: a.now}
 	}
-	a.put(bucketNodes, []byte(n.ID), n)
+	must(a.st.PutNode(*n))
 	a.w.putNode(*n)
-	ap := a.appendEvents(ledger.Event{Actor: n.ID, Data: ledger.NodeJoined{
+	ap := a.appendEvents(event.Event{Actor: n.ID, Data: event.NodeJoined{
 		NodeID: n.ID, KeyID: n.KeyID, PublicKey: n.PublicKey, Address: n.APIAddr, Voter: n.Voter}})
 	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash}
 }
@@ -103,10 +99,8 @@ func (a *applier) nodeLeft(n *NodeLeft) Result {
 	if _, ok := a.w.nodes[n.ID]; !ok {
 		return Result{Time: a.now}
 	}
-	if err := a.tx.Bolt().Bucket(bucketNodes).Delete([]byte(n.ID)); err != nil {
-		panic(err)
-	}
+	must(a.st.DeleteNode(n.ID))
 	a.w.deleteNode(n.ID)
-	ap := a.appendEvents(ledger.Event{Actor: n.ID, Data: ledger.NodeLeft{NodeID: n.ID, Reason: n.Reason}})
+	ap := a.appendEvents(event.Event{Actor: n.ID, Data: event.NodeLeft{NodeID: n.ID, Reason: n.Reason}})
 	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash}
 }

@@ -76,18 +76,6 @@ type Bootstrap struct {
 	AdminKeys []ed25519.PublicKey `json:"admin_keys"`
 }
 
-// Node is a cluster member's record.
-type Node struct {
-	ID        string            `json:"node_id"`
-	RaftAddr  string            `json:"raft_addr"`
-	APIAddr   string            `json:"api_addr"`
-	PublicKey ed25519.PublicKey `json:"public_key"`
-	KeyID     principal.KeyID   `json:"key_id"`
-	Voter     bool              `json:"voter,omitempty"`
-	// GossipAddr is the node's memberlist address ("" without gossip).
-	GossipAddr string `json:"gossip_addr,omitempty"`
-}
-
 // NodeLeft records a member leaving.
 type NodeLeft struct {
 	ID     string `json:"node_id"`

@@ -1,13 +1,20 @@
 // Package fsm is cnv's Raft state machine. It decodes versioned command
 // envelopes and applies them deterministically to one bbolt file shared with
 // the governance ledger: every applied Raft entry — or every batch of
-// entries raft hands to ApplyBatch — is one bbolt write transaction that
+// entries raft hands to ApplyBatch — is one ledger write transaction that
 // appends the ledger events, updates the replicated state (principals and
 // admin keys, the policy set, the capability registry, delegation links with
 // their use counters and revocations, node records, the bounded request-id
-// table, hot-path quota leases) and records the last applied Raft index. A restart therefore never
-// applies an entry twice (entries at or below the recorded index are
-// skipped), and a snapshot is a consistent copy of the file.
+// table, hot-path quota leases) and records the last applied Raft index. A
+// restart therefore never applies an entry twice (entries at or below the
+// recorded index are skipped), and a snapshot is a consistent copy of the
+// file.
+//
+// The replicated state is package fsm/state, a typed store kept in its
+// namespace of the ledger's file and written through the batch's ledger
+// transaction (ledger.Tx.KV), so the events and the state of a batch
+// commit together or not at all: a crash never leaves them at different
+// Raft indexes. fsm decides; state stores.
 //
 // Every entry is framed with a CRC-32C of its body (Envelope.Encode,
 // CheckEntry); an entry that fails it stops the node rather than letting
@@ -17,7 +24,10 @@
 //
 // Apply never reads the wall clock, randomness or Go map iteration order:
 // the leader stamps each envelope with a time, clamped here to never go
-// backwards, and every time check uses it.
+// backwards, and every time check uses it. testdata/*.txt replays policy,
+// delegation, max_uses and request-id scenarios through Apply and checks
+// every printed result (scenario_test.go).
 //
-// fsm knows nothing of the network. It imports ledger/ and runtime/ only.
+// fsm knows nothing of the network. It imports fsm/state, ledger,
+// ledger/event and runtime/ only.
 package fsm

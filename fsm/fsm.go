@@ -8,8 +8,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	bolt "go.etcd.io/bbolt"
 
+	"github.com/cnv-project/cnv/fsm/state"
 	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/runtime/graph"
 	"github.com/cnv-project/cnv/runtime/policy"
@@ -21,6 +21,9 @@ import (
 // be called concurrently with them.
 type FSM struct {
 	store *ledger.Store
+	// state is the replicated state in its namespace of the store's file,
+	// for reads outside Apply (Apply writes it in the ledger's Tx).
+	state *state.Store
 	log   hclog.Logger
 	view  atomic.Pointer[View]
 	// lastTime is the latest envelope time applied, for clamping.
@@ -38,7 +41,11 @@ func New(store *ledger.Store, log hclog.Logger) (*FSM, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	f := &FSM{store: store, log: log}
+	db, err := store.KV(state.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	f := &FSM{store: store, state: state.New(db), log: log}
 	if err := f.reload(); err != nil {
 		return nil, err
 	}
@@ -56,11 +63,8 @@ func (f *FSM) AppliedIndex() uint64 { return f.store.AppliedIndex() }
 
 // reload rebuilds the view from the store (on open and after Restore).
 func (f *FSM) reload() error {
-	if _, err := f.store.Update(func(tx *ledger.Tx) error { return ensureBuckets(tx.Bolt()) }); err != nil {
-		return err
-	}
 	v := &View{Nodes: map[string]Node{}, Principals: map[principal.KeyID]principal.Principal{}}
-	err := f.store.View(func(tx *bolt.Tx) error { return loadView(tx, v) })
+	err := f.state.View(func(r *state.Reader) error { return loadView(r, v) })
 	if err != nil {
 		return err
 	}
@@ -75,54 +79,48 @@ func (f *FSM) reload() error {
 	return nil
 }
 
-func loadView(tx *bolt.Tx, v *View) error {
-	v.Bootstrapped = tx.Bucket(bucketMeta).Get(keyBootstrapped) != nil
+func loadView(r *state.Reader, v *View) error {
+	v.Bootstrapped = r.Bootstrapped()
 	v.Policy = policy.AdminOnly()
-	if raw := tx.Bucket(bucketMeta).Get(keyPolicy); raw != nil {
+	if raw := r.Policy(); raw != nil {
 		s, err := policy.Parse(raw)
 		if err != nil {
 			return fmt.Errorf("fsm: stored policy: %w", err)
 		}
 		v.Policy = s
 	}
-	err := tx.Bucket(bucketPrincipals).ForEach(func(k, raw []byte) error {
-		var p principal.Principal
-		if _, err := getValue(tx, bucketPrincipals, k, &p); err != nil {
-			return err
-		}
+	err := r.Principals(func(p principal.Principal) error {
 		v.Principals[p.KeyID] = p
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	err = tx.Bucket(bucketNodes).ForEach(func(k, raw []byte) error {
-		var n Node
-		if _, err := getValue(tx, bucketNodes, k, &n); err != nil {
-			return err
-		}
+	err = r.Nodes(func(n Node) error {
 		v.Nodes[n.ID] = n
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	v.RegistryIndex = getU64(tx, bucketMeta, keyRegistryIdx)
-	v.Registry, err = loadRegistry(tx)
+	v.RegistryIndex = r.RegistryIndex()
+	v.Registry, err = loadRegistry(r)
 	return err
 }
 
 // loadRegistry rebuilds the capability registry: the built-in capabilities,
 // then every registered file in the order it was applied.
-func loadRegistry(tx *bolt.Tx) (*graph.Registry, error) {
+func loadRegistry(r *state.Reader) (*graph.Registry, error) {
 	reg, err := builtinRegistry()
 	if err != nil {
 		return nil, err
 	}
-	err = tx.Bucket(bucketCaps).ForEach(func(k, raw []byte) error {
+	n := 0
+	err = r.CapabilityFiles(func(raw []byte) error {
+		n++
 		file, err := graph.ParseFile(raw)
 		if err != nil {
-			return fmt.Errorf("fsm: stored capability file %x: %w", k, err)
+			return fmt.Errorf("fsm: stored capability file %d: %w", n, err)
 		}
 		return reg.Merge(file)
 	})
@@ -145,12 +143,17 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	lastTime := f.lastTime
 	var lastIndex uint64
 	_, err := f.store.Update(func(tx *ledger.Tx) error {
+		kvtx, err := tx.KV(state.Namespace)
+		if err != nil {
+			return err
+		}
+		st := state.NewWriter(kvtx) // the state's writes commit with the ledger's
 		for i, l := range logs {
 			if l.Index <= tx.AppliedIndex() {
 				continue // applied before a restart
 			}
 			if l.Type == raft.LogCommand {
-				res, t := f.applyEntry(tx, w, l, lastTime)
+				res, t := f.applyEntry(tx, st, w, l, lastTime)
 				out[i], lastTime = res, t
 			}
 			if err := tx.SetAppliedIndex(l.Index); err != nil {
@@ -178,7 +181,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 // applyEntry decodes one command entry and applies its commands. A
 // malformed entry is logged and answered with an error per entry; it
 // changes nothing (every node rejects it identically).
-func (f *FSM) applyEntry(tx *ledger.Tx, w *work, l *raft.Log, lastTime int64) ([]Result, int64) {
+func (f *FSM) applyEntry(tx *ledger.Tx, st *state.Writer, w *work, l *raft.Log, lastTime int64) ([]Result, int64) {
 	env, err := DecodeEnvelope(l.Data)
 	if errors.Is(err, ErrCorruptEntry) {
 		f.log.Error("raft entry is damaged on this node's disk; stopping rather than diverging", "index", l.Index)
@@ -192,7 +195,7 @@ func (f *FSM) applyEntry(tx *ledger.Tx, w *work, l *raft.Log, lastTime int64) ([
 	if t < lastTime {
 		t = lastTime // the leader's stamp never goes backwards
 	}
-	a := &applier{f: f, tx: tx, w: w, raftIndex: l.Index, now: t}
+	a := &applier{f: f, tx: tx, st: st, w: w, raftIndex: l.Index, now: t}
 	results := make([]Result, len(env.Commands))
 	for i := range env.Commands {
 		results[i] = a.apply(&env.Commands[i])

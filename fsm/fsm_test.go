@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
@@ -134,7 +135,7 @@ func TestBootstrapAndAdminOnlyPolicy(t *testing.T) {
 		t.Fatalf("denial not ledgered: size %d index %d", h.store.Head().Size, r.LedgerIndex)
 	}
 	ev, err := h.store.Event(r.LedgerIndex)
-	if err != nil || ev.Data.(ledger.PolicyDecision).Result.Decision != policy.Deny {
+	if err != nil || ev.Data.(event.PolicyDecision).Result.Decision != policy.Deny {
 		t.Fatalf("%+v %v", ev, err)
 	}
 }
@@ -434,4 +435,71 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A batch commits the ledger events and the replicated state of all its
+// entries in one transaction: when applying stops the node partway (here
+// a damaged second entry), neither the first entry's events nor its state
+// changes (a principal, link charges, a request id) are kept, and both
+// stay at the same applied index.
+func TestBatchIsAtomic(t *testing.T) {
+	h := newHarness(t)
+	h.adminInvoke(CapCapabilityRegister, []byte(capsFile))
+	h.adminInvoke(CapPolicySet, []byte(agentPolicy))
+	alice, _ := newPrincipal(t, "alice", principal.Human, "acme")
+	h.register(alice)
+	bob, _ := newPrincipal(t, "bob", principal.Agent, "acme")
+	links := chain(t, []principal.KeyID{alice.KeyID, h.adminID}, 5, "user.*")
+	before, applied := h.store.Head(), h.f.AppliedIndex()
+
+	doc, _ := json.Marshal(principalDoc{PublicKey: bob.PublicKey, AgentID: bob.AgentID, AgentType: bob.AgentType, Tenant: bob.Tenant})
+	entry := func(cmds ...Command) []byte {
+		env := Envelope{Version: EnvelopeVersion, Time: h.now, Commands: cmds}
+		b, err := env.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	good := entry(
+		Command{Kind: KindInvoke, Invoke: &Invoke{Invoker: h.adminID, Invocation: invocation.Invocation{Capability: CapPrincipalRegister, Payload: doc, RequestID: "reg-bob"}}},
+		Command{Kind: KindInvoke, Invoke: &Invoke{Invoker: h.adminID, Invocation: invocation.Invocation{Capability: "user.read", RequestID: "read-1"}, Links: links}})
+	damaged := entry(Command{Kind: KindNodeLeft, NodeLeft: &NodeLeft{ID: "x"}})
+	damaged[len(damaged)-1] ^= 1
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("a damaged entry did not stop the node")
+			}
+		}()
+		h.f.ApplyBatch([]*raft.Log{
+			{Index: h.index + 1, Type: raft.LogCommand, Data: good},
+			{Index: h.index + 2, Type: raft.LogCommand, Data: damaged},
+		})
+	}()
+	check := func(when string) {
+		t.Helper()
+		if got := h.store.Head(); got.Size != before.Size || !bytes.Equal(got.Root, before.Root) || h.f.AppliedIndex() != applied {
+			t.Fatalf("%s: ledger moved: %+v, want %+v", when, got, before)
+		}
+		if _, ok := h.f.View().Principal(bob.KeyID); ok {
+			t.Fatalf("%s: bob registered", when)
+		}
+		if _, found, err := h.f.LinkStateOf(links[0].Hash); found || err != nil {
+			t.Fatalf("%s: link charged (%v %v)", when, found, err)
+		}
+	}
+	check("after the failed batch")
+	h.store.Close()
+	h.open()
+	check("after a restart")
+	// The good entry applies on its own, and its request id is new.
+	h.index++
+	r := h.f.Apply(&raft.Log{Index: h.index, Type: raft.LogCommand, Data: good}).([]Result)
+	if !r[0].Allowed() || r[0].Duplicate || !r[1].Allowed() || r[1].Duplicate {
+		t.Fatalf("%+v", r)
+	}
+	if _, ok := h.f.View().Principal(bob.KeyID); !ok {
+		t.Fatal("bob not registered")
+	}
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
@@ -43,19 +43,17 @@ func (a *applier) governance(c *Invoke, path capability.Path) (func(), error) {
 		reason, _ := inv.Arg("reason")
 		return func() { a.revoke(h, c.Invoker, reason) }, nil
 	case CapLedgerCheckpoint:
-		return func() { a.appendEvents(ledger.Event{Actor: string(c.Invoker), Data: ledger.Checkpoint{}}) }, nil
+		return func() { a.appendEvents(event.Event{Actor: string(c.Invoker), Data: event.Checkpoint{}}) }, nil
 	}
 	return nil, nil
 }
 
 func (a *applier) setPolicy(c *Invoke, set *policy.Set) {
-	if err := a.tx.Bolt().Bucket(bucketMeta).Put(keyPolicy, c.Invocation.Payload); err != nil {
-		panic(err)
-	}
+	must(a.st.SetPolicy(c.Invocation.Payload))
 	old := a.w.policy
 	a.w.setPolicy(set)
-	a.appendEvents(ledger.Event{Actor: string(c.Invoker), Data: ledger.PolicyChanged{
-		PolicyID: set.Hash(), Change: ledger.ChangeUpdated, ChangedBy: string(c.Invoker),
+	a.appendEvents(event.Event{Actor: string(c.Invoker), Data: event.PolicyChanged{
+		PolicyID: set.Hash(), Change: event.ChangeUpdated, ChangedBy: string(c.Invoker),
 		PolicyHash: set.Hash(), Version: set.Version()},
 		Metadata: map[string]string{"previous_policy_hash": old.Hash()}})
 }
@@ -84,10 +82,10 @@ func parsePrincipal(payload []byte) (principal.Principal, error) {
 }
 
 func (a *applier) registerPrincipal(c *Invoke, p principal.Principal) {
-	a.put(bucketPrincipals, []byte(p.KeyID), p)
+	must(a.st.PutPrincipal(p))
 	a.w.putPrincipal(p)
-	a.appendEvents(ledger.Event{Actor: p.AgentID, Tenant: p.Tenant,
-		Data: ledger.PrincipalRegistered{Principal: p}, Metadata: map[string]string{"registered_by": string(c.Invoker)}})
+	a.appendEvents(event.Event{Actor: p.AgentID, Tenant: p.Tenant,
+		Data: event.PrincipalRegistered{Principal: p}, Metadata: map[string]string{"registered_by": string(c.Invoker)}})
 }
 
 // prepareRegister merges a capability file into a copy of the registry, so
@@ -102,22 +100,12 @@ func (a *applier) prepareRegister(c *Invoke) (func(), error) {
 		return nil, err
 	}
 	return func() {
-		btx := a.tx.Bolt()
-		seq := getU64(btx, bucketMeta, keyCapSeq) + 1
-		if err := putU64(btx, bucketMeta, keyCapSeq, seq); err != nil {
-			panic(err)
-		}
-		if err := btx.Bucket(bucketCaps).Put(u64key(seq), c.Invocation.Payload); err != nil {
-			panic(err)
-		}
-		if err := putU64(btx, bucketMeta, keyRegistryIdx, a.raftIndex); err != nil {
-			panic(err)
-		}
+		must(a.st.AddCapabilityFile(c.Invocation.Payload, a.raftIndex))
 		a.w.registry, a.w.registryDirty, a.w.registryIndex = trial, true, a.raftIndex
 		for _, fc := range file.Capabilities {
 			n := fc.Node()
-			a.appendEvents(ledger.Event{Actor: string(c.Invoker), Capability: n.Path,
-				Data: ledger.CapabilityRegistered{Version: n.Version, ID: n.Ref().ID(), Effects: n.Effects,
+			a.appendEvents(event.Event{Actor: string(c.Invoker), Capability: n.Path,
+				Data: event.CapabilityRegistered{Version: n.Version, ID: n.Ref().ID(), Effects: n.Effects,
 					Digest: fmt.Sprintf("%x", sha256Sum(c.Invocation.Payload))}})
 		}
 	}, nil

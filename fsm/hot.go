@@ -3,9 +3,8 @@ package fsm
 import (
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
-	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/fsm/state"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/limits"
@@ -62,22 +61,8 @@ type HotReturn struct {
 
 // HotBatch is a node's hot-path accounting, ledgered as is.
 type HotBatch struct {
-	Batch ledger.HotPathBatch `json:"batch"`
+	Batch event.HotPathBatch `json:"batch"`
 }
-
-// hotLeaseRecord is an open lease in the replicated state.
-type hotLeaseRecord struct {
-	Node        string            `json:"node_id"`
-	Certificate string            `json:"certificate_id"`
-	Links       []delegation.Hash `json:"links"`
-	Leased      uint64            `json:"leased"`
-	Opened      int64             `json:"opened"`
-}
-
-var (
-	bucketHotLeases = []byte("fsm.hotleases") // lease id → hotLeaseRecord
-	keyHotLeaseN    = []byte("hot_leases_open")
-)
 
 func (l *HotLease) check() error {
 	switch {
@@ -103,29 +88,12 @@ func checkHotIDs(lease string, pairs ...string) error {
 	return nil
 }
 
-func (a *applier) hotBucket() *bolt.Bucket {
-	b, err := a.tx.Bolt().CreateBucketIfNotExists(bucketHotLeases)
-	if err != nil {
-		panic(fmt.Sprintf("fsm: create %s: %v", bucketHotLeases, err))
-	}
-	return b
-}
-
-func (a *applier) leaseRecord(id string) (hotLeaseRecord, bool) {
-	var r hotLeaseRecord
-	a.hotBucket()
-	found, err := getValue(a.tx.Bolt(), bucketHotLeases, []byte(id), &r)
+func (a *applier) leaseRecord(id string) (state.HotLease, bool) {
+	r, found, err := a.st.HotLease(id)
 	if err != nil {
 		panic(err)
 	}
 	return r, found
-}
-
-func (a *applier) addOpenLeases(delta int64) {
-	n := int64(getU64(a.tx.Bolt(), bucketMeta, keyHotLeaseN)) + delta
-	if err := putU64(a.tx.Bolt(), bucketMeta, keyHotLeaseN, uint64(max(n, 0))); err != nil {
-		panic(err)
-	}
 }
 
 // hotLease grants min(Want, what every limited link has left) uses and
@@ -138,23 +106,23 @@ func (a *applier) hotLease(l *HotLease) Result {
 	switch {
 	case !found && !l.First:
 		return Result{Err: renderErr(fmt.Errorf("%w: %s", ErrLeaseClosed, l.Lease))}
-	case !found && getU64(a.tx.Bolt(), bucketMeta, keyHotLeaseN) >= limits.MaxOpenHotLeases:
+	case !found && a.st.OpenHotLeases() >= limits.MaxOpenHotLeases:
 		return Result{Err: renderErr(fmt.Errorf("%w: %d", ErrTooManyLeases, limits.MaxOpenHotLeases))}
 	case !found:
-		rec = hotLeaseRecord{Node: l.Node, Certificate: l.Certificate, Links: l.Links, Opened: a.now}
+		rec = state.HotLease{Node: l.Node, Certificate: l.Certificate, Links: l.Links, Opened: a.now}
 	}
 	states, granted, err := a.leasable(rec.Links, l.Want)
 	if err != nil {
 		return Result{Err: renderErr(err)}
 	}
 	if !found {
-		a.addOpenLeases(1)
+		must(a.st.AddOpenHotLeases(1))
 	}
 	counts := a.shiftUses(states, int64(granted))
 	rec.Leased += granted
-	a.put(bucketHotLeases, []byte(l.Lease), rec)
-	ap := a.appendEvents(ledger.Event{Actor: rec.Node, Data: ledger.HotPathLease{NodeID: rec.Node, Lease: l.Lease,
-		Certificate: rec.Certificate, Op: ledger.LeaseGranted, Uses: granted, UseCounts: counts}})
+	must(a.st.PutHotLease(l.Lease, rec))
+	ap := a.appendEvents(event.Event{Actor: rec.Node, Data: event.HotPathLease{NodeID: rec.Node, Lease: l.Lease,
+		Certificate: rec.Certificate, Op: event.LeaseGranted, Uses: granted, UseCounts: counts}})
 	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash, UseCounts: counts, Leased: granted}
 }
 
@@ -185,8 +153,8 @@ func (a *applier) leasable(links []delegation.Hash, want uint64) ([]LinkState, u
 
 // shiftUses adds delta (negative: credits, never below zero) to every
 // link's use counter and returns the counters after.
-func (a *applier) shiftUses(states []LinkState, delta int64) []ledger.UseCount {
-	counts := make([]ledger.UseCount, len(states))
+func (a *applier) shiftUses(states []LinkState, delta int64) []event.UseCount {
+	counts := make([]event.UseCount, len(states))
 	for i := range states {
 		st := &states[i]
 		if delta >= 0 {
@@ -194,8 +162,8 @@ func (a *applier) shiftUses(states []LinkState, delta int64) []ledger.UseCount {
 		} else {
 			st.Uses -= min(uint64(-delta), st.Uses)
 		}
-		a.put(bucketLinks, st.Hash[:], *st)
-		counts[i] = ledger.UseCount{Link: st.Hash.String(), Used: st.Uses, Max: st.MaxUses}
+		must(a.st.PutLink(*st))
+		counts[i] = event.UseCount{Link: st.Hash.String(), Used: st.Uses, Max: st.MaxUses}
 	}
 	return counts
 }
@@ -222,19 +190,17 @@ func (a *applier) hotReturn(r *HotReturn) Result {
 		states[i] = st
 	}
 	counts := a.shiftUses(states, -int64(credit))
-	if err := a.hotBucket().Delete([]byte(r.Lease)); err != nil {
-		panic(err)
-	}
-	a.addOpenLeases(-1)
-	ap := a.appendEvents(ledger.Event{Actor: rec.Node, Data: ledger.HotPathLease{NodeID: rec.Node, Lease: r.Lease,
-		Certificate: rec.Certificate, Op: ledger.LeaseReturned, Uses: credit, Spent: spent, UseCounts: counts}})
+	must(a.st.DeleteHotLease(r.Lease))
+	must(a.st.AddOpenHotLeases(-1))
+	ap := a.appendEvents(event.Event{Actor: rec.Node, Data: event.HotPathLease{NodeID: rec.Node, Lease: r.Lease,
+		Certificate: rec.Certificate, Op: event.LeaseReturned, Uses: credit, Spent: spent, UseCounts: counts}})
 	return Result{Time: a.now, LedgerIndex: ap[0].Index, LeafHash: ap[0].LeafHash, UseCounts: counts}
 }
 
 // hotBatch ledgers a node's hot-path accounting after validating it (an
 // invalid event would poison the whole entry's transaction).
 func (a *applier) hotBatch(b *HotBatch) Result {
-	ev := ledger.Event{Actor: b.Batch.NodeID, Data: b.Batch}
+	ev := event.Event{Actor: b.Batch.NodeID, Data: b.Batch}
 	if err := ev.Validate(); err != nil {
 		return Result{Err: renderErr(fmt.Errorf("%w: %v", ErrBadHotCommand, err))}
 	}
@@ -245,8 +211,8 @@ func (a *applier) hotBatch(b *HotBatch) Result {
 // HotLeasesOpen is the number of open hot-path lease records.
 func (f *FSM) HotLeasesOpen() (uint64, error) {
 	var n uint64
-	err := f.store.View(func(tx *boltTx) error {
-		n = getU64(tx, bucketMeta, keyHotLeaseN)
+	err := f.state.View(func(r *state.Reader) error {
+		n = r.OpenHotLeases()
 		return nil
 	})
 	return n, err
@@ -256,13 +222,12 @@ func (f *FSM) HotLeasesOpen() (uint64, error) {
 // transaction; found[i] is false for a link the state has never seen.
 func (f *FSM) LinkStates(hs []delegation.Hash) (states []LinkState, found []bool, err error) {
 	states, found = make([]LinkState, len(hs)), make([]bool, len(hs))
-	err = f.store.View(func(tx *boltTx) error {
+	err = f.state.View(func(r *state.Reader) error {
 		for i, h := range hs {
-			ok, err := getValue(tx, bucketLinks, h[:], &states[i])
-			if err != nil {
+			var err error
+			if states[i], found[i], err = r.Link(h); err != nil {
 				return err
 			}
-			found[i] = ok
 		}
 		return nil
 	})
@@ -273,18 +238,10 @@ func (f *FSM) LinkStates(hs []delegation.Hash) (states []LinkState, found []bool
 // in key order.
 func (f *FSM) HotLeasesOf(node string) ([]string, error) {
 	var out []string
-	err := f.store.View(func(tx *boltTx) error {
-		b := tx.Bucket(bucketHotLeases)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, raw []byte) error {
-			var r hotLeaseRecord
-			if _, err := getValue(tx, bucketHotLeases, k, &r); err != nil {
-				return err
-			}
-			if r.Node == node {
-				out = append(out, string(k))
+	err := f.state.View(func(r *state.Reader) error {
+		return r.HotLeases(func(id string, l state.HotLease) error {
+			if l.Node == node {
+				out = append(out, id)
 			}
 			return nil
 		})

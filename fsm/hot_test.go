@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/invocation"
@@ -77,7 +78,7 @@ func TestHotLeaseGrantsWhatEveryLinkHasLeft(t *testing.T) {
 		t.Fatalf("lease beyond max_uses: %+v", r)
 	}
 	ev, err := h.store.Event(size - 1)
-	if err != nil || ev.Type() != ledger.TypeHotPathLease || ev.Data.(ledger.HotPathLease).Uses != 5 {
+	if err != nil || ev.Type() != event.TypeHotPathLease || ev.Data.(event.HotPathLease).Uses != 5 {
 		t.Fatalf("lease event: %+v %v", ev, err)
 	}
 	// Settle: 6 of the 9 leased were spent, 3 come back to every link.
@@ -86,7 +87,7 @@ func TestHotLeaseGrantsWhatEveryLinkHasLeft(t *testing.T) {
 		t.Fatalf("settle: %+v uses %d", r, h.uses(links[1]))
 	}
 	ev, _ = h.store.Event(r.LedgerIndex)
-	if p := ev.Data.(ledger.HotPathLease); p.Op != ledger.LeaseReturned || p.Uses != 3 || p.Spent != 6 {
+	if p := ev.Data.(event.HotPathLease); p.Op != event.LeaseReturned || p.Uses != 3 || p.Spent != 6 {
 		t.Fatalf("return event: %+v", p)
 	}
 	// Settling again, or leasing after settlement, changes nothing.
@@ -209,14 +210,14 @@ func TestHotLeasesNeverOvershoot(t *testing.T) {
 func TestHotBatchLedgered(t *testing.T) {
 	h := newHarness(t)
 	d := "cc00000000000000000000000000000000000000000000000000000000000000"
-	b := ledger.HotPathBatch{NodeID: "n1", Since: t0, Until: t0 + 5, Shards: []ledger.ShardCount{{Shard: 0, Count: 3}}, Total: 3,
-		Digest: d, Sessions: []ledger.HotPathSession{{Certificate: "cert_1", Number: 1, Count: 3, OK: 3, First: t0, Last: t0 + 5, Prev: d, Digest: d}}}
+	b := event.HotPathBatch{NodeID: "n1", Since: t0, Until: t0 + 5, Shards: []event.ShardCount{{Shard: 0, Count: 3}}, Total: 3,
+		Digest: d, Sessions: []event.HotPathSession{{Certificate: "cert_1", Number: 1, Count: 3, OK: 3, First: t0, Last: t0 + 5, Prev: d, Digest: d}}}
 	r := h.apply(Command{Kind: KindHotBatch, HotBatch: &HotBatch{Batch: b}})[0]
 	if r.Err != nil {
 		t.Fatalf("%+v", r)
 	}
 	ev, err := h.store.Event(r.LedgerIndex)
-	if err != nil || ev.Type() != ledger.TypeHotPathBatch || ev.Actor != "n1" {
+	if err != nil || ev.Type() != event.TypeHotPathBatch || ev.Actor != "n1" {
 		t.Fatalf("%+v %v", ev, err)
 	}
 	// An invalid batch is refused without poisoning the entry: the valid

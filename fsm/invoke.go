@@ -4,7 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 
-	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/fsm/state"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/codec"
@@ -13,21 +14,11 @@ import (
 	"github.com/cnv-project/cnv/runtime/principal"
 )
 
-// requestRecord is what the request-id table keeps: the digest of what was
-// asked, and the answer given.
-type requestRecord struct {
-	Digest string `json:"digest"`
-	Seq    uint64 `json:"seq"`
-	Result Result `json:"result"`
-}
-
 // invoke decides, charges and ledgers one invocation.
 func (a *applier) invoke(c *Invoke) Result {
 	inv := &c.Invocation
-	key := []byte(string(c.Invoker) + "/" + inv.RequestID)
 	digest := requestDigest(c)
-	var rec requestRecord
-	if found, err := getValue(a.tx.Bolt(), bucketRequests, key, &rec); err != nil {
+	if rec, found, err := state.Request[Result](&a.st.Reader, c.Invoker, inv.RequestID); err != nil {
 		panic(err)
 	} else if found {
 		if rec.Digest != digest {
@@ -40,7 +31,7 @@ func (a *applier) invoke(c *Invoke) Result {
 	if !ok {
 		return res // rejected: nothing ledgered, nothing remembered
 	}
-	a.remember(key, digest, res)
+	must(state.Remember(a.st, c.Invoker, inv.RequestID, digest, res, maxRequestIDs))
 	return res
 }
 
@@ -149,10 +140,10 @@ func (a *applier) baseResult(c *Invoke, ref capability.Ref, node graph.Node, jud
 func (a *applier) ledgerDecision(c *Invoke, res *Result, req *policy.Request) {
 	recorded := res.Policy
 	recorded.Decision, recorded.Reason = res.Decision, res.Reason
-	ev := ledger.Event{
+	ev := event.Event{
 		Actor: res.Judged.AgentID, Tenant: res.Tenant, Correlation: c.Invocation.CorrelationID,
 		Capability: res.Capability.Path,
-		Data: ledger.PolicyDecision{
+		Data: event.PolicyDecision{
 			Request: *req, Result: recorded,
 			Command: c.Invocation.CommandLine(), ArgsDigest: c.Invocation.ArgsDigest(),
 			RequestID: c.Invocation.RequestID, ChainLinks: res.Chain, UseCounts: res.UseCounts,
@@ -163,30 +154,4 @@ func (a *applier) ledgerDecision(c *Invoke, res *Result, req *policy.Request) {
 	}
 	ap := a.appendEvents(ev)
 	res.LedgerIndex, res.LeafHash = ap[0].Index, ap[0].LeafHash
-}
-
-// remember stores the answer under the request key and forgets the oldest
-// entry beyond limits.MaxRequestIDs, in log order.
-func (a *applier) remember(key []byte, digest string, res Result) {
-	btx := a.tx.Bolt()
-	seq := getU64(btx, bucketMeta, keyReqSeq) + 1
-	if err := putU64(btx, bucketMeta, keyReqSeq, seq); err != nil {
-		panic(err)
-	}
-	a.put(bucketRequests, key, requestRecord{Digest: digest, Seq: seq, Result: res})
-	if err := btx.Bucket(bucketReqOrder).Put(u64key(seq), key); err != nil {
-		panic(err)
-	}
-	if seq <= maxRequestIDs {
-		return
-	}
-	old := u64key(seq - maxRequestIDs)
-	if oldKey := btx.Bucket(bucketReqOrder).Get(old); oldKey != nil {
-		if err := btx.Bucket(bucketRequests).Delete(oldKey); err != nil {
-			panic(err)
-		}
-		if err := btx.Bucket(bucketReqOrder).Delete(old); err != nil {
-			panic(err)
-		}
-	}
 }

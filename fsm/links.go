@@ -3,7 +3,8 @@ package fsm
 import (
 	"fmt"
 
-	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/fsm/state"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/limits"
@@ -25,22 +26,6 @@ type Link struct {
 	MaxUses     uint64                 `json:"max_uses,omitempty"`
 }
 
-// LinkState is the replicated state of one link: uses charged and
-// revocation.
-type LinkState struct {
-	Hash      delegation.Hash `json:"hash"`
-	Issuer    principal.KeyID `json:"issuer,omitempty"`
-	Audience  principal.KeyID `json:"audience,omitempty"`
-	MaxUses   uint64          `json:"max_uses,omitempty"`
-	NotAfter  int64           `json:"not_after,omitempty"`
-	Uses      uint64          `json:"uses"`
-	FirstUsed int64           `json:"first_used,omitempty"`
-	Revoked   bool            `json:"revoked,omitempty"`
-	RevokedAt int64           `json:"revoked_at,omitempty"`
-	RevokedBy principal.KeyID `json:"revoked_by,omitempty"`
-	Reason    string          `json:"reason,omitempty"`
-}
-
 func linkHashes(links []Link) []string {
 	if len(links) == 0 {
 		return nil
@@ -53,8 +38,7 @@ func linkHashes(links []Link) []string {
 }
 
 func (a *applier) linkState(h delegation.Hash) (LinkState, bool) {
-	var st LinkState
-	found, err := getValue(a.tx.Bolt(), bucketLinks, h[:], &st)
+	st, found, err := a.st.Link(h)
 	if err != nil {
 		panic(err)
 	}
@@ -97,7 +81,7 @@ func (a *applier) checkChain(c *Invoke, path capability.Path, level capability.L
 
 // charge adds one use to every link of the chain, or to none when any link
 // would exceed its max_uses.
-func (a *applier) charge(links []Link) ([]ledger.UseCount, error) {
+func (a *applier) charge(links []Link) ([]event.UseCount, error) {
 	if len(links) == 0 {
 		return nil, nil
 	}
@@ -116,11 +100,11 @@ func (a *applier) charge(links []Link) ([]ledger.UseCount, error) {
 		}
 		states[i] = st
 	}
-	counts := make([]ledger.UseCount, len(links))
+	counts := make([]event.UseCount, len(links))
 	for i := range states {
 		states[i].Uses++
-		a.put(bucketLinks, states[i].Hash[:], states[i])
-		counts[i] = ledger.UseCount{Link: links[i].Hash.String(), Used: states[i].Uses, Max: links[i].MaxUses}
+		must(a.st.PutLink(states[i]))
+		counts[i] = event.UseCount{Link: links[i].Hash.String(), Used: states[i].Uses, Max: links[i].MaxUses}
 	}
 	return counts, nil
 }
@@ -136,8 +120,8 @@ func (a *applier) revoke(h delegation.Hash, by principal.KeyID, reason string) {
 		return
 	}
 	st.Revoked, st.RevokedAt, st.RevokedBy, st.Reason = true, a.now, by, reason
-	a.put(bucketLinks, h[:], st)
-	a.appendEvents(ledger.Event{Actor: string(by), Data: ledger.DelegationRevoked{
+	must(a.st.PutLink(st))
+	a.appendEvents(event.Event{Actor: string(by), Data: event.DelegationRevoked{
 		TokenID: h.String(), RevokedBy: string(by), Reason: reason}})
 }
 
@@ -145,9 +129,9 @@ func (a *applier) revoke(h delegation.Hash, by principal.KeyID, reason string) {
 func (f *FSM) LinkStateOf(h delegation.Hash) (LinkState, bool, error) {
 	var st LinkState
 	var found bool
-	err := f.store.View(func(tx *boltTx) error {
+	err := f.state.View(func(r *state.Reader) error {
 		var err error
-		found, err = getValue(tx, bucketLinks, h[:], &st)
+		st, found, err = r.Link(h)
 		return err
 	})
 	return st, found, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/policy"
@@ -17,13 +18,13 @@ type Result struct {
 	Err       *cnverr.Error `json:"error,omitempty"`
 	Duplicate bool          `json:"duplicate,omitempty"`
 
-	Decision    policy.Decision   `json:"decision,omitempty"`
-	Reason      string            `json:"reason,omitempty"`
-	Policy      policy.Result     `json:"policy"`
-	LedgerIndex uint64            `json:"ledger_index"`
-	LeafHash    ledger.Hash       `json:"leaf_hash,omitempty"`
-	Time        int64             `json:"time"`
-	UseCounts   []ledger.UseCount `json:"use_counts,omitempty"`
+	Decision    policy.Decision  `json:"decision,omitempty"`
+	Reason      string           `json:"reason,omitempty"`
+	Policy      policy.Result    `json:"policy"`
+	LedgerIndex uint64           `json:"ledger_index"`
+	LeafHash    ledger.Hash      `json:"leaf_hash,omitempty"`
+	Time        int64            `json:"time"`
+	UseCounts   []event.UseCount `json:"use_counts,omitempty"`
 	// Leased is the block a hot-path lease granted (KindHotLease).
 	Leased uint64 `json:"leased,omitempty"`
 

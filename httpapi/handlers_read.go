@@ -7,6 +7,7 @@ import (
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/internal/httpx"
 	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
@@ -51,10 +52,10 @@ func (s *Server) handleLedgerStatus(w http.ResponseWriter, r *http.Request) {
 // eventPage is wire.EventPage with the ledger's own event type (its JSON
 // form is the wire form).
 type eventPage struct {
-	Events []ledger.Event `json:"events"`
-	More   bool           `json:"more"`
-	Next   uint64         `json:"next,omitempty"`
-	Index  uint64         `json:"index"`
+	Events []event.Event `json:"events"`
+	More   bool          `json:"more"`
+	Next   uint64        `json:"next,omitempty"`
+	Index  uint64        `json:"index"`
 }
 
 func (s *Server) handleLedgerEvents(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +99,7 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, filters func(*
 func parseFilters(r *http.Request, q *ledger.Query) error {
 	v := r.URL.Query()
 	q.Actor, q.Tenant, q.Correlation = v.Get("actor"), v.Get("tenant"), v.Get("correlation_id")
-	q.Type, q.Decision = ledger.Type(v.Get("type")), policy.Decision(v.Get("decision"))
+	q.Type, q.Decision = event.Type(v.Get("type")), policy.Decision(v.Get("decision"))
 	if c := v.Get("capability"); c != "" {
 		p, err := capability.ParsePath(c)
 		if err != nil {

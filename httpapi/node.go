@@ -8,6 +8,7 @@ import (
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/fsm"
 	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/invocation"
 )
@@ -43,7 +44,7 @@ type State interface {
 type Ledger interface {
 	Head() ledger.Head
 	Query(q ledger.Query) (*ledger.Page, error)
-	Event(i uint64) (ledger.Event, error)
+	Event(i uint64) (event.Event, error)
 	InclusionProof(index, size uint64) (*ledger.InclusionProof, error)
 	ConsistencyProof(from, to uint64) (*ledger.ConsistencyProof, error)
 	Checkpoints() ([]ledger.CheckpointRecord, error)

@@ -11,12 +11,13 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 
 // benchEvent is a realistic PolicyDecision: one of 1000 agents in one of
 // 10 tenants invoking one of 50 capabilities.
-func benchEvent(i int) Event {
+func benchEvent(i int) event.Event {
 	d := policy.Allow
 	if i%5 == 0 {
 		d = policy.Deny
@@ -27,8 +28,8 @@ func benchEvent(i int) Event {
 	return e
 }
 
-func benchBatch(start, n int) []Event {
-	out := make([]Event, n)
+func benchBatch(start, n int) []event.Event {
+	out := make([]event.Event, n)
 	for i := range out {
 		out[i] = benchEvent(start + i)
 	}
@@ -49,7 +50,7 @@ func benchAppend(b *testing.B, opts Options) {
 	}
 	defer s.Close()
 	const n = 512
-	batches := make([][]Event, 64)
+	batches := make([][]event.Event, 64)
 	for i := range batches {
 		batches[i] = benchBatch(i*n, n)
 	}
@@ -69,7 +70,7 @@ func benchAppend(b *testing.B, opts Options) {
 // completed node handed to the store. One op is one event.
 func BenchmarkMerkleAppend(b *testing.B) {
 	e := benchEvent(1)
-	e.fillFromPayload()
+	e.Normalize()
 	raw, _ := e.MarshalCanonical()
 	rng := rangeFactory.NewEmptyRange(0)
 	var sink int

@@ -2,11 +2,13 @@ package ledger
 
 import (
 	"encoding/binary"
+
+	"github.com/cnv-project/cnv/ledger/event"
 )
 
 // Buckets owned by the ledger. Every one is a top-level bucket whose name
-// starts with "ledger."; the FSM keeps its own state in the same file under
-// other names.
+// starts with "ledger."; callers keep their own data in the same file under
+// other namespaces (kv.go; the FSM's state is "fsm.*").
 //
 //	ledger.meta         format version, size, applied Raft index, last
 //	                    event time, last checkpoint event, policy hash
@@ -53,7 +55,7 @@ const formatVersion = 1
 type indexDef struct {
 	name   string
 	bucket []byte
-	value  func(e *Event) string
+	value  func(e *event.Event) string
 }
 
 // Positions of the equality indexes in indexDefs.
@@ -68,12 +70,12 @@ const (
 )
 
 var indexDefs = [numIndexes]indexDef{
-	idxActor:       {"actor", []byte("ledger.idx.actor"), func(e *Event) string { return e.Actor }},
-	idxTenant:      {"tenant", []byte("ledger.idx.tenant"), func(e *Event) string { return e.Tenant }},
-	idxCorrelation: {"correlation", []byte("ledger.idx.correlation"), func(e *Event) string { return e.Correlation }},
-	idxCapability:  {"capability", []byte("ledger.idx.capability"), func(e *Event) string { return string(e.Capability) }},
-	idxType:        {"type", []byte("ledger.idx.type"), func(e *Event) string { return string(e.Type()) }},
-	idxDecision:    {"decision", []byte("ledger.idx.decision"), (*Event).Decision},
+	idxActor:       {"actor", []byte("ledger.idx.actor"), func(e *event.Event) string { return e.Actor }},
+	idxTenant:      {"tenant", []byte("ledger.idx.tenant"), func(e *event.Event) string { return e.Tenant }},
+	idxCorrelation: {"correlation", []byte("ledger.idx.correlation"), func(e *event.Event) string { return e.Correlation }},
+	idxCapability:  {"capability", []byte("ledger.idx.capability"), func(e *event.Event) string { return string(e.Capability) }},
+	idxType:        {"type", []byte("ledger.idx.type"), func(e *event.Event) string { return string(e.Type()) }},
+	idxDecision:    {"decision", []byte("ledger.idx.decision"), (*event.Event).Decision},
 }
 
 // allBuckets lists every bucket the ledger creates.

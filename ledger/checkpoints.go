@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/cnv-project/cnv/ledger/checkpoint"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
@@ -228,14 +229,14 @@ func (s *Store) Checkpoints() ([]CheckpointRecord, error) {
 // tree head and policy hash it records, stamped with the event's time. It
 // is a pure function of the event, so every node that applied the event
 // signs the same text.
-func CheckpointBody(origin string, e Event) (checkpoint.Body, error) {
-	p, ok := payloadValue(e.Data).(Checkpoint)
+func CheckpointBody(origin string, e event.Event) (checkpoint.Body, error) {
+	p, ok := event.PayloadValue(e.Data).(event.Checkpoint)
 	if !ok {
-		return checkpoint.Body{}, fmt.Errorf("%w: %s is not a Checkpoint event", ErrInvalidEvent, e.Type())
+		return checkpoint.Body{}, fmt.Errorf("%w: %s is not a Checkpoint event", event.ErrInvalidEvent, e.Type())
 	}
 	root, err := hex.DecodeString(p.Root)
 	if err != nil {
-		return checkpoint.Body{}, fmt.Errorf("%w: checkpoint root: %v", ErrInvalidEvent, err)
+		return checkpoint.Body{}, fmt.Errorf("%w: checkpoint root: %v", event.ErrInvalidEvent, err)
 	}
 	return checkpoint.Body{Origin: origin, Size: p.Size, Root: root, PolicyHash: p.PolicyHash, Time: e.Time}, nil
 }

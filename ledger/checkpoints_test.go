@@ -9,6 +9,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cnv-project/cnv/ledger/checkpoint"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 
@@ -116,10 +117,10 @@ func TestCheckpointFromEvent(t *testing.T) {
 	s := openTest(t)
 	hash := "bb00000000000000000000000000000000000000000000000000000000000000"
 	mustAppend(t, s, AppendOptions{Time: t0},
-		Event{Actor: "admin", Data: PolicyChanged{PolicyID: "main", Change: ChangeUpdated, ChangedBy: "admin", PolicyHash: hash}},
+		event.Event{Actor: "admin", Data: event.PolicyChanged{PolicyID: "main", Change: event.ChangeUpdated, ChangedBy: "admin", PolicyHash: hash}},
 		decision("a", "t", "user.read", policy.Allow, ""))
 	before := s.Head()
-	res := mustAppend(t, s, AppendOptions{Time: t0 + 5}, Event{Actor: "system", Data: Checkpoint{}})
+	res := mustAppend(t, s, AppendOptions{Time: t0 + 5}, event.Event{Actor: "system", Data: event.Checkpoint{}})
 	e, _ := s.Event(res.Events[0].Index)
 	for seed := byte(1); seed <= 3; seed++ {
 		body, err := CheckpointBody("cnv.test", e)
@@ -140,7 +141,7 @@ func TestCheckpointFromEvent(t *testing.T) {
 		t.Fatalf("%+v", cps)
 	}
 	verifyOK(t, s)
-	if _, err := CheckpointBody("o", decision("a", "t", "user.read", policy.Allow, "")); !errors.Is(err, ErrInvalidEvent) {
+	if _, err := CheckpointBody("o", decision("a", "t", "user.read", policy.Allow, "")); !errors.Is(err, event.ErrInvalidEvent) {
 		t.Fatalf("%v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/transparency-dev/merkle/proof"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 
@@ -51,7 +52,7 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 200; i++ {
-		batch := make([]Event, 1+i%150)
+		batch := make([]event.Event, 1+i%150)
 		for j := range batch {
 			batch[j] = decision("a", "t", "user.read", policy.Allow, "")
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 
@@ -36,7 +37,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	out := bufio.NewWriter(os.Stdout)
 	for i := 0; ; i++ {
-		batch := make([]Event, crashBatch)
+		batch := make([]event.Event, crashBatch)
 		for j := range batch {
 			batch[j] = withCorr(decision(fmt.Sprintf("agent-%d", j%7), "t", "user.read", policy.Allow, ""), fmt.Sprintf("b%d", i))
 		}

@@ -3,13 +3,9 @@ package ledger
 import "github.com/cnv-project/cnv/runtime/cnverr"
 
 // Sentinel errors. Callers test them with errors.Is; messages wrap them with
-// the specifics.
+// the specifics. Event validation and decoding fail with
+// event.ErrInvalidEvent and event.ErrDecode.
 var (
-	// ErrInvalidEvent: an event fails validation (unknown type, missing or
-	// oversize field, payload that does not match its type).
-	ErrInvalidEvent = cnverr.New(cnverr.InvalidInput, "invalid ledger event")
-	// ErrDecode: stored or imported bytes do not decode as an event.
-	ErrDecode = cnverr.New(cnverr.InvalidInput, "malformed ledger event")
 	// ErrSequence: an imported event's index, time or derived fields do not
 	// continue the ledger exactly.
 	ErrSequence = cnverr.New(cnverr.Conflict, "event does not continue the ledger")

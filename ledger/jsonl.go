@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
 
@@ -41,7 +42,7 @@ func (s *Store) Export(w io.Writer, from, to uint64) (uint64, error) {
 // its 1-based line number. Blank lines are skipped; a line longer than
 // limits.MaxImportLineBytes, malformed JSON or an invalid event stops the
 // read with an error naming the line.
-func ReadJSONL(r io.Reader, fn func(line int, e Event) error) error {
+func ReadJSONL(r io.Reader, fn func(line int, e event.Event) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for line := 1; ; line++ {
 		b, err := readLine(br)
@@ -54,7 +55,7 @@ func ReadJSONL(r io.Reader, fn func(line int, e Event) error) error {
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
-		var e Event
+		var e event.Event
 		if err := json.Unmarshal(b, &e); err != nil {
 			return fmt.Errorf("line %d: %w", line, asDecodeErr(err))
 		}
@@ -68,10 +69,10 @@ func ReadJSONL(r io.Reader, fn func(line int, e Event) error) error {
 }
 
 func asDecodeErr(err error) error {
-	if errors.Is(err, ErrDecode) {
+	if errors.Is(err, event.ErrDecode) {
 		return err
 	}
-	return fmt.Errorf("%w: %v", ErrDecode, err)
+	return fmt.Errorf("%w: %v", event.ErrDecode, err)
 }
 
 // readLine returns one line without its newline, refusing lines over the
@@ -82,7 +83,7 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 		chunk, err := br.ReadSlice('\n')
 		out = append(out, chunk...)
 		if len(out) > limits.MaxImportLineBytes {
-			return nil, fmt.Errorf("%w: line longer than %d bytes", ErrDecode, limits.MaxImportLineBytes)
+			return nil, fmt.Errorf("%w: line longer than %d bytes", event.ErrDecode, limits.MaxImportLineBytes)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
@@ -109,7 +110,7 @@ const importBatch = 1024
 // batches stay imported and the error names the failing line.
 func (s *Store) Import(r io.Reader) (ImportResult, error) {
 	var res ImportResult
-	var batch []Event
+	var batch []event.Event
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -125,7 +126,7 @@ func (s *Store) Import(r io.Reader) (ImportResult, error) {
 		res.Head, batch = h, batch[:0]
 		return nil
 	}
-	err := ReadJSONL(r, func(_ int, e Event) error {
+	err := ReadJSONL(r, func(_ int, e event.Event) error {
 		if skip, err := s.alreadyHas(e, uint64(len(batch))); err != nil || skip {
 			res.Skipped += boolN(skip)
 			return err
@@ -154,7 +155,7 @@ func boolN(b bool) uint64 {
 
 // alreadyHas reports whether e is already stored with identical bytes. An
 // event below the head that differs is a conflict.
-func (s *Store) alreadyHas(e Event, pending uint64) (bool, error) {
+func (s *Store) alreadyHas(e event.Event, pending uint64) (bool, error) {
 	size := s.Head().Size
 	if pending > 0 || e.Index >= size {
 		return false, nil

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 
@@ -42,7 +43,7 @@ func TestExportImportSameRoot(t *testing.T) {
 func TestImportResumes(t *testing.T) {
 	src := openTest(t)
 	for i := 0; i < 2500; i += 500 {
-		batch := make([]Event, 500)
+		batch := make([]event.Event, 500)
 		for j := range batch {
 			batch[j] = decision("a", "t", "user.read", policy.Allow, "")
 		}
@@ -72,12 +73,12 @@ func TestImportRejects(t *testing.T) {
 		want  error
 	}{
 		"gap":           {lines[1] + "\n", ErrSequence},
-		"bad json":      {"{nope\n", ErrDecode},
-		"unknown field": {strings.Replace(lines[0], `"actor"`, `"extra":1,"actor"`, 1), ErrDecode},
-		"unknown type":  {strings.Replace(lines[0], `"PolicyDecision"`, `"Nope"`, 1), ErrDecode},
-		"invalid event": {strings.Replace(lines[0], `"allow"`, `"maybe"`, 1), ErrInvalidEvent},
+		"bad json":      {"{nope\n", event.ErrDecode},
+		"unknown field": {strings.Replace(lines[0], `"actor"`, `"extra":1,"actor"`, 1), event.ErrDecode},
+		"unknown type":  {strings.Replace(lines[0], `"PolicyDecision"`, `"Nope"`, 1), event.ErrDecode},
+		"invalid event": {strings.Replace(lines[0], `"allow"`, `"maybe"`, 1), event.ErrInvalidEvent},
 		"time reversed": {lines[0] + "\n" + strings.Replace(lines[1], `"time":`+itoa(t0), `"time":1`, 1), ErrSequence},
-		"long line":     {strings.Repeat(" ", 5<<20), ErrDecode},
+		"long line":     {strings.Repeat(" ", 5<<20), event.ErrDecode},
 	} {
 		dst := openTest(t)
 		_, err := dst.Import(strings.NewReader(c.input))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/policy"
@@ -20,7 +21,7 @@ type Query struct {
 	Tenant      string          `json:"tenant,omitempty"`
 	Correlation string          `json:"correlation_id,omitempty"`
 	Capability  capability.Path `json:"capability,omitempty"`
-	Type        Type            `json:"type,omitempty"`
+	Type        event.Type      `json:"type,omitempty"`
 	Decision    policy.Decision `json:"decision,omitempty"`
 	// Since and Until bound the event time, inclusive, in Unix
 	// nanoseconds; 0 leaves that end open.
@@ -35,7 +36,7 @@ type Query struct {
 
 // Page is one page of query results.
 type Page struct {
-	Events []Event `json:"events"`
+	Events []event.Event `json:"events"`
 	// More reports whether further events match; Next (the last
 	// returned index + 1) is then the Start of the next page.
 	More bool   `json:"more"`
@@ -47,11 +48,11 @@ func (q *Query) check() error {
 		return fmt.Errorf("%w: limit %d (1 to %d)", ErrInvalidQuery, q.Limit, limits.MaxQueryLimit)
 	}
 	if q.Type != "" {
-		if _, err := ParseType(string(q.Type)); err != nil {
+		if _, err := event.ParseType(string(q.Type)); err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalidQuery, err)
 		}
 	}
-	if q.Decision != "" && !ValidDecision(q.Decision) {
+	if q.Decision != "" && !event.ValidDecision(q.Decision) {
 		return fmt.Errorf("%w: decision %q", ErrInvalidQuery, q.Decision)
 	}
 	if q.Since < 0 || q.Until < 0 || (q.Until != 0 && q.Since > q.Until) {
@@ -75,7 +76,7 @@ func (s *Store) Query(q Query) (*Page, error) {
 	if limit == 0 {
 		limit = DefaultQueryLimit
 	}
-	page := &Page{Events: []Event{}}
+	page := &Page{Events: []event.Event{}}
 	err := s.view(func(r *reader) error {
 		m := r.matcher(&q)
 		for idx, ok := m.next(q.Start); ok; idx, ok = m.next(idx + 1) {

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
@@ -39,18 +40,18 @@ func seedFor(t *testing.T) int64 {
 	return h
 }
 
-func appendRandom(t *testing.T, s *Store, rng *rand.Rand, n int) []Event {
+func appendRandom(t *testing.T, s *Store, rng *rand.Rand, n int) []event.Event {
 	agents := []string{"alice", "bob", "carol", "dave"}
 	tenants := []string{"t1", "t2"}
 	caps := []string{"user.read", "user.create", "billing.charge"}
 	decs := []policy.Decision{policy.Allow, policy.Deny, policy.RequireApproval}
-	var all []Event
+	var all []event.Event
 	tm := t0
 	for i := 0; i < n; i++ {
 		tm += int64(rng.Intn(3)) * 1e6
-		var e Event
+		var e event.Event
 		if rng.Intn(5) == 0 {
-			e = Event{Actor: agents[rng.Intn(4)], Capability: capability.Path(caps[rng.Intn(3)]), Data: CapabilityGranted{GrantedBy: "root"}}
+			e = event.Event{Actor: agents[rng.Intn(4)], Capability: capability.Path(caps[rng.Intn(3)]), Data: event.CapabilityGranted{GrantedBy: "root"}}
 		} else {
 			e = decision(agents[rng.Intn(4)], tenants[rng.Intn(2)], caps[rng.Intn(3)], decs[rng.Intn(3)], "")
 		}
@@ -65,7 +66,7 @@ func appendRandom(t *testing.T, s *Store, rng *rand.Rand, n int) []Event {
 	return all
 }
 
-func randomQuery(rng *rand.Rand, all []Event) Query {
+func randomQuery(rng *rand.Rand, all []event.Event) Query {
 	pick := func(vals ...string) string { return vals[rng.Intn(len(vals))] }
 	q := Query{Limit: 1 + rng.Intn(40)}
 	if rng.Intn(2) == 0 {
@@ -81,7 +82,7 @@ func randomQuery(rng *rand.Rand, all []Event) Query {
 		q.Capability = capability.Path(pick("user.read", "billing.charge"))
 	}
 	if rng.Intn(4) == 0 {
-		q.Type = Type(pick(string(TypePolicyDecision), string(TypeCapabilityGranted)))
+		q.Type = event.Type(pick(string(event.TypePolicyDecision), string(event.TypeCapabilityGranted)))
 	}
 	if rng.Intn(3) == 0 {
 		q.Decision = policy.Decision(pick("allow", "deny", "require_approval"))
@@ -98,7 +99,7 @@ func randomQuery(rng *rand.Rand, all []Event) Query {
 	return q
 }
 
-func matches(e *Event, q Query) bool {
+func matches(e *event.Event, q Query) bool {
 	return (q.Actor == "" || e.Actor == q.Actor) && (q.Tenant == "" || e.Tenant == q.Tenant) &&
 		(q.Correlation == "" || e.Correlation == q.Correlation) &&
 		(q.Capability == "" || e.Capability == q.Capability) && (q.Type == "" || e.Type() == q.Type) &&
@@ -106,7 +107,7 @@ func matches(e *Event, q Query) bool {
 		(q.Since == 0 || e.Time >= q.Since) && (q.Until == 0 || e.Time <= q.Until)
 }
 
-func scanFrom(all []Event, q Query) []uint64 {
+func scanFrom(all []event.Event, q Query) []uint64 {
 	var out []uint64
 	for i := q.Start; i < uint64(len(all)); i++ {
 		if matches(&all[i], q) {
@@ -116,7 +117,7 @@ func scanFrom(all []Event, q Query) []uint64 {
 	return out
 }
 
-func scan(all []Event, q Query) []uint64 { return scanFrom(all, q) }
+func scan(all []event.Event, q Query) []uint64 { return scanFrom(all, q) }
 
 // collect pages through q to the end.
 func collect(t *testing.T, s *Store, q Query) []uint64 {
@@ -148,5 +149,48 @@ func TestQueryRejects(t *testing.T) {
 		if _, err := s.Query(q); !errors.Is(err, ErrInvalidQuery) {
 			t.Errorf("%+v: %v, want ErrInvalidQuery", q, err)
 		}
+	}
+}
+
+// Reader.Match returns what a scan below its end bound would, from one
+// snapshot, and stops at its function's error.
+func TestReaderMatchMatchesScan(t *testing.T) {
+	seed := seedFor(t)
+	rng := rand.New(rand.NewSource(seed))
+	s := openTest(t)
+	all := appendRandom(t, s, rng, 300)
+	for n := 0; n < 200; n++ {
+		q := randomQuery(rng, all)
+		end := uint64(rng.Intn(len(all) + 10))
+		var want []uint64
+		for _, i := range scanFrom(all, q) {
+			if i < end {
+				want = append(want, i)
+			}
+		}
+		var got []uint64
+		err := s.Read(func(r *Reader) error {
+			if r.Size() != uint64(len(all)) {
+				t.Fatalf("snapshot size %d", r.Size())
+			}
+			return r.Match(q, end, func(e event.Event) error {
+				got = append(got, e.Index)
+				return nil
+			})
+		})
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("seed %d query %+v end %d: %v\n got %v\nwant %v", seed, q, end, err, got, want)
+		}
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err := s.Read(func(r *Reader) error {
+		return r.Match(Query{}, r.Size(), func(event.Event) error { calls++; return stop })
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("err %v after %d calls", err, calls)
+	}
+	if err := s.Read(func(r *Reader) error { return r.Match(Query{Type: "Nope"}, 1, nil) }); !errors.Is(err, ErrInvalidQuery) {
+		t.Fatalf("invalid query: %v", err)
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cnv-project/cnv/ledger/event"
 )
 
 // view runs fn on a read transaction of the ledger's buckets.
 func (s *Store) view(fn func(r *reader) error) error {
-	return s.View(func(tx *bolt.Tx) (err error) {
+	return s.boltView(func(tx *bolt.Tx) (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				ce, ok := p.(missingBucket)
@@ -64,17 +66,17 @@ func (r *reader) checkpointsB() *bolt.Bucket { return r.open(&r.checkpoints, buc
 func (r *reader) timeB() *bolt.Bucket        { return r.open(&r.tm, bucketIdxTime) }
 func (r *reader) idxB(i int) *bolt.Bucket    { return r.open(&r.idx[i], indexDefs[i].bucket) }
 
-func (r *reader) event(i uint64) (Event, error) {
+func (r *reader) event(i uint64) (event.Event, error) {
 	if i >= r.size {
-		return Event{}, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, r.size)
+		return event.Event{}, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, r.size)
 	}
 	v := r.eventsB().Get(u64(i))
 	if len(v) < leafSize {
-		return Event{}, fmt.Errorf("%w: event %d missing", ErrCorrupt, i)
+		return event.Event{}, fmt.Errorf("%w: event %d missing", ErrCorrupt, i)
 	}
-	e, err := UnmarshalEvent(v[leafSize:])
+	e, err := event.UnmarshalEvent(v[leafSize:])
 	if err != nil {
-		return Event{}, fmt.Errorf("event %d: %w", i, err)
+		return event.Event{}, fmt.Errorf("event %d: %w", i, err)
 	}
 	return e, nil
 }
@@ -103,8 +105,8 @@ func (r *reader) root(size uint64) ([]byte, error) {
 }
 
 // Event returns the event at index i.
-func (s *Store) Event(i uint64) (Event, error) {
-	var e Event
+func (s *Store) Event(i uint64) (event.Event, error) {
+	var e event.Event
 	err := s.view(func(r *reader) error {
 		var err error
 		e, err = r.event(i)
@@ -221,4 +223,45 @@ func Bytes(hs []Hash) [][]byte {
 		out[i] = h
 	}
 	return out
+}
+
+// Reader reads one consistent snapshot of the ledger: what Store.Read
+// hands its function. It is valid only inside that function.
+type Reader struct{ r *reader }
+
+// Read runs fn on one consistent snapshot of the ledger. Writers are not
+// blocked while it runs.
+func (s *Store) Read(fn func(r *Reader) error) error {
+	return s.view(func(r *reader) error { return fn(&Reader{r: r}) })
+}
+
+// Size is the number of events in the snapshot.
+func (r *Reader) Size() uint64 { return r.r.size }
+
+// Root is the tree root at a size up to the snapshot's.
+func (r *Reader) Root(size uint64) (Hash, error) { return r.r.root(size) }
+
+// Event returns the event at index i.
+func (r *Reader) Event(i uint64) (event.Event, error) { return r.r.event(i) }
+
+// Match calls fn, in index order, for every event with an index in
+// [q.Start, end) that matches q's filters (q.Limit is ignored), stopping
+// at fn's first error. Like Query, it is served from the indexes.
+func (r *Reader) Match(q Query, end uint64, fn func(e event.Event) error) error {
+	q.Limit = 0
+	if err := q.check(); err != nil {
+		return err
+	}
+	m := r.r.matcher(&q)
+	m.hi = min(m.hi, end)
+	for idx, ok := m.next(q.Start); ok; idx, ok = m.next(idx + 1) {
+		e, err := r.r.event(idx)
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return m.err()
 }

@@ -13,7 +13,7 @@ import (
 // buckets) to w: the FSM's snapshot. Writers are not blocked while it runs.
 func (s *Store) WriteTo(w io.Writer) (int64, error) {
 	var n int64
-	err := s.View(func(tx *bolt.Tx) error {
+	err := s.boltView(func(tx *bolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(w)
 		return err

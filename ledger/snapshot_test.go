@@ -6,25 +6,25 @@ import (
 	"path/filepath"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
-
+	"github.com/cnv-project/cnv/kv"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 
-var fsmBucket = []byte("fsm.test")
+var fsmBucket = []byte("test")
 
 // A snapshot restores the exact ledger and the caller's own buckets,
 // replacing whatever the target held.
 func TestSnapshotRestore(t *testing.T) {
 	src := openTest(t)
 	fillLedger(t, src, 12)
-	_, err := src.AppendBatch([]Event{decision("a", "t", "user.read", policy.Allow, "")}, AppendOptions{Time: t0 + 100, RaftIndex: 9},
-		func(tx *bolt.Tx) error {
-			b, err := tx.CreateBucketIfNotExists(fsmBucket)
+	_, err := src.AppendBatch([]event.Event{decision("a", "t", "user.read", policy.Allow, "")}, AppendOptions{Time: t0 + 100, RaftIndex: 9},
+		func(tx *Tx) error {
+			k, err := tx.KV("fsm.")
 			if err != nil {
 				return err
 			}
-			return b.Put([]byte("counter"), []byte("42"))
+			return k.Put(fsmBucket, []byte("counter"), []byte("42"))
 		})
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +41,12 @@ func TestSnapshotRestore(t *testing.T) {
 	if got, want := dst.Head(), src.Head(); got.Size != want.Size || !bytes.Equal(got.Root, want.Root) || got.AppliedIndex != 9 {
 		t.Fatalf("restored head %+v, want %+v", got, want)
 	}
-	dst.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(fsmBucket).Get([]byte("counter")); string(v) != "42" {
+	fsmKV, err := dst.KV("fsm.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsmKV.View(func(r kv.Reader) error {
+		if v := r.Get(fsmBucket, []byte("counter")); string(v) != "42" {
 			t.Errorf("fsm state %q", v)
 		}
 		return nil

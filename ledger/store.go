@@ -10,6 +10,8 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cnv-project/cnv/ledger/event"
 )
 
 // Options configure a Store.
@@ -38,7 +40,7 @@ func (h Hash) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h
 func (h *Hash) UnmarshalText(b []byte) error {
 	v, err := hex.DecodeString(string(b))
 	if err != nil {
-		return fmt.Errorf("%w: hash: %v", ErrDecode, err)
+		return fmt.Errorf("%w: hash: %v", event.ErrDecode, err)
 	}
 	*h = v
 	return nil
@@ -225,10 +227,10 @@ func (s *Store) Head() Head { return *s.head.Load() }
 // AppliedIndex is the last Raft index recorded as applied.
 func (s *Store) AppliedIndex() uint64 { return s.head.Load().AppliedIndex }
 
-// View runs fn in a read-only bbolt transaction on a consistent snapshot of
-// the whole file (ledger and FSM buckets). The transaction must not escape
-// fn; byte slices read from it are valid only inside fn.
-func (s *Store) View(fn func(tx *bolt.Tx) error) error {
+// boltView runs fn in a read-only bbolt transaction on a consistent
+// snapshot of the whole file. The transaction must not escape fn; byte
+// slices read from it are valid only inside fn.
+func (s *Store) boltView(fn func(tx *bolt.Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {

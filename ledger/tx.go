@@ -9,16 +9,19 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
 
 // Tx is one write transaction: events appended through it, checkpoints
-// added through it and whatever the caller writes to its own buckets
-// through Bolt are committed together, atomically and with one fsync, or
-// not at all. A Tx is valid only inside the function given to Update.
+// added through it, the applied Raft index and whatever the caller writes
+// to its own buckets through KV are committed together, atomically and
+// with one fsync, or not at all. A Tx is valid only inside the function
+// given to Update.
 //
-// Any failed ledger write poisons the Tx: Update then rolls everything back
-// and returns the error, even if the function ignored it.
+// Any failed write, the ledger's or the caller's through KV, poisons the
+// Tx: Update then rolls everything back and returns the error, even if the
+// function ignored it.
 type Tx struct {
 	btx   *bolt.Tx
 	st    state
@@ -131,10 +134,6 @@ func newTx(btx *bolt.Tx, st state) (*Tx, error) {
 	return t, nil
 }
 
-// Bolt is the underlying bbolt transaction, for the caller's own buckets.
-// Buckets named "ledger.*" belong to the ledger and must not be touched.
-func (t *Tx) Bolt() *bolt.Tx { return t.btx }
-
 // Size is the number of events including those appended in this Tx.
 func (t *Tx) Size() uint64 { return t.st.size }
 
@@ -173,12 +172,12 @@ func (t *Tx) fail(err error) error {
 //
 // Validation, encoding and leaf hashing of a large batch run on several
 // cores; storing runs in order, so the result does not depend on it.
-func (t *Tx) Append(opts AppendOptions, events ...Event) ([]Appended, error) {
+func (t *Tx) Append(opts AppendOptions, events ...event.Event) ([]Appended, error) {
 	if t.err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTxFailed, t.err)
 	}
 	if len(events) > limits.MaxLedgerBatch {
-		return nil, t.fail(fmt.Errorf("%w: %d events in one append, limit %d", ErrInvalidEvent, len(events), limits.MaxLedgerBatch))
+		return nil, t.fail(fmt.Errorf("%w: %d events in one append, limit %d", event.ErrInvalidEvent, len(events), limits.MaxLedgerBatch))
 	}
 	prep, err := t.prepareAll(events, opts)
 	if err != nil {
@@ -200,7 +199,7 @@ func (t *Tx) Append(opts AppendOptions, events ...Event) ([]Appended, error) {
 
 // prepared is an event on its way in: assigned, then encoded and hashed.
 type prepared struct {
-	e    Event
+	e    event.Event
 	b    []byte
 	leaf []byte
 	err  error
@@ -217,7 +216,7 @@ type cursor struct {
 
 // prepareAll assigns every event in order, then validates, encodes and
 // hashes them, in parallel for large batches.
-func (t *Tx) prepareAll(events []Event, o AppendOptions) ([]prepared, error) {
+func (t *Tx) prepareAll(events []event.Event, o AppendOptions) ([]prepared, error) {
 	prep := make([]prepared, len(events))
 	c := cursor{size: t.st.size, lastTime: t.st.lastTime}
 	for i := range events {
@@ -259,7 +258,7 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-func encode(e *Event) ([]byte, []byte, error) {
+func encode(e *event.Event) ([]byte, []byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -283,9 +282,9 @@ func (t *Tx) finish(p *prepared, o AppendOptions) error {
 	return p.err
 }
 
-func isCheckpoint(p Payload) bool {
+func isCheckpoint(p event.Payload) bool {
 	switch p.(type) {
-	case AuditCheckpoint, Checkpoint:
+	case event.AuditCheckpoint, event.Checkpoint:
 		return true
 	}
 	return false
@@ -293,9 +292,8 @@ func isCheckpoint(p Payload) bool {
 
 // assign sets what the ledger owns, index, raft index and time, or in
 // Exact mode checks that the event already has them, and advances c.
-func assign(e *Event, o AppendOptions, c *cursor) error {
-	e.Data = payloadValue(e.Data)
-	e.fillFromPayload()
+func assign(e *event.Event, o AppendOptions, c *cursor) error {
+	e.Normalize()
 	if !o.Exact {
 		e.Index, e.RaftIndex = c.size, o.RaftIndex
 		if e.Time == 0 {
@@ -313,14 +311,14 @@ func assign(e *Event, o AppendOptions, c *cursor) error {
 
 // derive computes checkpoint payload fields from the ledger's state. With
 // check set it compares them with the event's instead of overwriting.
-func (t *Tx) derive(e *Event, check bool) error {
-	var want Payload
+func (t *Tx) derive(e *event.Event, check bool) error {
+	var want event.Payload
 	since := t.st.size - t.st.lastCP
 	switch p := e.Data.(type) {
-	case AuditCheckpoint:
+	case event.AuditCheckpoint:
 		p.EventsSinceLast = since
 		want = p
-	case Checkpoint:
+	case event.Checkpoint:
 		p.Size, p.Root, p.EventsSinceLast = t.st.size, hex.EncodeToString(rangeRoot(t.st.rng)), since
 		p.PolicyHash = t.st.policyHash
 		want = p
@@ -336,7 +334,7 @@ func (t *Tx) derive(e *Event, check bool) error {
 
 // store writes one validated, encoded event: its bytes, its tree nodes, its
 // index entries, and advances the in-memory state.
-func (t *Tx) store(e *Event, b, leaf []byte) error {
+func (t *Tx) store(e *event.Event, b, leaf []byte) error {
 	val := make([]byte, leafSize+len(b))
 	copy(val, leaf)
 	copy(val[leafSize:], b)
@@ -359,13 +357,13 @@ func (t *Tx) store(e *Event, b, leaf []byte) error {
 	return nil
 }
 
-func (t *Tx) advance(e *Event) {
+func (t *Tx) advance(e *event.Event) {
 	t.st.size++
 	t.st.lastTime = e.Time
 	switch p := e.Data.(type) {
-	case AuditCheckpoint, Checkpoint:
+	case event.AuditCheckpoint, event.Checkpoint:
 		t.st.lastCP = t.st.size
-	case PolicyChanged:
+	case event.PolicyChanged:
 		if p.PolicyHash != "" {
 			t.st.policyHash = p.PolicyHash
 		}
@@ -374,7 +372,7 @@ func (t *Tx) advance(e *Event) {
 
 // putIndexes queues the event's equality-index postings (written once per
 // Tx, before commit) and records the first index of each distinct time.
-func (t *Tx) putIndexes(e *Event) error {
+func (t *Tx) putIndexes(e *event.Event) error {
 	for i := range indexDefs {
 		if v := indexDefs[i].value(e); v != "" {
 			t.post.add(i, v, e.Index)
@@ -436,8 +434,9 @@ type BatchResult struct {
 // opts.RaftIndex is set it must be above the last applied index, and it is
 // recorded as applied in the same transaction, so a restart never applies
 // a Raft entry twice. extra, when not nil, runs in the same transaction
-// after the append (the FSM writes its own state there).
-func (s *Store) AppendBatch(events []Event, opts AppendOptions, extra func(tx *bolt.Tx) error) (BatchResult, error) {
+// after the append (a caller writes its own buckets there, through
+// tx.KV).
+func (s *Store) AppendBatch(events []event.Event, opts AppendOptions, extra func(tx *Tx) error) (BatchResult, error) {
 	var res BatchResult
 	head, err := s.Update(func(tx *Tx) error {
 		if opts.RaftIndex != 0 {
@@ -453,7 +452,7 @@ func (s *Store) AppendBatch(events []Event, opts AppendOptions, extra func(tx *b
 			return err
 		}
 		if extra != nil {
-			return extra(tx.Bolt())
+			return extra(tx)
 		}
 		return nil
 	})

@@ -8,6 +8,8 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cnv-project/cnv/ledger/event"
 )
 
 // maxProblems bounds the problems a verify report lists; the count of all
@@ -69,7 +71,7 @@ func ptr(i uint64) *uint64 { return &i }
 // with its index. It reads one consistent snapshot.
 func (s *Store) Verify(opts VerifyOptions) (*VerifyReport, error) {
 	rep := &VerifyReport{}
-	err := s.View(func(tx *bolt.Tx) (err error) {
+	err := s.boltView(func(tx *bolt.Tx) (err error) {
 		defer func() {
 			if p := recover(); p != nil { // bbolt panics on some page corruption
 				rep.add(nil, "structure", "reading the file failed: %v", p)
@@ -195,7 +197,7 @@ func (v *verifier) progress(done uint64) {
 }
 
 func (v *verifier) checkEvent(i uint64, b []byte) {
-	e, err := UnmarshalEvent(b)
+	e, err := event.UnmarshalEvent(b)
 	if err == nil {
 		err = e.Validate()
 	}

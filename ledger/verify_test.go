@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/cnv-project/cnv/ledger/checkpoint"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
 
@@ -29,10 +30,10 @@ func fillLedger(t testing.TB, s *Store, n int) {
 	t.Helper()
 	signer := nodeSigner(t, 1)
 	for i := 0; i < n; i += 4 {
-		var batch []Event
+		var batch []event.Event
 		for j := i; j < i+4 && j < n; j++ {
 			e := decision("agent", "t", "user.read", policy.Allow, "")
-			e.Data = withCommand(e.Data.(PolicyDecision), commandFor(j))
+			e.Data = withCommand(e.Data.(event.PolicyDecision), commandFor(j))
 			batch = append(batch, e)
 		}
 		mustAppend(t, s, AppendOptions{Time: t0 + int64(i)}, batch...)
@@ -42,7 +43,7 @@ func fillLedger(t testing.TB, s *Store, n int) {
 	}
 }
 
-func withCommand(d PolicyDecision, c string) PolicyDecision {
+func withCommand(d event.PolicyDecision, c string) event.PolicyDecision {
 	d.Command = c
 	return d
 }
@@ -55,7 +56,7 @@ func commandFor(i int) string {
 // or a bad disk would.
 func rawUpdate(t *testing.T, s *Store, fn func(tx *bolt.Tx) error) {
 	t.Helper()
-	if _, err := s.Update(func(tx *Tx) error { return fn(tx.Bolt()) }); err != nil {
+	if _, err := s.Update(func(tx *Tx) error { return fn(tx.btx) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -95,7 +96,7 @@ func TestVerifyEveryByteOfAnEvent(t *testing.T) {
 	fillLedger(t, s, 9)
 	const victim = 5
 	var orig []byte
-	s.View(func(tx *bolt.Tx) error {
+	s.boltView(func(tx *bolt.Tx) error {
 		orig = append([]byte(nil), tx.Bucket(bucketEvents).Get(u64(victim))...)
 		return nil
 	})

@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/cnv-project/cnv/fsm"
-	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
@@ -39,7 +39,7 @@ type Recorder struct {
 	interval time.Duration
 
 	mu      sync.Mutex
-	pending []ledger.HotPathSession
+	pending []event.HotPathSession
 	kick    chan struct{}
 
 	committed atomic.Uint64 // invocations ledgered
@@ -64,7 +64,7 @@ func (r *Recorder) Sink(b hotpath.Batch) {
 	if b.Count == 0 && !b.Final {
 		return // nothing ran since the previous batch
 	}
-	s := ledger.HotPathSession{
+	s := event.HotPathSession{
 		Certificate: b.Key, Shard: uint32(b.Shard), Number: b.Number, Count: b.Count, OK: b.OK,
 		Failed: b.Failed + b.DeadlineExceeded + b.Aborted, First: b.FirstNanos, Last: b.LastNanos,
 		Prev: hex.EncodeToString(b.Prev[:]), Digest: hex.EncodeToString(b.Digest[:]), Final: b.Final,
@@ -113,7 +113,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	for {
 		r.mu.Lock()
 		n := min(len(r.pending), limits.MaxHotPathSessions)
-		take := append([]ledger.HotPathSession(nil), r.pending[:n]...)
+		take := append([]event.HotPathSession(nil), r.pending[:n]...)
 		r.mu.Unlock()
 		if n == 0 {
 			return nil
@@ -127,7 +127,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	}
 }
 
-func (r *Recorder) commit(ctx context.Context, ss []ledger.HotPathSession) error {
+func (r *Recorder) commit(ctx context.Context, ss []event.HotPathSession) error {
 	b := batchEvent(r.node.ID(), ss)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -145,8 +145,8 @@ func (r *Recorder) commit(ctx context.Context, ss []ledger.HotPathSession) error
 
 // batchEvent builds the ledger payload for sessions: per-shard counts, the
 // window, and the digest over the session digests.
-func batchEvent(node string, ss []ledger.HotPathSession) ledger.HotPathBatch {
-	b := ledger.HotPathBatch{NodeID: node, Sessions: ss}
+func batchEvent(node string, ss []event.HotPathSession) event.HotPathBatch {
+	b := event.HotPathBatch{NodeID: node, Sessions: ss}
 	shards := map[uint32]uint64{}
 	h := sha256.New()
 	h.Write([]byte(BatchDigestDomain))
@@ -161,7 +161,7 @@ func batchEvent(node string, ss []ledger.HotPathSession) ledger.HotPathBatch {
 		h.Write(d)
 	}
 	for sh, n := range shards {
-		b.Shards = append(b.Shards, ledger.ShardCount{Shard: sh, Count: n})
+		b.Shards = append(b.Shards, event.ShardCount{Shard: sh, Count: n})
 	}
 	sort.Slice(b.Shards, func(i, j int) bool { return b.Shards[i].Shard < b.Shards[j].Shard })
 	b.Digest = hex.EncodeToString(h.Sum(nil))

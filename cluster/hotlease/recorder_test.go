@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/cnv-project/cnv/fsm"
-	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
@@ -59,7 +59,7 @@ func TestRecorderCommitsValidEvents(t *testing.T) {
 		t.Fatalf("%+v", n.cmds)
 	}
 	b := n.cmds[0].HotBatch.Batch
-	if ev := (ledger.Event{Actor: b.NodeID, Data: b}); ev.Validate() != nil {
+	if ev := (event.Event{Actor: b.NodeID, Data: b}); ev.Validate() != nil {
 		t.Fatalf("invalid event: %v", ev.Validate())
 	}
 	if b.Total != 12 || len(b.Sessions) != 3 || len(b.Shards) != 2 || b.Shards[1].Count != 7 || !b.Sessions[2].Final {

@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/ledger/checkpoint"
+	"github.com/cnv-project/cnv/ledger/event"
+	"github.com/cnv-project/cnv/ledger/replay"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -24,7 +25,7 @@ import (
 // (and, in a cluster, the rest of the replicated state).
 const ledgerFile = "state.db"
 
-// ledgerReader is what the read-only ledger commands need. *ledger.Store
+// ledgerReader is what the read-only ledger commands need. localLedger
 // serves it offline from a data directory; a node client can serve the
 // same commands against a running node.
 type ledgerReader interface {
@@ -34,21 +35,29 @@ type ledgerReader interface {
 	ConsistencyProof(from, to uint64) (*ledger.ConsistencyProof, error)
 	Checkpoints() ([]ledger.CheckpointRecord, error)
 	Verify(opts ledger.VerifyOptions) (*ledger.VerifyReport, error)
-	Replay(ev ledger.Evaluator, opts ledger.ReplayOptions) (*ledger.ReplayReport, error)
+	Replay(ev replay.Evaluator, opts replay.Options) (*replay.Report, error)
 	Export(w io.Writer, from, to uint64) (uint64, error)
 }
 
 // ledgerWriter is what the writing commands need.
 type ledgerWriter interface {
-	AppendBatch(events []ledger.Event, opts ledger.AppendOptions, extra func(*bolt.Tx) error) (ledger.BatchResult, error)
+	AppendBatch(events []event.Event, opts ledger.AppendOptions, extra func(*ledger.Tx) error) (ledger.BatchResult, error)
 	Import(r io.Reader) (ledger.ImportResult, error)
 	SignHead(origin string, now int64, signer *checkpoint.Signer) (ledger.CheckpointRecord, error)
 }
 
 var (
-	_ ledgerReader = (*ledger.Store)(nil)
+	_ ledgerReader = localLedger{}
 	_ ledgerWriter = (*ledger.Store)(nil)
 )
+
+// localLedger serves the read commands from a data directory's store
+// (replay runs over it in this process).
+type localLedger struct{ *ledger.Store }
+
+func (l localLedger) Replay(ev replay.Evaluator, opts replay.Options) (*replay.Report, error) {
+	return replay.Run(l.Store, ev, opts)
+}
 
 func newLedgerCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -235,8 +244,8 @@ type ledgerQueryFlags struct {
 }
 
 type ledgerQueryResult struct {
-	Events []ledger.Event `json:"events"`
-	More   bool           `json:"more"`
+	Events []event.Event `json:"events"`
+	More   bool          `json:"more"`
 	// NextAfter is the --after value for the next page (when More).
 	NextAfter *uint64 `json:"next_after,omitempty"`
 }
@@ -277,7 +286,7 @@ func newLedgerQueryCmd() *cobra.Command {
 
 func ledgerQueryOf(f ledgerQueryFlags) (ledger.Query, error) {
 	q := ledger.Query{Actor: f.agent, Tenant: f.tenant, Correlation: f.correlation,
-		Capability: capability.Path(f.capability), Type: ledger.Type(f.typ),
+		Capability: capability.Path(f.capability), Type: event.Type(f.typ),
 		Decision: policy.Decision(f.decision), Limit: f.limit}
 	if f.after >= 0 {
 		q.Start = uint64(f.after) + 1
@@ -527,8 +536,8 @@ func ledgerProgress(cmd *cobra.Command, force bool) io.Writer {
 	return nil
 }
 
-func ledgerReplay(r ledgerReader, ev ledger.Evaluator, f ledgerReplayFlags, progress io.Writer) (*ledger.ReplayReport, error) {
-	opts := ledger.ReplayOptions{From: f.from, To: f.to}
+func ledgerReplay(r ledgerReader, ev replay.Evaluator, f ledgerReplayFlags, progress io.Writer) (*replay.Report, error) {
+	opts := replay.Options{From: f.from, To: f.to}
 	if progress != nil {
 		opts.Progress = func(done, total uint64) {
 			fmt.Fprintf(progress, "\rreplayed %d of %d events", done, total)
@@ -540,7 +549,7 @@ func ledgerReplay(r ledgerReader, ev ledger.Evaluator, f ledgerReplayFlags, prog
 	return r.Replay(ev, opts)
 }
 
-func printLedgerReplay(w io.Writer, rep *ledger.ReplayReport) {
+func printLedgerReplay(w io.Writer, rep *replay.Report) {
 	fmt.Fprintf(w, "ledger size %d root %s, events [%d, %d)\n", rep.Size, rep.Root, rep.From, rep.To)
 	fmt.Fprintf(w, "policy %s -> %s\n", strings.Join(rep.OldPolicyHashes, ","), rep.NewPolicyHash)
 	fmt.Fprintf(w, "%d decisions: allow %d deny %d approval %d -> allow %d deny %d approval %d; %d differences\n",
@@ -675,7 +684,7 @@ func newLedgerAppendCmd() *cobra.Command {
 				return exitWith(exitUsage, "%v", err)
 			}
 			return withLedger(cmd, true, func(s *ledger.Store) error {
-				res, err := s.AppendBatch([]ledger.Event{e}, ledger.AppendOptions{}, nil)
+				res, err := s.AppendBatch([]event.Event{e}, ledger.AppendOptions{}, nil)
 				if err != nil {
 					return exitWith(exitUsage, "%v", err)
 				}
@@ -686,7 +695,7 @@ func newLedgerAppendCmd() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.typ, "type", string(ledger.TypePolicyDecision), "event type")
+	fl.StringVar(&f.typ, "type", string(event.TypePolicyDecision), "event type")
 	fl.StringVar(&f.agent, "agent", "", "actor (agent) ID (required)")
 	fl.StringVar(&f.agentType, "agent-type", string(principal.Agent), "agent type of a decision's principal")
 	fl.StringVar(&f.tenant, "tenant", principal.DefaultTenant, "tenant")
@@ -704,15 +713,15 @@ func newLedgerAppendCmd() *cobra.Command {
 }
 
 // ledgerAppendEvent builds the event the append flags describe.
-func ledgerAppendEvent(f ledgerAppendFlags, now int64) (ledger.Event, error) {
-	t, err := ledger.ParseType(f.typ)
+func ledgerAppendEvent(f ledgerAppendFlags, now int64) (event.Event, error) {
+	t, err := event.ParseType(f.typ)
 	if err != nil {
-		return ledger.Event{}, err
+		return event.Event{}, err
 	}
 	if f.agent == "" {
-		return ledger.Event{}, fmt.Errorf("--agent is required")
+		return event.Event{}, fmt.Errorf("--agent is required")
 	}
-	e := ledger.Event{Actor: f.agent, Tenant: f.tenant, Correlation: f.correlation, Capability: capability.Path(f.capability)}
+	e := event.Event{Actor: f.agent, Tenant: f.tenant, Correlation: f.correlation, Capability: capability.Path(f.capability)}
 	if e.Time, err = parseLedgerTime(f.at); err != nil {
 		return e, fmt.Errorf("--time: %w", err)
 	}
@@ -724,8 +733,8 @@ func ledgerAppendEvent(f ledgerAppendFlags, now int64) (ledger.Event, error) {
 	}
 	switch {
 	case f.data != "":
-		e.Data, err = ledger.DecodePayloadJSON(t, json.RawMessage(f.data))
-	case t == ledger.TypePolicyDecision:
+		e.Data, err = event.DecodePayloadJSON(t, json.RawMessage(f.data))
+	case t == event.TypePolicyDecision:
 		e.Data, err = ledgerDecisionPayload(f)
 	default:
 		err = fmt.Errorf("--data is required for a %s event", t)
@@ -733,7 +742,7 @@ func ledgerAppendEvent(f ledgerAppendFlags, now int64) (ledger.Event, error) {
 	return e, err
 }
 
-func ledgerDecisionPayload(f ledgerAppendFlags) (ledger.Payload, error) {
+func ledgerDecisionPayload(f ledgerAppendFlags) (event.Payload, error) {
 	if f.capability == "" || f.decision == "" {
 		return nil, fmt.Errorf("a PolicyDecision needs --capability and --decision")
 	}
@@ -751,7 +760,7 @@ func ledgerDecisionPayload(f ledgerAppendFlags) (ledger.Payload, error) {
 	if f.rule != "" {
 		res.EvaluatedRules = []string{f.rule}
 	}
-	return ledger.PolicyDecision{Request: req, Result: res, Command: f.command}, nil
+	return event.PolicyDecision{Request: req, Result: res, Command: f.command}, nil
 }
 
 func parseLedgerMeta(kvs []string) (map[string]string, error) {

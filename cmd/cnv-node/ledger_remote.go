@@ -16,6 +16,7 @@ import (
 
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/replay"
 	"github.com/cnv-project/cnv/wire"
 )
 
@@ -162,7 +163,7 @@ func (r *remoteLedger) Export(w io.Writer, from, to uint64) (uint64, error) {
 
 // Replay copies the node's events into a temporary ledger and replays
 // them there.
-func (r *remoteLedger) Replay(ev ledger.Evaluator, opts ledger.ReplayOptions) (*ledger.ReplayReport, error) {
+func (r *remoteLedger) Replay(ev replay.Evaluator, opts replay.Options) (*replay.Report, error) {
 	dir, err := os.MkdirTemp("", "cnv-replay-")
 	if err != nil {
 		return nil, err
@@ -187,7 +188,7 @@ func (r *remoteLedger) Replay(ev ledger.Evaluator, opts ledger.ReplayOptions) (*
 	if _, err := st.Import(f); err != nil {
 		return nil, err
 	}
-	return st.Replay(ev, opts)
+	return replay.Run(st, ev, opts)
 }
 
 // withReader runs fn on the ledger of --addr's node when --addr is given,
@@ -204,5 +205,5 @@ func withReader(cmd *cobra.Command, fn func(r ledgerReader) error) error {
 		}
 		return fn(r)
 	}
-	return withLedger(cmd, false, func(s *ledger.Store) error { return fn(s) })
+	return withLedger(cmd, false, func(s *ledger.Store) error { return fn(localLedger{s}) })
 }

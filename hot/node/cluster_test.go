@@ -17,6 +17,7 @@ import (
 	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
@@ -289,9 +290,9 @@ func TestLeasesNeverOvershootWithNodeKilled(t *testing.T) {
 func heldByCrashed(t *testing.T, c *testCluster, node string) uint64 {
 	var leased uint64
 	settled := map[string]bool{}
-	forEachEvent(t, c.leader(), func(ev ledger.Event) {
-		if p, ok := ev.Data.(ledger.HotPathLease); ok && p.NodeID == node {
-			if p.Op == ledger.LeaseGranted {
+	forEachEvent(t, c.leader(), func(ev event.Event) {
+		if p, ok := ev.Data.(event.HotPathLease); ok && p.NodeID == node {
+			if p.Op == event.LeaseGranted {
 				leased += p.Uses
 			} else {
 				settled[p.Lease] = true
@@ -304,7 +305,7 @@ func heldByCrashed(t *testing.T, c *testCluster, node string) uint64 {
 	return leased
 }
 
-func forEachEvent(t *testing.T, tn *testNode, fn func(ledger.Event)) {
+func forEachEvent(t *testing.T, tn *testNode, fn func(event.Event)) {
 	t.Helper()
 	store := tn.node.Store()
 	for i := uint64(0); i < store.Head().Size; i++ {
@@ -341,8 +342,8 @@ func TestHotPathBatchesLedgeredAndVerified(t *testing.T) {
 	want := map[string]uint64{"n1": per, "n2": per, "n3": per}
 	waitFor(t, "every invocation ledgered", 10*time.Second, func() error {
 		got := map[string]uint64{}
-		forEachEvent(t, c.leader(), func(ev ledger.Event) {
-			if b, ok := ev.Data.(ledger.HotPathBatch); ok {
+		forEachEvent(t, c.leader(), func(ev event.Event) {
+			if b, ok := ev.Data.(event.HotPathBatch); ok {
 				got[b.NodeID] += b.Total
 			}
 		})
@@ -370,8 +371,8 @@ func checkSessionChains(t *testing.T, tn *testNode, nodes int) {
 		final  bool
 	}
 	chains := map[string]*chainState{}
-	forEachEvent(t, tn, func(ev ledger.Event) {
-		b, ok := ev.Data.(ledger.HotPathBatch)
+	forEachEvent(t, tn, func(ev event.Event) {
+		b, ok := ev.Data.(event.HotPathBatch)
 		if !ok {
 			return
 		}

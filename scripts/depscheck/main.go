@@ -17,20 +17,27 @@ import (
 const module = "github.com/cnv-project/cnv/"
 
 // core is the replicated core and everything below it.
-var core = []string{"cluster", "fsm", "ledger", "tlsutil", "runtime"}
+var core = []string{"cluster", "fsm", "ledger", "kv", "tlsutil", "runtime"}
 
 // layers maps a path prefix to the layers it may import (besides itself).
 // The SDK (client, wire) and the fault injector (jepsen) stay apart from
-// the server: a user's program or the suite never links the cluster.
+// the server: a user's program or the suite never links the cluster. kv is
+// the storage layer under the ledger and the FSM's state; the ledger's event
+// schema knows no storage, replay only reads the Merkle log, and the
+// replicated state's store knows kv, not the ledger or the FSM.
 var layers = map[string][]string{
 	"runtime":        nil,
 	"tlsutil":        nil,
 	"wire":           {"runtime"},
 	"client":         {"wire", "tlsutil", "runtime"},
 	"bench":          {"client", "wire", "runtime"},
-	"ledger":         {"runtime"},
-	"fsm":            {"ledger", "runtime"},
-	"cluster":        {"fsm", "ledger", "tlsutil", "runtime"},
+	"kv":             nil,
+	"ledger":         {"kv", "runtime"},
+	"ledger/event":   {"runtime"},
+	"ledger/replay":  {"ledger", "runtime"},
+	"fsm":            {"ledger", "kv", "runtime"},
+	"fsm/state":      {"kv", "runtime"},
+	"cluster":        {"fsm", "ledger", "kv", "tlsutil", "runtime"},
 	"hot/proto":      {"runtime"},
 	"hot/server":     {"hot/proto", "runtime"},
 	"hot/client":     {"hot/proto", "client", "wire", "runtime"},

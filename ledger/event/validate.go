@@ -1,4 +1,4 @@
-package ledger
+package event
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 // validates each event (after filling in what the ledger derives); callers
 // accepting outside events may call it earlier.
 func (e *Event) Validate() error {
-	p := payloadValue(e.Data)
+	p := PayloadValue(e.Data)
 	if p == nil {
 		return fmt.Errorf("%w: no payload", ErrInvalidEvent)
 	}
@@ -86,7 +86,7 @@ func (e *Event) needCapability() error {
 // fillFromPayload sets empty event fields that a payload determines: a
 // PolicyDecision's actor, tenant and capability are its request's.
 func (e *Event) fillFromPayload() {
-	d, ok := payloadValue(e.Data).(PolicyDecision)
+	d, ok := PayloadValue(e.Data).(PolicyDecision)
 	if !ok {
 		return
 	}
@@ -99,4 +99,13 @@ func (e *Event) fillFromPayload() {
 	if e.Capability == "" {
 		e.Capability = d.Request.Capability
 	}
+}
+
+// Normalize prepares an event for appending, as the ledger does before it
+// validates and encodes: a pointer payload is replaced by its value, and
+// the empty event fields its payload determines are filled in (see
+// fillFromPayload).
+func (e *Event) Normalize() {
+	e.Data = PayloadValue(e.Data)
+	e.fillFromPayload()
 }

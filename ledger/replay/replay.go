@@ -1,9 +1,11 @@
-package ledger
+package replay
 
 import (
 	"fmt"
 	"sort"
 
+	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/policy"
 )
@@ -25,8 +27,8 @@ const (
 	DiffReasonChanged   = "reason_changed"   // same decision, other reason or deciding rule
 )
 
-// ReplayOptions select the range and report progress.
-type ReplayOptions struct {
+// Options select the range and report progress.
+type Options struct {
 	// From and To select events [From, To); To == 0 means the ledger's
 	// size at the start of the replay.
 	From, To uint64
@@ -86,15 +88,15 @@ func (c *Counts) add(d policy.Decision) {
 	}
 }
 
-// ReplayReport is the deterministic result of a replay: the same ledger,
+// Report is the deterministic result of a replay: the same ledger,
 // range and policy always give the same report.
-type ReplayReport struct {
+type Report struct {
 	// Size and Root identify the ledger replayed: the tree of Size events
 	// (the end of the range), and its root.
-	Size uint64 `json:"size"`
-	Root Hash   `json:"root"`
-	From uint64 `json:"from"`
-	To   uint64 `json:"to"`
+	Size uint64      `json:"size"`
+	Root ledger.Hash `json:"root"`
+	From uint64      `json:"from"`
+	To   uint64      `json:"to"`
 	// OldPolicyHashes are the policy hashes recorded in the replayed
 	// decisions, sorted; NewPolicyHash is the evaluator's.
 	OldPolicyHashes []string     `json:"old_policy_hashes"`
@@ -108,21 +110,22 @@ type ReplayReport struct {
 	ByAgent         []Group      `json:"by_agent"`
 }
 
-// Replay re-evaluates every PolicyDecision in [From, To) with ev, on the
-// full recorded request, and lists every difference from the recorded
-// result, grouped by capability and by agent. With a nil evaluator it only
-// tallies the recorded decisions. It reads one consistent snapshot.
-func (s *Store) Replay(ev Evaluator, opts ReplayOptions) (*ReplayReport, error) {
-	var rep *ReplayReport
-	err := s.view(func(r *reader) error {
+// Run re-evaluates every PolicyDecision in [From, To) of the ledger with
+// ev, on the full recorded request, and lists every difference from the
+// recorded result, grouped by capability and by agent. With a nil
+// evaluator it only tallies the recorded decisions. It reads one
+// consistent snapshot.
+func Run(s *ledger.Store, ev Evaluator, opts Options) (*Report, error) {
+	var rep *Report
+	err := s.Read(func(r *ledger.Reader) error {
 		to := opts.To
 		if to == 0 {
-			to = r.size
+			to = r.Size()
 		}
-		if opts.From > to || to > r.size {
-			return fmt.Errorf("%w: replay range [%d, %d), ledger size %d", ErrOutOfRange, opts.From, to, r.size)
+		if opts.From > to || to > r.Size() {
+			return fmt.Errorf("%w: replay range [%d, %d), ledger size %d", ledger.ErrOutOfRange, opts.From, to, r.Size())
 		}
-		root, err := r.root(to)
+		root, err := r.Root(to)
 		if err != nil {
 			return err
 		}
@@ -138,8 +141,8 @@ func (s *Store) Replay(ev Evaluator, opts ReplayOptions) (*ReplayReport, error) 
 
 type replayer struct {
 	ev      Evaluator
-	opts    ReplayOptions
-	rep     *ReplayReport
+	opts    Options
+	rep     *Report
 	hashes  map[string]bool
 	byCap   map[string]*Group
 	byAgent map[string]*Group
@@ -147,11 +150,11 @@ type replayer struct {
 	reported, nextReport uint64
 }
 
-func newReplayer(ev Evaluator, opts ReplayOptions) *replayer {
+func newReplayer(ev Evaluator, opts Options) *replayer {
 	if opts.ProgressEvery == 0 {
 		opts.ProgressEvery = 1 << 16
 	}
-	rep := &ReplayReport{From: opts.From, OldPolicyHashes: []string{}, Differences: []Difference{}}
+	rep := &Report{From: opts.From, OldPolicyHashes: []string{}, Differences: []Difference{}}
 	if ev != nil {
 		rep.NewPolicyHash = ev.Hash()
 	}
@@ -159,19 +162,15 @@ func newReplayer(ev Evaluator, opts ReplayOptions) *replayer {
 		byCap: map[string]*Group{}, byAgent: map[string]*Group{}, nextReport: opts.ProgressEvery, reported: ^uint64(0)}
 }
 
-func (rp *replayer) run(r *reader, from, to uint64) (*ReplayReport, error) {
+func (rp *replayer) run(r *ledger.Reader, from, to uint64) (*Report, error) {
 	rp.rep.To = to
 	if from < to {
-		m := &matcher{lists: []*postingCursor{newPostingCursor(r.idxB(idxType), string(TypePolicyDecision))}, lo: from, hi: to}
-		for idx, ok := m.next(from); ok; idx, ok = m.next(idx + 1) {
-			e, err := r.event(idx)
-			if err != nil {
-				return nil, err
-			}
+		err := r.Match(ledger.Query{Type: event.TypePolicyDecision, Start: from}, to, func(e event.Event) error {
 			rp.decision(&e)
-			rp.progress(idx+1-from, to-from)
-		}
-		if err := m.err(); err != nil {
+			rp.progress(e.Index+1-from, to-from)
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -191,8 +190,8 @@ func (rp *replayer) progress(done, total uint64) {
 	rp.nextReport = done - done%rp.opts.ProgressEvery + rp.opts.ProgressEvery
 }
 
-func (rp *replayer) decision(e *Event) {
-	d := e.Data.(PolicyDecision)
+func (rp *replayer) decision(e *event.Event) {
+	d := e.Data.(event.PolicyDecision)
 	rp.rep.PolicyDecisions++
 	rp.rep.Original.add(d.Result.Decision)
 	rp.hashes[d.Result.PolicyHash] = true
@@ -262,7 +261,7 @@ func (g *Group) count(kind string) {
 }
 
 // finish sorts everything that came from maps, for a deterministic report.
-func (rp *replayer) finish() *ReplayReport {
+func (rp *replayer) finish() *Report {
 	for h := range rp.hashes {
 		rp.rep.OldPolicyHashes = append(rp.rep.OldPolicyHashes, h)
 	}

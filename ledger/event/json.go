@@ -1,4 +1,4 @@
-package ledger
+package event
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ type jsonEvent struct {
 
 // MarshalJSON renders {"index":…, "type":"PolicyDecision", …, "data":{…}}.
 func (e Event) MarshalJSON() ([]byte, error) {
-	p := payloadValue(e.Data)
+	p := PayloadValue(e.Data)
 	if p == nil {
 		return nil, fmt.Errorf("%w: no payload", ErrInvalidEvent)
 	}

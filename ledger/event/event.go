@@ -1,4 +1,4 @@
-package ledger
+package event
 
 import (
 	"fmt"
@@ -188,8 +188,10 @@ func (d *wireData) get() (Payload, error) {
 	return out, nil
 }
 
-// payloadValue returns p as a value (dereferencing a pointer payload).
-func payloadValue(p Payload) Payload {
+// PayloadValue returns p as a value, dereferencing a pointer payload (nil
+// for a nil pointer). Events hold their payloads as values; the ledger
+// accepts either.
+func PayloadValue(p Payload) Payload {
 	if v := reflect.ValueOf(p); v.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			return nil
@@ -200,7 +202,7 @@ func payloadValue(p Payload) Payload {
 }
 
 func (e *Event) toWire() (*wireEvent, error) {
-	p := payloadValue(e.Data)
+	p := PayloadValue(e.Data)
 	if p == nil {
 		return nil, fmt.Errorf("%w: no payload", ErrInvalidEvent)
 	}
