@@ -17,7 +17,7 @@ import (
 const module = "github.com/cnv-project/cnv/"
 
 // core is the replicated core and everything below it.
-var core = []string{"cluster", "fsm", "ledger", "kv", "tlsutil", "runtime"}
+var core = []string{"cluster", "fsm", "ledger", "kv", "tlsutil", "mux", "runtime"}
 
 // layers maps a path prefix to the layers it may import (besides itself).
 // The SDK (client, wire) and the fault injector (jepsen) stay apart from
@@ -28,6 +28,7 @@ var core = []string{"cluster", "fsm", "ledger", "kv", "tlsutil", "runtime"}
 var layers = map[string][]string{
 	"runtime":        nil,
 	"tlsutil":        nil,
+	"mux":            {"tlsutil"}, // tests use the cluster CA
 	"wire":           {"runtime"},
 	"client":         {"wire", "tlsutil", "runtime"},
 	"bench":          {"client", "wire", "runtime"},
@@ -37,7 +38,7 @@ var layers = map[string][]string{
 	"ledger/replay":  {"ledger", "runtime"},
 	"fsm":            {"ledger", "kv", "runtime"},
 	"fsm/state":      {"kv", "runtime"},
-	"cluster":        {"fsm", "ledger", "kv", "tlsutil", "runtime"},
+	"cluster":        {"fsm", "ledger", "kv", "tlsutil", "mux", "runtime"},
 	"hot/proto":      {"runtime"},
 	"hot/server":     {"hot/proto", "runtime"},
 	"hot/client":     {"hot/proto", "client", "wire", "runtime"},
