@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,8 @@ type Local interface {
 	ID() string
 	// Leader is the current leader's ID and API address ("" when unknown).
 	Leader() (id, apiAddr string)
+	// Term is the node's current Raft term.
+	Term() uint64
 	// Done is closed when the node shuts down.
 	Done() <-chan struct{}
 }
@@ -47,6 +50,12 @@ type Forwarder struct {
 	log       hclog.Logger
 	local     atomic.Pointer[localBox]
 	forwarded *prometheus.CounterVec
+
+	// changed is closed (and replaced) each time the local node sees
+	// another leader or a new term: relays in flight to the old leader are
+	// cut off and go to the new one.
+	mu      sync.Mutex
+	changed chan struct{}
 }
 
 type localBox struct{ Local }
@@ -62,7 +71,7 @@ func New(cfg Config) *Forwarder {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	f := &Forwarder{cfg: cfg, log: cfg.Logger.Named("forward"), forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+	f := &Forwarder{cfg: cfg, log: cfg.Logger.Named("forward"), changed: make(chan struct{}), forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cnv_forwarded_requests_total",
 		Help: "Leader-only requests this node relayed to the leader (or an edge node to a server), by operation and outcome (ok, error, no_leader).",
 	}, []string{"op", "outcome"})}
@@ -87,8 +96,70 @@ func (f *Forwarder) count(op string, err error) {
 	f.forwarded.WithLabelValues(op, outcome).Inc()
 }
 
-// Attach sets the node whose leader the forwarder follows.
-func (f *Forwarder) Attach(l Local) { f.local.Store(&localBox{l}) }
+// Attach sets the node whose leader the forwarder follows, and starts
+// watching it for leadership changes (until it shuts down).
+func (f *Forwarder) Attach(l Local) {
+	f.local.Store(&localBox{l})
+	go f.watch(l)
+}
+
+// watchEvery is how often the forwarder looks at the local node's view of
+// leadership: a relay to a leader that lost its office is cut off within
+// it (elections take about a second).
+const watchEvery = 20 * time.Millisecond
+
+func (f *Forwarder) watch(l Local) {
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	leader, _ := l.Leader()
+	term := l.Term()
+	for {
+		select {
+		case <-t.C:
+		case <-l.Done():
+			return
+		}
+		id, _ := l.Leader()
+		if tm := l.Term(); id != leader || tm != term {
+			leader, term = id, tm
+			f.mu.Lock()
+			close(f.changed)
+			f.changed = make(chan struct{})
+			f.mu.Unlock()
+		}
+	}
+}
+
+// leaderChanged is closed at the next change of leader or term.
+func (f *Forwarder) leaderChanged() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changed
+}
+
+// errLeaderChanged cuts off an attempt whose leader lost its office.
+var errLeaderChanged = errors.New("forward: the leader changed")
+
+// attempt runs one call to the leader, cut off when leadership changes:
+// every relayed request is safe to send again (invocations carry request
+// ids the cluster answers retries for; the rest are idempotent).
+func attempt[T any](ctx context.Context, f *Forwarder, addr string, remote func(ctx context.Context, leader string) (T, error)) (T, error) {
+	changed := f.leaderChanged()
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-changed:
+			cancel(errLeaderChanged)
+		case <-actx.Done():
+		}
+	}()
+	v, err := remote(actx, addr)
+	if err != nil && errors.Is(context.Cause(actx), errLeaderChanged) && ctx.Err() == nil {
+		return v, errLeaderChanged
+	}
+	return v, err
+}
 
 // Peers is the node-to-node client the forwarder uses.
 func (f *Forwarder) Peers() *peer.Client { return f.cfg.Peers }
@@ -141,8 +212,12 @@ func toLeader[T any](ctx context.Context, f *Forwarder, op string, remote func(c
 		if err != nil {
 			return zero, err
 		}
-		v, err := remote(ctx, addr)
-		if !errors.Is(err, cluster.ErrNotLeader) {
+		v, err := attempt(ctx, f, addr, remote)
+		switch {
+		case errors.Is(err, errLeaderChanged):
+			f.log.Debug("leader changed while relaying; sending again to the new one", "op", op, "from", addr)
+			continue
+		case !errors.Is(err, cluster.ErrNotLeader):
 			return v, err
 		}
 		if !sleep(ctx, 50*time.Millisecond) {
