@@ -1,4 +1,4 @@
-package httpapi
+package httpapi_test
 
 import (
 	"bytes"
@@ -13,21 +13,23 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/client"
+	"github.com/cnv-project/cnv/httpapi"
+	"github.com/cnv-project/cnv/internal/testcluster"
 	"github.com/cnv-project/cnv/metrics"
 	"github.com/cnv-project/cnv/runtime/invocation"
 )
 
 // The API speaks msgpack when asked, for writes and reads.
 func TestMsgpackClient(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
-	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
-	mp := client.New(client.Options{Key: c.admin, Msgpack: true, Timeout: 10 * time.Second})
-	outs, err := mp.Invoke(context.Background(), c.followers()[0].apiAddr, userCreate("mp", ""))
+	c := testcluster.NewHTTP(t, 3, testcluster.Options{})
+	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(testCaps))
+	mp := client.New(client.Options{Key: c.Admin(), Msgpack: true, Timeout: 10 * time.Second})
+	outs, err := mp.Invoke(context.Background(), c.Followers()[0].APIAddr(), userCreate("mp", ""))
 	if err != nil || outs[0].Decision != "allow" || len(outs[0].Signature) != 64 || outs[0].Certificate == nil {
 		t.Fatalf("msgpack invoke: %v %+v", err, outs)
 	}
-	st, err := mp.Status(context.Background(), c.nodes[1].apiAddr)
-	if err != nil || st.NodeID != c.nodes[1].id || len(st.LedgerRoot) != 64 {
+	st, err := mp.Status(context.Background(), c.Node(1).APIAddr())
+	if err != nil || st.NodeID != c.Node(1).ID || len(st.LedgerRoot) != 64 {
 		t.Fatalf("msgpack status: %v %+v", err, st)
 	}
 }
@@ -39,11 +41,10 @@ func TestMetricsAndHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newTestCluster(t, 1, nil)
-	c.nodes[0].srv.cfg.Metrics = render
-	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
+	c := testcluster.NewHTTP(t, 1, testcluster.Options{TuneServer: func(_ *testcluster.Node, cfg *httpapi.Config) { cfg.Metrics = render }})
+	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(testCaps))
 	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + c.nodes[0].apiAddr + path)
+		resp, err := http.Get("http://" + c.Node(0).APIAddr() + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +52,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	waitFor(t, "raft metrics", 10*time.Second, func() error {
+	testcluster.WaitFor(t, "raft metrics", 10*time.Second, func() error {
 		code, body := get("/metrics")
 		if code != 200 || !strings.Contains(body, "cnv_raft_is_leader") || !strings.Contains(body, "raft_") {
 			return fmt.Errorf("%d: %.300s", code, body)
@@ -68,19 +69,19 @@ func TestMetricsAndHealth(t *testing.T) {
 // cluster leave on the leader hands leadership over and removes it;
 // cluster remove removes another server; the rest keeps committing.
 func TestLeaveAndRemove(t *testing.T) {
-	c := newTestCluster(t, 4, nil)
-	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
-	old := c.leader()
-	if err := c.client.Leave(context.Background(), old.apiAddr); err != nil {
+	c := testcluster.NewHTTP(t, 4, testcluster.Options{})
+	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(testCaps))
+	old := c.Leader()
+	if err := c.Client().Leave(context.Background(), old.APIAddr()); err != nil {
 		t.Fatal(err)
 	}
-	l := c.waitLeader()
+	l := c.WaitLeader()
 	if l == old {
 		t.Fatal("leader did not hand over")
 	}
 	gone := func(id string) func() error {
 		return func() error {
-			ms, err := c.client.Members(context.Background(), l.apiAddr)
+			ms, err := c.Client().Members(context.Background(), l.APIAddr())
 			if err != nil {
 				return err
 			}
@@ -92,15 +93,15 @@ func TestLeaveAndRemove(t *testing.T) {
 			return nil
 		}
 	}
-	waitFor(t, old.id+" removed", 10*time.Second, gone(old.id))
-	c.stop(old)
-	victim := c.followers()[0]
-	if err := c.client.Remove(context.Background(), c.followers()[1].apiAddr, victim.id); err != nil {
+	testcluster.WaitFor(t, old.ID+" removed", 10*time.Second, gone(old.ID))
+	c.Stop(old)
+	victim := c.Followers()[0]
+	if err := c.Client().Remove(context.Background(), c.Followers()[1].APIAddr(), victim.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, victim.id+" removed", 10*time.Second, gone(victim.id))
-	c.stop(victim)
-	if outs, err := c.invoke(c.leader(), nil, invocation.Invocation{Capability: "user.read"}); err != nil || outs[0].Decision != "allow" {
+	testcluster.WaitFor(t, victim.ID+" removed", 10*time.Second, gone(victim.ID))
+	c.Stop(victim)
+	if outs, err := c.InvokeAPI(c.Leader(), nil, invocation.Invocation{Capability: "user.read"}); err != nil || outs[0].Decision != "allow" {
 		t.Fatalf("after leave and remove: %v %+v", err, outs)
 	}
 }
@@ -109,12 +110,13 @@ func TestLeaveAndRemove(t *testing.T) {
 // it; invocations and reads do not.
 func TestClusterToken(t *testing.T) {
 	const token = "0123456789abcdef0123"
-	c := newTestCluster(t, 1, nil)
-	c.stop(c.nodes[0])
-	c.nodes[0].token = token
-	c.restart(c.nodes[0])
-	c.waitReady(c.nodes[0])
-	addr := c.nodes[0].apiAddr
+	c := testcluster.NewHTTP(t, 1, testcluster.Options{})
+	n := c.Node(0)
+	c.Stop(n)
+	n.SetToken(token)
+	c.Restart(n)
+	c.WaitReady(n)
+	addr := n.APIAddr()
 	open := client.New(client.Options{Timeout: 5 * time.Second})
 	err := open.Remove(context.Background(), addr, "nobody")
 	var ae *client.APIError
@@ -134,9 +136,9 @@ func TestClusterToken(t *testing.T) {
 // POST /v1/certificates/verify checks a certificate against the node keys
 // in the replicated state; tampered or malformed documents are 4xx.
 func TestVerifyCertificateEndpoint(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
-	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
-	outs, err := c.invoke(c.followers()[0], nil, userCreate("v", ""))
+	c := testcluster.NewHTTP(t, 3, testcluster.Options{})
+	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(testCaps))
+	outs, err := c.InvokeAPI(c.Followers()[0], nil, userCreate("v", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,15 +155,15 @@ func TestVerifyCertificateEndpoint(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	for _, tn := range c.nodes {
-		if got := post(tn.apiAddr, good); got != http.StatusOK {
-			t.Errorf("%s: valid certificate answered %d", tn.id, got)
+	for _, tn := range c.Nodes() {
+		if got := post(tn.APIAddr(), good); got != http.StatusOK {
+			t.Errorf("%s: valid certificate answered %d", tn.ID, got)
 		}
-		if got := post(tn.apiAddr, tampered); got < 400 || got >= 500 {
-			t.Errorf("%s: tampered certificate answered %d", tn.id, got)
+		if got := post(tn.APIAddr(), tampered); got < 400 || got >= 500 {
+			t.Errorf("%s: tampered certificate answered %d", tn.ID, got)
 		}
-		if got := post(tn.apiAddr, []byte("{not json")); got != http.StatusBadRequest {
-			t.Errorf("%s: malformed document answered %d", tn.id, got)
+		if got := post(tn.APIAddr(), []byte("{not json")); got != http.StatusBadRequest {
+			t.Errorf("%s: malformed document answered %d", tn.ID, got)
 		}
 	}
 }
