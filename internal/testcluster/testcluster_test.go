@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -147,4 +148,25 @@ func TestWaitFor(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("%d polls", n)
 	}
+}
+
+// Everything a cluster starts ends with the test: after a subtest's
+// cleanups the goroutine count is back where it was.
+func TestCleanupEndsEveryGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Run("cluster", func(t *testing.T) {
+		c := testcluster.New(t, 3, testcluster.Options{})
+		c.AdminInvoke(c.Leader(), "capability.register", []byte(caps))
+		c.Partition(c.Followers()[0])
+		c.Stop(c.Node(1))
+		c.Restart(c.Node(1))
+		c.Heal()
+		c.WaitConverged()
+	})
+	testcluster.WaitFor(t, "goroutines to end", 10*time.Second, func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			return fmt.Errorf("%d goroutines, %d before", n, before)
+		}
+		return nil
+	})
 }
