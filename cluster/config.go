@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cnv-project/cnv/runtime/clock"
@@ -21,10 +22,25 @@ type Config struct {
 	// stable store, snapshots) and node.key (generated on first start).
 	DataDir string
 	// RaftListener is the listener for Raft traffic (the caller binds it,
-	// so tests can use port 0). RaftAdvertise is the address peers dial;
-	// empty means the listener's address.
+	// so tests can use port 0); required unless Transport is set.
+	// RaftAdvertise is the address peers dial; empty means the listener's
+	// address (or the Transport's local address).
 	RaftListener  net.Listener
 	RaftAdvertise string
+
+	// Transport, when set, carries Raft's traffic instead of the
+	// NetworkTransport the node builds over RaftListener (tests pass a
+	// raft.InmemTransport). RaftListener and Dial must then be nil. The
+	// caller owns it: Shutdown does not close it.
+	Transport raft.Transport
+	// LogStore and StableStore (both or neither) replace the raft-boltdb
+	// file DataDir/raft/raft.db; SnapshotStore replaces the file snapshots
+	// in DataDir/raft. The caller owns what it passes (tests keep a
+	// raft.InmemStore and raft.InmemSnapshotStore across a restart) and
+	// Shutdown does not close it. nil keeps the files.
+	LogStore      raft.LogStore
+	StableStore   raft.StableStore
+	SnapshotStore raft.SnapshotStore
 	// APIAddr is this node's HTTP API address as peers should dial it.
 	APIAddr string
 	// Bootstrap starts a new single-node cluster when the data dir has no
@@ -77,17 +93,31 @@ type Peer struct {
 }
 
 func (c *Config) setDefaults() error {
-	if c.NodeID == "" || c.DataDir == "" || c.RaftListener == nil || c.APIAddr == "" {
+	if c.NodeID == "" || c.DataDir == "" || (c.RaftListener == nil && c.Transport == nil) || c.APIAddr == "" {
 		return errors.New("cluster: NodeID, DataDir, RaftListener and APIAddr are required")
 	}
 	if c.Remote == nil {
 		return errors.New("cluster: Remote is required")
 	}
-	if c.RaftAdvertise == "" {
-		c.RaftAdvertise = c.RaftListener.Addr().String()
+	if c.Transport != nil && (c.RaftListener != nil || c.Dial != nil) {
+		return errors.New("cluster: a Transport replaces RaftListener and Dial; set one or the other")
 	}
-	if _, _, err := net.SplitHostPort(c.RaftAdvertise); err != nil {
-		return fmt.Errorf("cluster: raft advertise address %q: %w", c.RaftAdvertise, err)
+	if (c.LogStore == nil) != (c.StableStore == nil) {
+		return errors.New("cluster: LogStore and StableStore are set together")
+	}
+	if c.Transport != nil {
+		// Any address the transport routes (an in-memory one need not be
+		// host:port).
+		if c.RaftAdvertise == "" {
+			c.RaftAdvertise = string(c.Transport.LocalAddr())
+		}
+	} else {
+		if c.RaftAdvertise == "" {
+			c.RaftAdvertise = c.RaftListener.Addr().String()
+		}
+		if _, _, err := net.SplitHostPort(c.RaftAdvertise); err != nil {
+			return fmt.Errorf("cluster: raft advertise address %q: %w", c.RaftAdvertise, err)
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()

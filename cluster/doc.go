@@ -1,5 +1,7 @@
 // Package cluster runs a cnv server node: a hashicorp/raft instance (log and
-// stable store in raft-boltdb, file snapshots) driving the fsm over the
+// stable store in raft-boltdb, file snapshots, TCP transport; Config may
+// pass other stores and a transport instead, which tests use for clusters
+// in memory, see internal/testcluster) driving the fsm over the
 // node's ledger file, the leader's invocation pipeline (authenticate, verify
 // delegation links, group-commit commands into Raft entries, certify the
 // committed results with the node key), linearizable and stale reads,

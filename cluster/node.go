@@ -41,10 +41,15 @@ type Node struct {
 	applied *indexNotifier
 	metrics *nodeMetrics
 
-	raft     *raft.Raft
-	logStore *raftboltdb.BoltStore
-	snaps    *raft.FileSnapshotStore
-	trans    *raft.NetworkTransport
+	raft   *raft.Raft
+	logs   raft.LogStore
+	stable raft.StableStore
+	snaps  raft.SnapshotStore
+	trans  raft.Transport
+	// bolt and netTrans are what the node built itself (no LogStore or
+	// Transport in the config); only those it closes.
+	bolt     *raftboltdb.BoltStore
+	netTrans *raft.NetworkTransport
 
 	gossip   *gossip.Gossip
 	props    *proposer
@@ -67,7 +72,11 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.Named("cluster"), shutdownCh: make(chan struct{}), metrics: newNodeMetrics()}
-	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "raft"), 0o700); err != nil {
+	dir := filepath.Join(cfg.DataDir, "raft")
+	if cfg.LogStore != nil && cfg.SnapshotStore != nil {
+		dir = cfg.DataDir // nothing of Raft's lives in files
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: data dir: %w", err)
 	}
 	if err := n.loadKey(); err != nil {
@@ -135,7 +144,7 @@ func (n *Node) loadKey() error {
 func (n *Node) openState() error {
 	path := filepath.Join(n.cfg.DataDir, "state.db")
 	st, f, err := n.tryOpenState(path)
-	if err != nil && !errors.Is(err, ledger.ErrLocked) && n.hasRaftFiles() {
+	if err != nil && !errors.Is(err, ledger.ErrLocked) && n.hasRaftLog() {
 		aside := fmt.Sprintf("%s.damaged-%d", path, n.cfg.Clock.Now().Unix())
 		n.log.Error("state file is damaged; moving it aside and rebuilding from the snapshot and the raft log", "error", err, "moved_to", aside)
 		n.metrics.damage.WithLabelValues("state_file").Inc()
@@ -178,16 +187,28 @@ func (n *Node) tryOpenState(path string) (*ledger.Store, *fsm.FSM, error) {
 	return st, f, nil
 }
 
-// hasRaftFiles reports whether the data dir holds a Raft log to rebuild
-// the state from.
-func (n *Node) hasRaftFiles() bool {
+// hasRaftLog reports whether the node holds a Raft log to rebuild the
+// state from: the data dir's raft.db, or entries or a snapshot in the
+// stores the caller passed (they are open before the state is).
+func (n *Node) hasRaftLog() bool {
+	if ls := n.cfg.LogStore; ls != nil {
+		if last, err := ls.LastIndex(); err == nil && last > 0 {
+			return true
+		}
+		if ss := n.cfg.SnapshotStore; ss != nil {
+			metas, err := ss.List()
+			return err == nil && len(metas) > 0
+		}
+		ents, err := os.ReadDir(filepath.Join(n.cfg.DataDir, "raft", "snapshots"))
+		return err == nil && len(ents) > 0
+	}
 	fi, err := os.Stat(filepath.Join(n.cfg.DataDir, "raft", "raft.db"))
 	return err == nil && fi.Size() > 0
 }
 
 func (n *Node) closeState() {
-	if n.logStore != nil {
-		n.logStore.Close()
+	if n.bolt != nil {
+		n.bolt.Close()
 	}
 	if n.store != nil {
 		n.store.Close()
@@ -217,36 +238,52 @@ func (n *Node) raftConfig() *raft.Config {
 
 func (n *Node) openRaft() error {
 	dir := filepath.Join(n.cfg.DataDir, "raft")
-	if err := checkBoltFile(filepath.Join(dir, "raft.db")); err != nil {
-		return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove its data dir and join it again", filepath.Join(dir, "raft.db"), err)
+	logName := filepath.Join(dir, "raft.db")
+	if n.cfg.LogStore != nil {
+		// The caller's stores: there is no file to check for truncation
+		// (checkBoltFile); the entry scan below still applies.
+		n.logs, n.stable, logName = n.cfg.LogStore, n.cfg.StableStore, "(the configured log store)"
+	} else {
+		if err := checkBoltFile(logName); err != nil {
+			return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove its data dir and join it again", logName, err)
+		}
+		ls, err := raftboltdb.New(raftboltdb.Options{Path: logName})
+		if err != nil {
+			return fmt.Errorf("cluster: raft log: %w", err)
+		}
+		n.bolt, n.logs, n.stable = ls, ls, ls
 	}
-	ls, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
-	if err != nil {
-		return fmt.Errorf("cluster: raft log: %w", err)
+	if err := checkRaftLog(n.logs); err != nil {
+		return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove its data dir and join it again", logName, err)
 	}
-	n.logStore = ls
-	if err := checkRaftLog(ls); err != nil {
-		return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove its data dir and join it again", filepath.Join(dir, "raft.db"), err)
+	if n.cfg.SnapshotStore != nil {
+		n.snaps = n.cfg.SnapshotStore
+	} else {
+		snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, n.cfg.Logger.Named("snapshot"))
+		if err != nil {
+			return fmt.Errorf("cluster: snapshots: %w", err)
+		}
+		n.snaps = snaps
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, n.cfg.Logger.Named("snapshot"))
-	if err != nil {
-		return fmt.Errorf("cluster: snapshots: %w", err)
-	}
-	n.snaps = snaps
 	if err := n.restoreIfBehind(); err != nil {
 		return err
 	}
-	stream := &streamLayer{ln: n.cfg.RaftListener, advertise: n.cfg.RaftAdvertise, dial: n.cfg.Dial}
-	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: stream, MaxPool: 4, Timeout: 10 * time.Second, Logger: n.cfg.Logger.Named("raft-net"),
-	})
-	has, err := raft.HasExistingState(ls, ls, snaps)
+	if n.cfg.Transport != nil {
+		n.trans = n.cfg.Transport
+	} else {
+		stream := &streamLayer{ln: n.cfg.RaftListener, advertise: n.cfg.RaftAdvertise, dial: n.cfg.Dial}
+		n.netTrans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: stream, MaxPool: 4, Timeout: 10 * time.Second, Logger: n.cfg.Logger.Named("raft-net"),
+		})
+		n.trans = n.netTrans
+	}
+	has, err := raft.HasExistingState(n.logs, n.stable, n.snaps)
 	if err != nil {
 		return fmt.Errorf("cluster: raft state: %w", err)
 	}
-	r, err := raft.NewRaft(n.raftConfig(), &notifyingFSM{FSM: n.fsm, n: n.applied, m: n.metrics}, ls, ls, snaps, n.trans)
+	r, err := raft.NewRaft(n.raftConfig(), &notifyingFSM{FSM: n.fsm, n: n.applied, m: n.metrics}, n.logs, n.stable, n.snaps, n.trans)
 	if err != nil {
-		n.trans.Close()
+		n.closeTransport()
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
 	n.raft = r
@@ -310,7 +347,7 @@ func (n *Node) Shutdown() error {
 			n.gossip.Shutdown()
 		}
 		err = n.raft.Shutdown().Error()
-		n.trans.Close()
+		n.closeTransport()
 		n.props.stop()
 		n.wg.Wait()
 		n.applied.close()
@@ -318,6 +355,14 @@ func (n *Node) Shutdown() error {
 		n.log.Info("node stopped")
 	})
 	return err
+}
+
+// closeTransport closes the transport the node built (a configured one
+// belongs to the caller).
+func (n *Node) closeTransport() {
+	if n.netTrans != nil {
+		n.netTrans.Close()
+	}
 }
 
 // ID is the node's ID.
@@ -344,7 +389,7 @@ func (n *Node) APIAddr() string { return n.cfg.APIAddr }
 // HasState reports whether the node has Raft state (it was bootstrapped or
 // joined before).
 func (n *Node) HasState() bool {
-	has, err := raft.HasExistingState(n.logStore, n.logStore, n.snaps)
+	has, err := raft.HasExistingState(n.logs, n.stable, n.snaps)
 	return err == nil && has
 }
 

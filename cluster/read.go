@@ -120,7 +120,7 @@ func (n *Node) onlyMarkersUpTo(i uint64) bool {
 	}
 	var l raft.Log
 	for j := cur + 1; j <= i; j++ {
-		if err := n.logStore.GetLog(j, &l); err != nil {
+		if err := n.logs.GetLog(j, &l); err != nil {
 			return false
 		}
 		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {

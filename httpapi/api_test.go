@@ -1,4 +1,4 @@
-package httpapi
+package httpapi_test
 
 import (
 	"bytes"
@@ -16,21 +16,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/cnv-project/cnv/client"
+	"github.com/cnv-project/cnv/internal/testcluster"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/wire"
 )
 
 // The API speaks msgpack when asked, for writes and reads.
 func TestMsgpackClient(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
-	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
-	mp := client.New(client.Options{Key: c.admin, Msgpack: true, Timeout: 10 * time.Second})
-	outs, err := mp.Invoke(context.Background(), c.followers()[0].apiAddr, userCreate("mp", ""))
+	c := testcluster.NewHTTP(t, 3, testcluster.Options{})
+	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(testCaps))
+	mp := client.New(client.Options{Key: c.Admin(), Msgpack: true, Timeout: 10 * time.Second})
+	outs, err := mp.Invoke(context.Background(), c.Followers()[0].APIAddr(), userCreate("mp", ""))
 	if err != nil || outs[0].Decision != "allow" || len(outs[0].Signature) != 64 || outs[0].Certificate == nil {
 		t.Fatalf("msgpack invoke: %v %+v", err, outs)
 	}
-	st, err := mp.Status(context.Background(), c.nodes[1].apiAddr)
-	if err != nil || st.NodeID != c.nodes[1].id || len(st.LedgerRoot) != 64 {
+	st, err := mp.Status(context.Background(), c.Node(1).APIAddr())
+	if err != nil || st.NodeID != c.Node(1).ID || len(st.LedgerRoot) != 64 {
 		t.Fatalf("msgpack status: %v %+v", err, st)
 	}
 }
@@ -40,16 +41,16 @@ func TestMsgpackClient(t *testing.T) {
 // and the application's; /healthz and /readyz answer; an unknown route or
 // method is a structured error.
 func TestMetricsAndHealth(t *testing.T) {
-	c := newTestCluster(t, 1, nil)
+	c := testcluster.NewHTTP(t, 1, testcluster.Options{})
 	// Raft reports through go-metrics' process-wide sink: bridge it into
 	// this node's registry (a process runs one node but for tests).
-	if err := c.nodes[0].metrics.BridgeRaft(); err != nil {
+	if err := c.Node(0).Metrics().BridgeRaft(); err != nil {
 		t.Fatal(err)
 	}
-	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
-	c.adminInvoke(c.leader(), "user.create", nil, invocation.Arg{Name: "name", Value: "m"})
+	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(testCaps))
+	c.AdminInvokeAPI(c.Leader(), "user.create", nil, invocation.Arg{Name: "name", Value: "m"})
 	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + c.nodes[0].apiAddr + path)
+		resp, err := http.Get("http://" + c.Node(0).APIAddr() + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +59,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	_, first := get("/metrics")
-	c.adminInvoke(c.leader(), "user.create", nil, invocation.Arg{Name: "name", Value: "n"})
+	c.AdminInvokeAPI(c.Leader(), "user.create", nil, invocation.Arg{Name: "name", Value: "n"})
 	code, body := get("/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
@@ -120,19 +121,19 @@ func samples(t *testing.T, text string) map[string]float64 {
 // cluster leave on the leader hands leadership over and removes it;
 // cluster remove removes another server; the rest keeps committing.
 func TestLeaveAndRemove(t *testing.T) {
-	c := newTestCluster(t, 4, nil)
-	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
-	old := c.leader()
-	if err := c.client.Leave(context.Background(), old.apiAddr); err != nil {
+	c := testcluster.NewHTTP(t, 4, testcluster.Options{})
+	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(testCaps))
+	old := c.Leader()
+	if err := c.Client().Leave(context.Background(), old.APIAddr()); err != nil {
 		t.Fatal(err)
 	}
-	l := c.waitLeader()
+	l := c.WaitLeader()
 	if l == old {
 		t.Fatal("leader did not hand over")
 	}
 	gone := func(id string) func() error {
 		return func() error {
-			ms, err := c.client.Members(context.Background(), l.apiAddr)
+			ms, err := c.Client().Members(context.Background(), l.APIAddr())
 			if err != nil {
 				return err
 			}
@@ -144,15 +145,15 @@ func TestLeaveAndRemove(t *testing.T) {
 			return nil
 		}
 	}
-	waitFor(t, old.id+" removed", 10*time.Second, gone(old.id))
-	c.stop(old)
-	victim := c.followers()[0]
-	if err := c.client.Remove(context.Background(), c.followers()[1].apiAddr, victim.id); err != nil {
+	testcluster.WaitFor(t, old.ID+" removed", 10*time.Second, gone(old.ID))
+	c.Stop(old)
+	victim := c.Followers()[0]
+	if err := c.Client().Remove(context.Background(), c.Followers()[1].APIAddr(), victim.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, victim.id+" removed", 10*time.Second, gone(victim.id))
-	c.stop(victim)
-	if outs, err := c.invoke(c.leader(), nil, invocation.Invocation{Capability: "user.read"}); err != nil || outs[0].Decision != "allow" {
+	testcluster.WaitFor(t, victim.ID+" removed", 10*time.Second, gone(victim.ID))
+	c.Stop(victim)
+	if outs, err := c.InvokeAPI(c.Leader(), nil, invocation.Invocation{Capability: "user.read"}); err != nil || outs[0].Decision != "allow" {
 		t.Fatalf("after leave and remove: %v %+v", err, outs)
 	}
 }
@@ -161,12 +162,13 @@ func TestLeaveAndRemove(t *testing.T) {
 // it; invocations and reads do not.
 func TestClusterToken(t *testing.T) {
 	const token = "0123456789abcdef0123"
-	c := newTestCluster(t, 1, nil)
-	c.stop(c.nodes[0])
-	c.nodes[0].token = token
-	c.restart(c.nodes[0])
-	c.waitReady(c.nodes[0])
-	addr := c.nodes[0].apiAddr
+	c := testcluster.NewHTTP(t, 1, testcluster.Options{})
+	n := c.Node(0)
+	c.Stop(n)
+	n.SetToken(token)
+	c.Restart(n)
+	c.WaitReady(n)
+	addr := n.APIAddr()
 	open := client.New(client.Options{Timeout: 5 * time.Second})
 	err := open.Remove(context.Background(), addr, "nobody")
 	var ae *client.APIError
@@ -186,9 +188,9 @@ func TestClusterToken(t *testing.T) {
 // POST /v1/certificates/verify checks a certificate against the node keys
 // in the replicated state; tampered or malformed documents are 4xx.
 func TestVerifyCertificateEndpoint(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
-	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
-	outs, err := c.invoke(c.followers()[0], nil, userCreate("v", ""))
+	c := testcluster.NewHTTP(t, 3, testcluster.Options{})
+	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(testCaps))
+	outs, err := c.InvokeAPI(c.Followers()[0], nil, userCreate("v", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,15 +207,15 @@ func TestVerifyCertificateEndpoint(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	for _, tn := range c.nodes {
-		if got := post(tn.apiAddr, good); got != http.StatusOK {
-			t.Errorf("%s: valid certificate answered %d", tn.id, got)
+	for _, tn := range c.Nodes() {
+		if got := post(tn.APIAddr(), good); got != http.StatusOK {
+			t.Errorf("%s: valid certificate answered %d", tn.ID, got)
 		}
-		if got := post(tn.apiAddr, tampered); got < 400 || got >= 500 {
-			t.Errorf("%s: tampered certificate answered %d", tn.id, got)
+		if got := post(tn.APIAddr(), tampered); got < 400 || got >= 500 {
+			t.Errorf("%s: tampered certificate answered %d", tn.ID, got)
 		}
-		if got := post(tn.apiAddr, []byte("{not json")); got != http.StatusBadRequest {
-			t.Errorf("%s: malformed document answered %d", tn.id, got)
+		if got := post(tn.APIAddr(), []byte("{not json")); got != http.StatusBadRequest {
+			t.Errorf("%s: malformed document answered %d", tn.ID, got)
 		}
 	}
 }

@@ -1,9 +1,8 @@
-package httpapi
+package httpapi_test
 
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"testing"
 	"time"
@@ -11,14 +10,14 @@ import (
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/cluster/gossip"
-	"github.com/cnv-project/cnv/edge"
+	"github.com/cnv-project/cnv/internal/testcluster"
 	"github.com/cnv-project/cnv/peer"
 	"github.com/cnv-project/cnv/runtime/graph"
 	"github.com/cnv-project/cnv/runtime/invocation"
 )
 
 // gossipTune turns gossip on with loopback timing and a short autopilot.
-func gossipTune(cfg *cluster.Config) {
+func gossipTune(_ *testcluster.Node, cfg *cluster.Config) {
 	cfg.Gossip = &cluster.GossipConfig{
 		BindAddr: "127.0.0.1:0", Timing: gossip.FastTiming(),
 		Autopilot: gossip.Policy{MaxLag: 100, StabilizationTime: 500 * time.Millisecond, DeadServerTimeout: 2 * time.Second},
@@ -28,33 +27,33 @@ func gossipTune(cfg *cluster.Config) {
 
 // newGossipCluster starts n servers with gossip; joiners also join the
 // gossip pool through the first node.
-func newGossipCluster(t *testing.T, n int) *testCluster {
-	c := newTestCluster(t, 1, gossipTune)
+func newGossipCluster(t *testing.T, n int) *testcluster.Cluster {
+	c := testcluster.NewHTTP(t, 1, testcluster.Options{Tune: gossipTune})
 	for i := 1; i < n; i++ {
-		c.addGossip()
+		addGossip(c)
 	}
-	c.waitVoters(n)
+	waitVoters(c, n)
 	return c
 }
 
-func (c *testCluster) addGossip() *testNode {
-	tn := c.add(false)
-	if _, err := tn.node.JoinGossip([]string{c.nodes[0].node.Gossip().Addr()}); err != nil {
-		c.t.Fatal(err)
+func addGossip(c *testcluster.Cluster) *testcluster.Node {
+	tn := c.Add()
+	if _, err := tn.Node().JoinGossip([]string{c.Node(0).Node().Gossip().Addr()}); err != nil {
+		c.T().Fatal(err)
 	}
-	c.waitReady(tn)
+	c.WaitReady(tn)
 	return tn
 }
 
 // waitVoters waits until the leader's configuration has n voters, all
 // alive in gossip.
-func (c *testCluster) waitVoters(n int) {
-	waitFor(c.t, fmt.Sprintf("%d voters alive in gossip", n), 30*time.Second, func() error {
-		l := c.leader()
+func waitVoters(c *testcluster.Cluster, n int) {
+	testcluster.WaitFor(c.T(), fmt.Sprintf("%d voters alive in gossip", n), 30*time.Second, func() error {
+		l := c.Leader()
 		if l == nil {
 			return fmt.Errorf("no leader")
 		}
-		ms, err := l.node.Members()
+		ms, err := l.Node().Members()
 		if err != nil {
 			return err
 		}
@@ -71,8 +70,8 @@ func (c *testCluster) waitVoters(n int) {
 	})
 }
 
-func memberState(tn *testNode, id string) (raftState, gossipState string) {
-	ms, _ := tn.node.Members()
+func memberState(tn *testcluster.Node, id string) (raftState, gossipState string) {
+	ms, _ := tn.Node().Members()
 	for _, m := range ms {
 		if m.NodeID == id {
 			return m.Raft, m.Gossip
@@ -86,26 +85,26 @@ func memberState(tn *testNode, id string) (raftState, gossipState string) {
 // restarted server rejoins.
 func TestGossipAutopilot(t *testing.T) {
 	c := newGossipCluster(t, 4)
-	l := c.leader()
-	var victim *testNode
-	for _, tn := range c.followers() {
+	l := c.Leader()
+	var victim *testcluster.Node
+	for _, tn := range c.Followers() {
 		victim = tn
 		break
 	}
-	c.stop(victim)
-	waitFor(t, victim.id+" dead and removed", 30*time.Second, func() error {
-		r, g := memberState(l, victim.id)
+	c.Stop(victim)
+	testcluster.WaitFor(t, victim.ID+" dead and removed", 30*time.Second, func() error {
+		r, g := memberState(l, victim.ID)
 		if r != "none" || (g != "dead" && g != "suspect" && g != "left") {
-			return fmt.Errorf("%s: raft %s gossip %s", victim.id, r, g)
+			return fmt.Errorf("%s: raft %s gossip %s", victim.ID, r, g)
 		}
 		return nil
 	})
 	// Two more down out of three voters: no removal may leave the
 	// configuration without a quorum, and none happens.
-	fs := c.followers()
+	fs := c.Followers()
 	for _, tn := range fs {
-		if tn != victim && tn.node != nil {
-			c.stop(tn)
+		if tn != victim && tn.Node() != nil {
+			c.Stop(tn)
 		}
 	}
 	time.Sleep(3 * time.Second) // longer than DeadServerTimeout: a removal would have happened
@@ -113,47 +112,33 @@ func TestGossipAutopilot(t *testing.T) {
 		if tn == victim {
 			continue
 		}
-		if r, _ := memberState(l, tn.id); r == "none" || r == "absent" {
-			t.Fatalf("%s removed without a quorum", tn.id)
+		if r, _ := memberState(l, tn.ID); r == "none" || r == "absent" {
+			t.Fatalf("%s removed without a quorum", tn.ID)
 		}
 	}
 	for _, tn := range fs {
 		if tn != victim {
-			c.restart(tn)
+			c.Restart(tn)
 		}
 	}
-	c.waitLeader()
-	c.waitVoters(3)
+	c.WaitLeader()
+	waitVoters(c, 3)
 }
 
 // A capability registered on the leader reaches every server's and an
 // edge node's graph snapshot, with the same hash everywhere.
 func TestGossipGraphPropagation(t *testing.T) {
 	c := newGossipCluster(t, 3)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cl := client.New(client.Options{Timeout: 5 * time.Second})
-	g, err := gossip.New(gossip.Config{NodeID: "e1", Role: gossip.RoleEdge, BindAddr: "127.0.0.1:0",
-		APIAddr: ln.Addr().String(), Timing: gossip.FastTiming(), Fetch: peer.New(client.Options{Timeout: 5 * time.Second}).GraphFetcher()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	edge := edge.New(edge.Config{NodeID: "e1", Gossip: g, Peers: peer.New(client.Options{Timeout: 5 * time.Second})})
-	go edge.Serve(ln)
-	t.Cleanup(func() { edge.Shutdown(context.Background()); g.Shutdown() })
-	if _, err := g.Join([]string{c.nodes[1].node.Gossip().Addr()}); err != nil {
-		t.Fatal(err)
-	}
-	out := c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
-	want := c.leader().node.LocalGraph().Hash()
-	addrs := []string{ln.Addr().String()}
-	for _, tn := range c.nodes {
-		addrs = append(addrs, tn.apiAddr)
+	e := c.StartEdge("e1", c.Node(1).Node().Gossip().Addr())
+	out := c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(testCaps))
+	want := c.Leader().Node().LocalGraph().Hash()
+	addrs := []string{e.APIAddr}
+	for _, tn := range c.Nodes() {
+		addrs = append(addrs, tn.APIAddr())
 	}
 	for _, a := range addrs {
-		waitFor(t, "graph at "+a, 10*time.Second, func() error {
+		testcluster.WaitFor(t, "graph at "+a, 10*time.Second, func() error {
 			var ans struct {
 				Index  uint64                `json:"index"`
 				Hash   string                `json:"hash"`
@@ -175,29 +160,18 @@ func TestGossipGraphPropagation(t *testing.T) {
 // (reachability and shortest path over the gossiped snapshot) while the
 // cluster commits writes, and reports p50/p99 per query.
 func BenchmarkEdgeGraphRead(b *testing.B) {
-	c := newTestCluster(b, 1, gossipTune)
+	c := testcluster.NewHTTP(b, 1, testcluster.Options{Tune: gossipTune})
 	for i := 1; i < 3; i++ {
-		c.addGossip()
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
+		addGossip(c)
 	}
 	cl := client.New(client.Options{Timeout: 5 * time.Second})
-	g, err := gossip.New(gossip.Config{NodeID: "e1", Role: gossip.RoleEdge, BindAddr: "127.0.0.1:0",
-		APIAddr: ln.Addr().String(), Timing: gossip.FastTiming(), Fetch: peer.New(client.Options{Timeout: 5 * time.Second}).GraphFetcher()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	edge := edge.New(edge.Config{NodeID: "e1", Gossip: g, Peers: peer.New(client.Options{Timeout: 5 * time.Second})})
-	go edge.Serve(ln)
-	b.Cleanup(func() { edge.Shutdown(context.Background()); g.Shutdown() })
-	g.Join([]string{c.nodes[0].node.Gossip().Addr()})
-	c.adminInvoke(c.leader(), "capability.register", []byte(`{"capabilities":[
+	e := c.StartEdge("e1", c.Node(0).Node().Gossip().Addr())
+	g := e.Gossip
+	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(`{"capabilities":[
  {"path":"a.one"},{"path":"a.two"},{"path":"a.three"},{"path":"a.four"}],
  "edges":[{"from":"a.one","to":"a.two","type":"produces"},{"from":"a.two","to":"a.three","type":"produces"},{"from":"a.three","to":"a.four","type":"produces"}]}`))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	if _, _, _, err := g.WaitGraph(ctx, c.leader().node.LocalGraph().RaftIndex()); err != nil {
+	if _, _, _, err := g.WaitGraph(ctx, c.Leader().Node().LocalGraph().RaftIndex()); err != nil {
 		b.Fatal(err)
 	}
 	cancel()
@@ -209,7 +183,7 @@ func BenchmarkEdgeGraphRead(b *testing.B) {
 				return
 			default:
 			}
-			c.invoke(c.nodes[i%3], nil, invocation.Invocation{Capability: "a.one", Args: []invocation.Arg{{Name: "i", Value: fmt.Sprint(i)}}})
+			c.InvokeAPI(c.Node(i%3), nil, invocation.Invocation{Capability: "a.one", Args: []invocation.Arg{{Name: "i", Value: fmt.Sprint(i)}}})
 		}
 	}()
 	defer close(stop)
@@ -219,7 +193,7 @@ func BenchmarkEdgeGraphRead(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
 				var ans map[string]any
-				if err := cl.Do(context.Background(), "POST", ln.Addr().String(), "/v1/graph/query", graph.Request{Op: op, From: "a.one", To: "a.four"}, &ans, nil); err != nil {
+				if err := cl.Do(context.Background(), "POST", e.APIAddr, "/v1/graph/query", graph.Request{Op: op, From: "a.one", To: "a.four"}, &ans, nil); err != nil {
 					b.Fatal(err)
 				}
 				lat = append(lat, time.Since(t0))

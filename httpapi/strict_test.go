@@ -1,4 +1,4 @@
-package httpapi
+package httpapi_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cnv-project/cnv/internal/testcluster"
 	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/wire"
@@ -33,19 +34,19 @@ func post(t *testing.T, addr, path, ctype string, body []byte) (int, wire.ErrorR
 // nonsense ranges are 4xx answers naming what is wrong; nothing is applied
 // and every node stays up.
 func TestStrictInputs(t *testing.T) {
-	c := newTestCluster(t, 3, nil)
-	c.adminInvoke(c.leader(), "capability.register", []byte(testCaps))
-	before := c.waitConverged()
-	f := c.followers()[0]
+	c := testcluster.NewHTTP(t, 3, testcluster.Options{})
+	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(testCaps))
+	before := c.WaitConverged()
+	f := c.Followers()[0]
 	inv := userCreate("x", "strict-good")
-	good, err := invocation.Sign(c.admin, []invocation.Invocation{inv})
+	good, err := invocation.Sign(c.Admin(), []invocation.Invocation{inv})
 	if err != nil {
 		t.Fatal(err)
 	}
 	goodJSON, _ := json.Marshal(good)
 	bad := userCreate("x", "strict-bad")
 	bad.Args[0].Value = "\xff\xfe"
-	badUTF8, err := invocation.Sign(c.admin, []invocation.Invocation{bad})
+	badUTF8, err := invocation.Sign(c.Admin(), []invocation.Invocation{bad})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,15 +67,15 @@ func TestStrictInputs(t *testing.T) {
 		{"oversized join body", "/v1/cluster/join", wire.ContentJSON, append([]byte(`{"node_id":"`), bytes.Repeat([]byte("a"), 1<<20)...), 413, "exceeds"},
 	}
 	for _, tc := range cases {
-		for _, tn := range []*testNode{f, c.leader()} {
-			status, er := post(t, tn.apiAddr, tc.path, tc.ctype, tc.body)
+		for _, tn := range []*testcluster.Node{f, c.Leader()} {
+			status, er := post(t, tn.APIAddr(), tc.path, tc.ctype, tc.body)
 			if status != tc.status || er.Error == nil || !strings.Contains(er.Error.Message, tc.want) {
-				t.Errorf("%s via %s: %d %+v; want %d naming %q", tc.name, tn.id, status, er.Error, tc.status, tc.want)
+				t.Errorf("%s via %s: %d %+v; want %d naming %q", tc.name, tn.ID, status, er.Error, tc.status, tc.want)
 			}
 		}
 	}
 	for _, q := range []string{"/v1/ledger/export?from=5&to=3", "/v1/ledger/consistency?from=4&to=2", "/v1/ledger/export?to=999999"} {
-		resp, err := http.Get("http://" + f.apiAddr + q)
+		resp, err := http.Get("http://" + f.APIAddr() + q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,15 +85,15 @@ func TestStrictInputs(t *testing.T) {
 		}
 	}
 	// The certificate check reads msgpack when it is told so.
-	outs, err := c.invoke(c.leader(), nil, userCreate("cert", "strict-cert"))
+	outs, err := c.InvokeAPI(c.Leader(), nil, userCreate("cert", "strict-cert"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := codec.MustMarshal(map[string]any{"signed_bytes": outs[0].SignedBytes, "signature": outs[0].Signature})
-	if status, er := post(t, f.apiAddr, "/v1/certificates/verify", wire.ContentMsgpack, doc); status != 200 {
+	if status, er := post(t, f.APIAddr(), "/v1/certificates/verify", wire.ContentMsgpack, doc); status != 200 {
 		t.Errorf("verify in msgpack: %d %+v", status, er.Error)
 	}
-	after := c.waitConverged()
+	after := c.WaitConverged()
 	if after.Size != before.Size+1 {
 		t.Fatalf("ledger grew from %d to %d; want +1 (the certificate above)", before.Size, after.Size)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/client"
+	"github.com/cnv-project/cnv/internal/testcluster"
 )
 
 // TestBootstrapExpect starts three processes with --bootstrap-expect 3,
@@ -30,11 +31,11 @@ func TestBootstrapExpect(t *testing.T) {
 			p.start(t, bin)
 		}
 		for _, p := range procs {
-			waitUntil(t, p.id+" ready", 30*time.Second, func() error { return cl.Get(context.Background(), p.http, "/readyz", nil) })
+			testcluster.WaitFor(t, p.id+" ready", 30*time.Second, func() error { return cl.Get(context.Background(), p.http, "/readyz", nil) })
 		}
 	}
 	check := func() {
-		waitUntil(t, "one leader, three voters", 20*time.Second, func() error {
+		testcluster.WaitFor(t, "one leader, three voters", 20*time.Second, func() error {
 			leaders := map[string]bool{}
 			for _, p := range procs {
 				ms, err := cl.Members(context.Background(), p.http)

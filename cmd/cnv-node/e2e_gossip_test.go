@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/client"
+	"github.com/cnv-project/cnv/internal/testcluster"
 )
 
 // TestGossipProcesses starts 3 servers and 1 edge node as real processes
@@ -36,7 +37,7 @@ func TestGossipProcesses(t *testing.T) {
 		p.start(t, bin)
 	}
 	for _, p := range procs {
-		waitUntil(t, p.id+" ready", 30*time.Second, func() error { return cl.Get(context.Background(), p.http, "/readyz", nil) })
+		testcluster.WaitFor(t, p.id+" ready", 30*time.Second, func() error { return cl.Get(context.Background(), p.http, "/readyz", nil) })
 	}
 	edge.start(t, bin)
 	key := admin + ".key"
@@ -59,7 +60,7 @@ func TestGossipProcesses(t *testing.T) {
 		}
 		return got
 	}
-	waitUntil(t, "3 voters and the edge in members", 30*time.Second, func() error {
+	testcluster.WaitFor(t, "3 voters and the edge in members", 30*time.Second, func() error {
 		got := members(procs[0].http)
 		if got["n1"] != "server/voter/alive" || got["n2"] != "server/voter/alive" || got["n3"] != "server/voter/alive" || got["e1"] != "edge/none/alive" {
 			return fmt.Errorf("%v", got)
@@ -73,10 +74,10 @@ func TestGossipProcesses(t *testing.T) {
 		}
 		return nil
 	}
-	waitUntil(t, "graph on the edge", 20*time.Second, edgeRead)
+	testcluster.WaitFor(t, "graph on the edge", 20*time.Second, edgeRead)
 	victim := procs[2]
 	victim.kill()
-	waitUntil(t, victim.id+" dead in members", 30*time.Second, func() error {
+	testcluster.WaitFor(t, victim.id+" dead in members", 30*time.Second, func() error {
 		if g := members(procs[0].http)[victim.id]; !strings.HasSuffix(g, "/dead") {
 			return fmt.Errorf("%s is %q", victim.id, g)
 		}

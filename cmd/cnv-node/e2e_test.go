@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/client"
+	"github.com/cnv-project/cnv/internal/testcluster"
 )
 
 // processCluster builds the binary into a temp dir, writes an admin key
@@ -115,19 +116,6 @@ func runBin(t *testing.T, bin string, args ...string) (string, int) {
 	return out.String(), code
 }
 
-func waitUntil(t *testing.T, what string, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s: %v", what, err)
-}
-
 // TestThreeProcessCluster builds the binary, starts three real processes,
 // joins the third with `cluster join`, invokes through every node with
 // the CLI, kills the leader with SIGKILL, invokes again, restarts it, and
@@ -138,7 +126,7 @@ func TestThreeProcessCluster(t *testing.T) {
 	procs[1].args = append(procs[1].args, "--join", procs[0].http)
 	cl := client.New(client.Options{Timeout: 2 * time.Second})
 	ready := func(p *proc) {
-		waitUntil(t, p.id+" ready", 30*time.Second, func() error { return cl.Get(context.Background(), p.http, "/readyz", nil) })
+		testcluster.WaitFor(t, p.id+" ready", 30*time.Second, func() error { return cl.Get(context.Background(), p.http, "/readyz", nil) })
 	}
 	for _, p := range procs {
 		p.start(t, bin)
@@ -179,7 +167,7 @@ func TestThreeProcessCluster(t *testing.T) {
 			alive = append(alive, p)
 		}
 	}
-	waitUntil(t, "a new leader", 30*time.Second, func() error {
+	testcluster.WaitFor(t, "a new leader", 30*time.Second, func() error {
 		if l := leaderOf(t, bin, alive[0], procs); l == nil || l == leader {
 			return fmt.Errorf("no new leader")
 		}
@@ -205,7 +193,7 @@ func TestThreeProcessCluster(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Throughput <= 0 || rep.Errors != 0 || rep.P99 < rep.P50 {
 		t.Fatalf("bench: exit %d: %s", code, out)
 	}
-	waitUntil(t, "same ledger on every node", 30*time.Second, func() error {
+	testcluster.WaitFor(t, "same ledger on every node", 30*time.Second, func() error {
 		var first string
 		for _, p := range procs {
 			out, code := runBin(t, bin, "cluster", "status", "--addr", p.http, "--json")

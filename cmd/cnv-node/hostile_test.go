@@ -14,6 +14,7 @@ import (
 
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/hot/proto"
+	"github.com/cnv-project/cnv/internal/testcluster"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
 
@@ -51,7 +52,7 @@ func TestHotPortHoldsNoMemoryForStrangers(t *testing.T) {
 	p.args = append(p.args, "--bootstrap", "--hot-addr", hot)
 	p.start(t, bin)
 	cl := client.New(client.Options{Timeout: 2 * time.Second})
-	waitUntil(t, "ready", 30*time.Second, func() error { return cl.Get(context.Background(), p.http, "/readyz", nil) })
+	testcluster.WaitFor(t, "ready", 30*time.Second, func() error { return cl.Get(context.Background(), p.http, "/readyz", nil) })
 	before := rssKiB(t, p.cmd.Process.Pid)
 	// Half claim a frame as large as the protocol once allowed (260 KiB)
 	// and send most of it, as the probe did; half claim the largest frame a
@@ -81,7 +82,7 @@ func TestHotPortHoldsNoMemoryForStrangers(t *testing.T) {
 	if err := cl.Get(context.Background(), p.http, "/readyz", nil); err != nil {
 		t.Fatalf("API after the strangers: %v", err)
 	}
-	waitUntil(t, "the hot port to serve again", 20*time.Second, func() error {
+	testcluster.WaitFor(t, "the hot port to serve again", 20*time.Second, func() error {
 		nc, err := net.DialTimeout("tcp", hot, time.Second)
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cnv-project/cnv/client"
 	hotclient "github.com/cnv-project/cnv/hot/client"
+	"github.com/cnv-project/cnv/internal/testcluster"
 )
 
 // TestHotBenchAgainstProcesses starts two real nodes with --hot-addr, runs
@@ -29,7 +30,7 @@ func TestHotBenchAgainstProcesses(t *testing.T) {
 	cl := client.New(client.Options{Timeout: 2 * time.Second})
 	for _, p := range procs {
 		p.start(t, bin)
-		waitUntil(t, p.id+" ready", 30*time.Second, func() error { return cl.Get(context.Background(), p.http, "/readyz", nil) })
+		testcluster.WaitFor(t, p.id+" ready", 30*time.Second, func() error { return cl.Get(context.Background(), p.http, "/readyz", nil) })
 	}
 	const budget = 50000
 	out, code := runBin(t, bin, "bench", "--hot", "--addr", procs[0].http+","+procs[1].http, "--hot-addr", hot[0]+","+hot[1],
@@ -42,7 +43,7 @@ func TestHotBenchAgainstProcesses(t *testing.T) {
 	if rep.Committed == 0 || rep.Committed > budget-2 {
 		t.Fatalf("answered %d uses of a budget of %d: %s", rep.Committed, budget, out)
 	}
-	waitUntil(t, "HotPathBatch events", 10*time.Second, func() error {
+	testcluster.WaitFor(t, "HotPathBatch events", 10*time.Second, func() error {
 		out, code := runBin(t, bin, "ledger", "query", "--addr", procs[1].http, "--type", "HotPathBatch", "--json")
 		var page struct {
 			Events []json.RawMessage `json:"events"`

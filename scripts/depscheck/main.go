@@ -1,7 +1,8 @@
 // Command depscheck enforces the import direction of docs/ARCHITECTURE.md:
 // every package belongs to the layer of its longest matching path prefix
 // below, and may import only its own layer and the layers listed for it.
-// Test files are checked too. Run: go run ./scripts/depscheck
+// Test files are checked too; they may also import the test-only
+// packages, which nothing else imports. Run: go run ./scripts/depscheck
 package main
 
 import (
@@ -26,28 +27,27 @@ var core = []string{"cluster", "fsm", "ledger", "kv", "tlsutil", "mux", "runtime
 // schema knows no storage, replay only reads the Merkle log, and the
 // replicated state's store knows kv, not the ledger or the FSM.
 var layers = map[string][]string{
-	"runtime":        nil,
-	"tlsutil":        nil,
-	"mux":            {"tlsutil"}, // tests use the cluster CA
-	"wire":           {"runtime"},
-	"client":         {"wire", "tlsutil", "runtime"},
-	"bench":          {"client", "wire", "runtime"},
-	"kv":             nil,
-	"ledger":         {"kv", "runtime"},
-	"ledger/event":   {"runtime"},
-	"ledger/replay":  {"ledger", "runtime"},
-	"fsm":            {"ledger", "kv", "runtime"},
-	"fsm/state":      {"kv", "runtime"},
-	"cluster":        {"fsm", "ledger", "kv", "tlsutil", "mux", "runtime"},
-	"hot/proto":      {"runtime"},
-	"hot/server":     {"hot/proto", "runtime"},
-	"hot/client":     {"hot/proto", "client", "wire", "runtime"},
-	"internal/httpx": {"wire", "runtime"},
-	"metrics":        append([]string{"wire"}, core...),
-	"peer":           append([]string{"client", "wire", "metrics"}, core...),
-	"forward":        append([]string{"peer", "client", "wire", "metrics"}, core...),
-	// httpapi's tests also start edge nodes, until internal/testcluster.
-	"httpapi":              append([]string{"forward", "peer", "client", "wire", "metrics", "internal/httpx", "edge"}, core...),
+	"runtime":              nil,
+	"tlsutil":              nil,
+	"mux":                  {"tlsutil"}, // tests use the cluster CA
+	"wire":                 {"runtime"},
+	"client":               {"wire", "tlsutil", "runtime"},
+	"bench":                {"client", "wire", "runtime"},
+	"kv":                   nil,
+	"ledger":               {"kv", "runtime"},
+	"ledger/event":         {"runtime"},
+	"ledger/replay":        {"ledger", "runtime"},
+	"fsm":                  {"ledger", "kv", "runtime"},
+	"fsm/state":            {"kv", "runtime"},
+	"cluster":              {"fsm", "ledger", "kv", "tlsutil", "mux", "runtime"},
+	"hot/proto":            {"runtime"},
+	"hot/server":           {"hot/proto", "runtime"},
+	"hot/client":           {"hot/proto", "client", "wire", "runtime"},
+	"internal/httpx":       {"wire", "runtime"},
+	"metrics":              append([]string{"wire"}, core...),
+	"peer":                 append([]string{"client", "wire", "metrics"}, core...),
+	"forward":              append([]string{"peer", "client", "wire", "metrics"}, core...),
+	"httpapi":              append([]string{"forward", "peer", "client", "wire", "metrics", "internal/httpx"}, core...),
 	"edge":                 {"forward", "peer", "client", "wire", "internal/httpx", "cluster/gossip", "runtime"},
 	"internal/testcluster": {"httpapi", "forward", "peer", "edge", "hot", "client", "wire", "metrics", "cluster", "fsm", "ledger", "runtime"},
 	// hot/node wires hot/server to the cluster (cluster/hotlease is in
@@ -60,6 +60,10 @@ var layers = map[string][]string{
 	"scripts": {"*"},
 	"jepsen":  {"client", "wire", "tlsutil", "runtime"},
 }
+
+// testOnly lists the test-support layers: only _test.go files (of any
+// layer) and the layer itself import them.
+var testOnly = []string{"internal/testcluster"}
 
 // layerOf returns the longest layer prefix of a module-relative path.
 func layerOf(rel string) (string, bool) {
@@ -74,19 +78,30 @@ func layerOf(rel string) (string, bool) {
 
 func within(rel, layer string) bool { return rel == layer || strings.HasPrefix(rel, layer+"/") }
 
-func allowed(from, to string) (bool, string) {
+// allowed reports whether from may import to; test says the import is
+// in from's _test.go files.
+func allowed(from, to string, test bool) (bool, string) {
 	rf, rt := strings.TrimPrefix(from, module), strings.TrimPrefix(to, module)
 	lf, okf := layerOf(rf)
 	if !okf {
 		return false, fmt.Sprintf("package %q is in no layer: add it to scripts/depscheck", rf)
 	}
-	if lt, ok := layerOf(rt); !ok {
+	lt, ok := layerOf(rt)
+	if !ok {
 		return false, fmt.Sprintf("package %q is in no layer: add it to scripts/depscheck", rt)
 	} else if lt == "jepsen" && lf != "jepsen" {
 		return false, "only jepsen itself imports jepsen"
 	}
 	if within(rt, lf) {
 		return true, ""
+	}
+	for _, l := range testOnly {
+		if lt == l {
+			if test {
+				return true, ""
+			}
+			return false, l + " is test support: only _test.go files import it"
+		}
 	}
 	may := layers[lf]
 	for _, l := range may {
@@ -99,8 +114,10 @@ func allowed(from, to string) (bool, string) {
 }
 
 func main() {
+	// One line per package: its path, its imports, then after "|" its
+	// test files' imports.
 	out, err := exec.Command("go", "list", "-f",
-		`{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}`,
+		`{{.ImportPath}} {{join .Imports " "}} | {{join .TestImports " "}} {{join .XTestImports " "}}`,
 		"./...").Output()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "depscheck: go list:", err)
@@ -113,12 +130,16 @@ func main() {
 		if len(fields) == 0 {
 			continue
 		}
-		from := fields[0]
+		from, test := fields[0], false
 		for _, to := range fields[1:] {
+			if to == "|" {
+				test = true
+				continue
+			}
 			if !strings.HasPrefix(to, module) || to == from {
 				continue
 			}
-			if ok, why := allowed(from, to); !ok {
+			if ok, why := allowed(from, to, test); !ok {
 				fmt.Printf("%s imports %s: %s\n", strings.TrimPrefix(from, module), strings.TrimPrefix(to, module), why)
 				bad++
 			}

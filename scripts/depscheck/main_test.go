@@ -31,10 +31,46 @@ func TestAllowed(t *testing.T) {
 		{m + "hot/node", m + "cluster", true},
 		{m + "nosuch", m + "runtime", false},
 		{m + "runtime", m + "nosuch", false},
+		{m + "internal/testcluster", m + "httpapi", true},
+		{m + "internal/testcluster", m + "cluster", true},
+		{m + "internal/testcluster", m + "jepsen", false},
 	}
 	for _, c := range cases {
-		if ok, why := allowed(c.from, c.to); ok != c.ok {
+		if ok, why := allowed(c.from, c.to, false); ok != c.ok {
 			t.Errorf("%s -> %s: %v (%s), want %v", c.from, c.to, ok, why, c.ok)
+		}
+		// What a package may import, its tests may too.
+		if c.ok {
+			if ok, why := allowed(c.from, c.to, true); !ok {
+				t.Errorf("test of %s -> %s: refused (%s)", c.from, c.to, why)
+			}
+		}
+	}
+}
+
+// Test support is imported by tests of any layer, never by production
+// code (not even cmd and scripts, which may import anything else); tests
+// stay inside their layer otherwise.
+func TestTestOnly(t *testing.T) {
+	m := module
+	cases := []struct {
+		from, to string
+		test, ok bool
+	}{
+		{m + "cluster", m + "internal/testcluster", true, true},
+		{m + "cluster", m + "internal/testcluster", false, false},
+		{m + "httpapi", m + "internal/testcluster", true, true},
+		{m + "httpapi", m + "internal/testcluster", false, false},
+		{m + "cmd/cnv-node", m + "internal/testcluster", true, true},
+		{m + "cmd/cnv-node", m + "internal/testcluster", false, false},
+		{m + "scripts/depscheck", m + "internal/testcluster", false, false},
+		{m + "runtime/hotpath", m + "internal/testcluster", true, true},
+		{m + "cluster", m + "httpapi", true, false},
+		{m + "internal/testcluster", m + "internal/testcluster/sub", false, true},
+	}
+	for _, c := range cases {
+		if ok, why := allowed(c.from, c.to, c.test); ok != c.ok {
+			t.Errorf("%s -> %s (test %v): %v (%s), want %v", c.from, c.to, c.test, ok, why, c.ok)
 		}
 	}
 }
