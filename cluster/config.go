@@ -86,6 +86,13 @@ type Config struct {
 	Metrics prometheus.Registerer
 }
 
+// Protocols on a node's Raft port (package mux): Raft itself, and the
+// node-to-node calls.
+const (
+	MuxRaft byte = 'R'
+	MuxRPC  byte = 'C'
+)
+
 // Peer is a server in a bootstrap configuration.
 type Peer struct {
 	ID       string `json:"node_id"`

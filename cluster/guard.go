@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
@@ -219,18 +220,24 @@ func (g *guard) AppendEntriesPipeline(id raft.ServerID, t raft.ServerAddress) (r
 	if err != nil {
 		return nil, err
 	}
-	gp := &guardedPipeline{AppendPipeline: p, out: make(chan raft.AppendFuture)}
+	gp := &guardedPipeline{AppendPipeline: p, out: make(chan raft.AppendFuture), done: make(chan struct{})}
 	go gp.pump()
 	return gp, nil
 }
 
-// Close stops the guard and the inner transport.
-func (g *guard) Close() error {
+// stop stops the guard's pump.
+func (g *guard) stop() {
 	select {
 	case <-g.done:
 	default:
 		close(g.done)
 	}
+}
+
+// Close stops the guard and the inner transport (Raft calls it on
+// shutdown, as it would the inner transport's).
+func (g *guard) Close() error {
+	g.stop()
 	if c, ok := g.inner.(raft.WithClose); ok {
 		return c.Close()
 	}
@@ -245,19 +252,40 @@ var (
 
 type guardedPipeline struct {
 	raft.AppendPipeline
-	out chan raft.AppendFuture
+	out  chan raft.AppendFuture
+	done chan struct{}
+	once sync.Once
 }
 
 func (p *guardedPipeline) pump() {
-	defer close(p.out)
-	for f := range p.AppendPipeline.Consumer() {
+	in := p.AppendPipeline.Consumer()
+	for {
+		var f raft.AppendFuture
+		var ok bool
+		select {
+		case f, ok = <-in:
+			if !ok {
+				return
+			}
+		case <-p.done:
+			return
+		}
 		if f.Error() == nil {
 			if r := f.Response(); r.Term >= termCeiling {
 				r.Term, r.Success = f.Request().Term, false
 			}
 		}
-		p.out <- f
+		select {
+		case p.out <- f:
+		case <-p.done:
+			return
+		}
 	}
+}
+
+func (p *guardedPipeline) Close() error {
+	p.once.Do(func() { close(p.done) })
+	return p.AppendPipeline.Close()
 }
 
 func (p *guardedPipeline) Consumer() <-chan raft.AppendFuture { return p.out }

@@ -18,6 +18,7 @@ type nodeMetrics struct {
 	commitLatency prometheus.Histogram
 	applyDuration prometheus.Histogram
 	damage        *prometheus.CounterVec
+	refusedRPCs   *prometheus.CounterVec
 }
 
 // latencyBuckets span a loopback commit (sub-millisecond) to a stalled one.
@@ -41,6 +42,10 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "cnv_damage_detected_total",
 			Help: "Damage this node detected in its own data or replication, by what (state_file, raft_log, divergence, forged_entry).",
 		}, []string{"what"}),
+		refusedRPCs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cnv_raft_rpcs_refused_total",
+			Help: "Raft RPCs refused before Raft saw them (terms out of range, forged or malformed entries, hand-overs not from the leader), by RPC.",
+		}, []string{"rpc"}),
 	}
 }
 
@@ -53,7 +58,7 @@ func (n *Node) registerMetrics(r prometheus.Registerer) error {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	cs := []prometheus.Collector{m.invocations, m.commitLatency, m.applyDuration, m.damage,
+	cs := []prometheus.Collector{m.invocations, m.commitLatency, m.applyDuration, m.damage, m.refusedRPCs,
 		gauge("cnv_raft_is_leader", "1 while this node leads.", func() float64 { return b2f(n.IsLeader()) }),
 		gauge("cnv_raft_term", "Current Raft term.", func() float64 { return float64(n.raft.CurrentTerm()) }),
 		gauge("cnv_raft_commit_index", "Raft commit index.", func() float64 { return float64(n.raft.CommitIndex()) }),

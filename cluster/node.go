@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,8 @@ type Node struct {
 	// Transport in the config); only those it closes.
 	bolt     *raftboltdb.BoltStore
 	netTrans *raft.NetworkTransport
+	// guard checks every RPC before Raft sees it (guard.go).
+	guard *guard
 
 	gossip   *gossip.Gossip
 	props    *proposer
@@ -281,11 +284,13 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return fmt.Errorf("cluster: raft state: %w", err)
 	}
-	r, err := raft.NewRaft(n.raftConfig(), &notifyingFSM{FSM: n.fsm, n: n.applied, m: n.metrics}, n.logs, n.stable, n.snaps, n.trans)
+	n.guard = newGuard(n.trans, nil, n.refusedRPC)
+	r, err := raft.NewRaft(n.raftConfig(), &notifyingFSM{FSM: n.fsm, n: n.applied, m: n.metrics}, n.logs, n.stable, n.snaps, n.guard)
 	if err != nil {
 		n.closeTransport()
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
+	n.guard.follow(r)
 	n.raft = r
 	if has {
 		n.log.Info("existing raft state found; not bootstrapping")
@@ -357,9 +362,18 @@ func (n *Node) Shutdown() error {
 	return err
 }
 
-// closeTransport closes the transport the node built (a configured one
-// belongs to the caller).
+// refusedRPC logs and counts an RPC the guard refused.
+func (n *Node) refusedRPC(kind string, err error) {
+	n.metrics.refusedRPCs.WithLabelValues(strings.TrimPrefix(kind, "*raft.")).Inc()
+	n.log.Warn("refused a raft RPC", "rpc", kind, "error", err)
+}
+
+// closeTransport stops the guard and closes the transport the node built
+// (a configured one belongs to the caller).
 func (n *Node) closeTransport() {
+	if n.guard != nil {
+		n.guard.stop()
+	}
 	if n.netTrans != nil {
 		n.netTrans.Close()
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/cnv-project/cnv/forward"
 	"github.com/cnv-project/cnv/httpapi"
 	"github.com/cnv-project/cnv/metrics"
+	"github.com/cnv-project/cnv/mux"
 	"github.com/cnv-project/cnv/peer"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
@@ -126,11 +127,20 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
+	// The Raft port proves every connection (the cluster token's challenge)
+	// before Raft reads a byte from it.
+	rmux, err := mux.New(raftLn, mux.Config{Token: token, Dial: dial.Timeout, Idle: 2 * time.Minute, Logger: log})
+	if err != nil {
+		raftLn.Close()
+		apiLn.Close()
+		return exitWith(exitError, "raft port: %v", err)
+	}
+	raftLayer := rmux.Listen(cluster.MuxRaft)
 	node, err := cluster.New(cluster.Config{
 		Gossip: gcfg,
-		NodeID: f.nodeID, DataDir: f.dataDir, RaftListener: raftLn, RaftAdvertise: f.advertise,
+		NodeID: f.nodeID, DataDir: f.dataDir, RaftListener: raftLayer, RaftAdvertise: f.advertise,
 		APIAddr: apiAddr, Bootstrap: f.bootstrap, AdminKeys: admins, Remote: fwd,
-		Dial: dial.Timeout, Logger: log, Clock: f.hooks.clock(),
+		Dial: raftLayer.Dial, Logger: log, Clock: f.hooks.clock(),
 		SnapshotThreshold: f.snapThreshold, TrailingLogs: f.trailingLogs, SnapshotInterval: f.snapInterval,
 		SkipVerifyOnStart: f.skipVerify, Metrics: reg,
 	})

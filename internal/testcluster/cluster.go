@@ -40,6 +40,9 @@ type Options struct {
 	// Hold is how long an in-memory node-to-node call waits for a leader
 	// (default 5s, the forwarder's).
 	Hold time.Duration
+	// Token is the cluster token every node requires and sends (HTTP
+	// flavour; Node.SetToken changes one node's).
+	Token string
 }
 
 // Cluster is a test cluster. Its helpers fail the test on error.
@@ -174,7 +177,7 @@ func (c *Cluster) newNode() *Node {
 	defer c.mu.Unlock()
 	n := &Node{ID: fmt.Sprintf("n%d", len(c.nodes)+1), Dir: c.t.TempDir(), c: c}
 	if c.opts.HTTP {
-		n.httpRaftAddr, n.apiAddr = "127.0.0.1:0", "127.0.0.1:0"
+		n.httpRaftAddr, n.apiAddr, n.token = "127.0.0.1:0", "127.0.0.1:0", c.opts.Token
 	} else {
 		n.raftAddr, n.apiAddr = raft.ServerAddress("raft://"+n.ID), "mem://"+n.ID
 		n.logs, n.snaps = raft.NewInmemStore(), NewSnapshotStore()

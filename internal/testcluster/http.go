@@ -13,6 +13,7 @@ import (
 	"github.com/cnv-project/cnv/forward"
 	"github.com/cnv-project/cnv/httpapi"
 	"github.com/cnv-project/cnv/metrics"
+	"github.com/cnv-project/cnv/mux"
 	"github.com/cnv-project/cnv/peer"
 )
 
@@ -55,8 +56,13 @@ func (c *Cluster) startHTTP(n *Node, boot bool) *running {
 	peers := peer.New(client.Options{Timeout: 10 * time.Second, Token: n.token})
 	reg := metrics.New()
 	fwd := forward.New(forward.Config{Peers: peers, Hold: c.opts.Hold, Logger: log, Registerer: reg})
+	rmux, err := mux.New(raftLn, mux.Config{Token: n.token, Logger: log})
+	if err != nil {
+		t.Fatalf("%s raft port: %v", n.ID, err)
+	}
+	raftLayer := rmux.Listen(cluster.MuxRaft)
 	cfg := c.config(n, boot, log)
-	cfg.RaftListener, cfg.Remote, cfg.Metrics = raftLn, fwd, reg
+	cfg.RaftListener, cfg.Dial, cfg.Remote, cfg.Metrics = raftLayer, raftLayer.Dial, fwd, reg
 	if c.opts.Tune != nil {
 		c.opts.Tune(n, &cfg)
 	}

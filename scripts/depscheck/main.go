@@ -49,7 +49,7 @@ var layers = map[string][]string{
 	"forward":              append([]string{"peer", "client", "wire", "metrics"}, core...),
 	"httpapi":              append([]string{"forward", "peer", "client", "wire", "metrics", "internal/httpx"}, core...),
 	"edge":                 {"forward", "peer", "client", "wire", "internal/httpx", "cluster/gossip", "runtime"},
-	"internal/testcluster": {"httpapi", "forward", "peer", "edge", "hot", "client", "wire", "metrics", "cluster", "fsm", "ledger", "runtime"},
+	"internal/testcluster": {"httpapi", "forward", "peer", "edge", "hot", "client", "wire", "metrics", "cluster", "fsm", "ledger", "kv", "mux", "tlsutil", "runtime"},
 	// hot/node wires hot/server to the cluster (cluster/hotlease is in
 	// "cluster"); its tests drive it with hot/client and run an in-process
 	// cluster over the HTTP API (client, wire, transport).
