@@ -85,7 +85,7 @@ type running struct {
 	trans   *raft.InmemTransport // in memory
 	http    *httpNode            // HTTP flavour
 	metrics *metrics.Registry    // HTTP flavour: the node's registry
-	stop  func(ctx context.Context)
+	stop    func(ctx context.Context)
 
 	mu     sync.Mutex
 	closed bool
