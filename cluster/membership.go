@@ -14,21 +14,11 @@ import (
 // IsLeader reports whether this node is the Raft leader.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 
-// Leader returns the current leader's ID and API address ("" when
-// unknown).
-func (n *Node) Leader() (id, apiAddr string) {
-	_, lid := n.raft.LeaderWithID()
-	id = string(lid)
-	if id == "" {
-		return "", ""
-	}
-	if id == n.cfg.NodeID {
-		return id, n.cfg.APIAddr
-	}
-	if rec, ok := n.fsm.View().Nodes[id]; ok {
-		return id, rec.APIAddr
-	}
-	return id, ""
+// Leader returns the current leader's ID and Raft address, where its
+// node-to-node channel is served ("" when unknown).
+func (n *Node) Leader() (id, raftAddr string) {
+	addr, lid := n.raft.LeaderWithID()
+	return string(lid), string(addr)
 }
 
 // Term is the current Raft term.

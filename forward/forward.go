@@ -22,8 +22,9 @@ import (
 // Local is what the forwarder asks the node it runs in about leadership.
 type Local interface {
 	ID() string
-	// Leader is the current leader's ID and API address ("" when unknown).
-	Leader() (id, apiAddr string)
+	// Leader is the current leader's ID and the address of its
+	// node-to-node channel ("" when unknown).
+	Leader() (id, addr string)
 	// Term is the node's current Raft term.
 	Term() uint64
 	// Done is closed when the node shuts down.
@@ -226,21 +227,18 @@ func toLeader[T any](ctx context.Context, f *Forwarder, op string, remote func(c
 	}
 }
 
-// Relay sends a request as it came to the leader (or, on an edge node,
-// to the first target that answers) and returns the answer's bytes. The
-// request is marked forwarded, so it is never relayed again. An answer
+// Relay sends a request as it came to the leader's node-to-node channel
+// (or, on an edge node, to the public API of the first target that
+// answers) and returns the answer's bytes. The leader serves it there,
+// never relaying it again. An answer
 // that is an API error comes back as *client.APIError; any other error is
 // structured (no leader, peer unreachable).
 func (f *Forwarder) Relay(ctx context.Context, path string, body []byte, hdr http.Header) (client.Raw, error) {
-	h := peer.Forwarded()
-	for k, v := range hdr {
-		h[k] = v
-	}
 	if f.cfg.Targets != nil {
 		return f.relayTargets(ctx, path, body, hdr)
 	}
 	return toLeader(ctx, f, "invoke", func(ctx context.Context, addr string) (client.Raw, error) {
-		raw, err := f.cfg.Peers.Relay(ctx, http.MethodPost, addr, path, bytes.NewReader(body), h)
+		raw, err := f.cfg.Peers.RelayToMember(ctx, http.MethodPost, addr, path, bytes.NewReader(body), hdr)
 		var ae *client.APIError
 		switch {
 		case errors.As(err, &ae) && ae.NotLeader():

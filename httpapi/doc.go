@@ -5,8 +5,9 @@
 //
 // Requests only the leader serves (invocations, joins, removals) are tried
 // here and, on a follower, handed to the forward package, which relays
-// them to the leader once; a relayed request carries wire.HeaderForwarded
-// and is served where it lands. With no leader a write waits up to the
+// them to the leader's internal listener (internal.go: node-to-node calls
+// on the Raft port, authenticated by the mux), where they are served and
+// never relayed again. With no leader a write waits up to the
 // forwarder's hold time and then answers 503 with Retry-After. With a
 // cluster token configured, membership changes and node-to-node calls
 // must carry it.

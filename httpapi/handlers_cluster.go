@@ -56,7 +56,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		err = s.node.Join(ctx, req.Members)
 	} else {
 		jr := cluster.JoinRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr, Nonvoter: req.Nonvoter}
-		err = s.leaderOnly(r, "join", req.Forwarded, func() error { return s.node.AddServer(r.Context(), jr) },
+		err = s.leaderOnly(r, "join", func() error { return s.node.AddServer(r.Context(), jr) },
 			func(ctx context.Context, leader string) error {
 				return s.cfg.Forward.Peers().JoinLeader(ctx, leader, jr)
 			})
@@ -75,7 +75,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rr := cluster.RemoveRequest{NodeID: req.NodeID, Reason: req.Reason}
-	err := s.leaderOnly(r, "remove", req.Forwarded, func() error { return s.node.RemoveServer(r.Context(), rr) },
+	err := s.leaderOnly(r, "remove", func() error { return s.node.RemoveServer(r.Context(), rr) },
 		func(ctx context.Context, leader string) error { return s.cfg.Forward.Peers().Remove(ctx, leader, rr) })
 	if err != nil {
 		httpx.Error(w, r, err)
@@ -85,9 +85,9 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) {
 }
 
 // leaderOnly runs a leader-only change here, or through the forwarder on
-// the leader; a request another node already forwarded is served here.
-func (s *Server) leaderOnly(r *http.Request, op string, forwarded bool, local func() error, remote func(ctx context.Context, leader string) error) error {
-	if forwarded || r.Header.Get(wire.HeaderForwarded) != "" {
+// the leader; a request another member relayed (internal) is served here.
+func (s *Server) leaderOnly(r *http.Request, op string, local func() error, remote func(ctx context.Context, leader string) error) error {
+	if isInternal(r) {
 		return local()
 	}
 	_, err := forward.Do(r.Context(), s.cfg.Forward, op,

@@ -31,7 +31,7 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	outs, err := s.node.Invoke(r.Context(), &signed)
-	if notLeader(err) && r.Header.Get(wire.HeaderForwarded) == "" {
+	if notLeader(err) && !isInternal(r) {
 		s.forwardInvoke(w, r, body)
 		return
 	}

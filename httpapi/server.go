@@ -49,6 +49,8 @@ type Server struct {
 	metrics *apiMetrics
 	http    *http.Server
 	mux     *http.ServeMux
+	// internal serves node-to-node calls (internal.go).
+	internal *http.Server
 }
 
 // NewServer returns a server for cfg.Node.
@@ -59,15 +61,20 @@ func NewServer(cfg Config) *Server {
 	s := &Server{cfg: cfg, node: cfg.Node, state: cfg.State, ledger: cfg.Ledger, log: cfg.Logger.Named("http"), mux: http.NewServeMux(),
 		metrics: newAPIMetrics(cfg.Registerer)}
 	s.routes()
-	s.http = &http.Server{
-		Handler:           s,
+	s.http = s.newHTTPServer(s)
+	s.internal = s.newHTTPServer(s.internalHandler())
+	return s
+}
+
+func (s *Server) newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
-	return s
 }
 
 func (s *Server) routes() {
@@ -79,9 +86,6 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/cluster/join", s.guarded(s.handleJoin))
 	m.HandleFunc("POST /v1/cluster/leave", s.guarded(s.handleLeave))
 	m.HandleFunc("POST /v1/cluster/remove", s.guarded(s.handleRemove))
-	m.HandleFunc("POST /v1/internal/register", s.guarded(s.handleRegister))
-	m.HandleFunc("GET /v1/internal/read-index", s.guarded(s.handleReadIndex))
-	m.HandleFunc("POST /v1/internal/propose", s.guarded(s.handlePropose))
 	m.HandleFunc("GET /v1/ledger/status", s.handleLedgerStatus)
 	m.HandleFunc("GET /v1/ledger/events", s.handleLedgerEvents)
 	m.HandleFunc("GET /v1/ledger/events/{index}", s.handleLedgerEvent)
@@ -149,8 +153,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// Shutdown stops accepting requests and waits for those in flight.
-func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+// Shutdown stops accepting requests, public and internal, and waits for
+// those in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.http.Shutdown(ctx), s.internal.Shutdown(ctx))
+}
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	httpx.Write(w, r, http.StatusOK, map[string]string{"status": "ok", "node_id": s.node.ID()})

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/cluster"
@@ -14,21 +16,32 @@ import (
 	"github.com/cnv-project/cnv/wire"
 )
 
-// Client calls other nodes' APIs.
+// Client calls other nodes: their public APIs (a joining node asking a
+// member, an edge node relaying to a server, gossip fetching a graph
+// snapshot) and, once WithMembers is set, the leader's node-to-node
+// channel on its Raft port (relayed invocations, joins and removals, node
+// records, read indexes, node proposals).
 type Client struct {
 	c *client.Client
+	// m reaches members' internal listeners (nil: their public APIs).
+	m *client.Client
 }
 
-// New returns a node-to-node client; opts.Dial may rewrite addresses and
-// opts.Token is the cluster token every call carries.
-func New(opts client.Options) *Client { return &Client{c: client.New(opts)} }
+// New returns a client for public APIs; opts.Dial may rewrite addresses
+// and opts.Token is the cluster token every call carries.
+func New(opts client.Options) *Client { c := client.New(opts); return &Client{c: c, m: c} }
+
+// WithMembers returns a client whose calls to members go over dial: the
+// authenticated node-to-node channel of the member at a Raft address.
+func (p *Client) WithMembers(dial func(ctx context.Context, addr string) (net.Conn, error), timeout time.Duration) *Client {
+	m := client.New(client.Options{Timeout: timeout, Dial: func(ctx context.Context, _, addr string) (net.Conn, error) {
+		return dial(ctx, addr)
+	}})
+	return &Client{c: p.c, m: m}
+}
 
 // API is the underlying API client.
 func (p *Client) API() *client.Client { return p.c }
-
-// Forwarded is the header set of a request one node relays to another; a
-// forwarded request is served where it lands, never forwarded again.
-func Forwarded() http.Header { return http.Header{wire.HeaderForwarded: []string{"1"}} }
 
 // Join asks the member at addr to add req's server (the member forwards
 // the request to its leader).
@@ -40,39 +53,48 @@ func (p *Client) Join(ctx context.Context, addr string, req cluster.JoinRequest)
 // JoinLeader asks the leader at addr to add req's server.
 func (p *Client) JoinLeader(ctx context.Context, addr string, req cluster.JoinRequest) error {
 	body := wire.JoinRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr, Nonvoter: req.Nonvoter}
-	return Err(p.c.Do(ctx, http.MethodPost, addr, "/v1/cluster/join", body, nil, Forwarded()))
+	return Err(p.m.Do(ctx, http.MethodPost, addr, "/v1/cluster/join", body, nil, nil))
 }
 
 // Remove asks the node at addr (the leader) to remove a server.
 func (p *Client) Remove(ctx context.Context, addr string, req cluster.RemoveRequest) error {
 	body := wire.RemoveRequest{NodeID: req.NodeID, Reason: req.Reason}
-	return Err(p.c.Do(ctx, http.MethodPost, addr, "/v1/cluster/remove", body, nil, Forwarded()))
+	return Err(p.m.Do(ctx, http.MethodPost, addr, "/v1/cluster/remove", body, nil, nil))
 }
 
 // RegisterNode sends a signed node record to the leader at addr.
 func (p *Client) RegisterNode(ctx context.Context, addr string, rec cluster.SignedNode) error {
-	return Err(p.c.Do(ctx, http.MethodPost, addr, "/v1/internal/register", rec, nil, Forwarded()))
+	return Err(p.m.Do(ctx, http.MethodPost, addr, "/v1/internal/register", rec, nil, nil))
 }
 
 // ReadIndex asks the leader at addr for a linearizable read index.
 func (p *Client) ReadIndex(ctx context.Context, addr string) (uint64, error) {
 	var r wire.ReadIndexResponse
-	err := p.c.Do(ctx, http.MethodGet, addr, "/v1/internal/read-index", nil, &r, Forwarded())
+	err := p.m.Do(ctx, http.MethodGet, addr, "/v1/internal/read-index", nil, &r, nil)
 	return r.Index, Err(err)
 }
 
 // Propose sends node-originated commands to the leader at addr.
 func (p *Client) Propose(ctx context.Context, addr string, sp cluster.SignedProposal) ([]fsm.Result, error) {
 	var res []fsm.Result
-	err := p.c.Do(ctx, http.MethodPost, addr, "/v1/internal/propose", sp, &res, Forwarded())
+	err := p.m.Do(ctx, http.MethodPost, addr, "/v1/internal/propose", sp, &res, nil)
 	return res, Err(err)
 }
 
-// Relay sends a request body as it came (an invocation batch) to addr and
-// returns the answer's bytes. An API error comes back as *client.APIError.
+// Relay sends a request body as it came (an invocation batch) to the
+// public API at addr and returns the answer's bytes. An API error comes
+// back as *client.APIError.
 func (p *Client) Relay(ctx context.Context, method, addr, path string, body io.Reader, hdr http.Header) (client.Raw, error) {
 	var raw client.Raw
 	err := p.c.DoRaw(ctx, method, addr, path, body, &raw, hdr)
+	return raw, err
+}
+
+// RelayToMember is Relay to a member's node-to-node channel (the leader,
+// which serves it without forwarding again).
+func (p *Client) RelayToMember(ctx context.Context, method, addr, path string, body io.Reader, hdr http.Header) (client.Raw, error) {
+	var raw client.Raw
+	err := p.m.DoRaw(ctx, method, addr, path, body, &raw, hdr)
 	return raw, err
 }
 

@@ -17,9 +17,6 @@ const (
 
 // Headers the API uses.
 const (
-	// HeaderForwarded marks a request one node forwarded to the leader; the
-	// leader never forwards it again.
-	HeaderForwarded = "X-Cnv-Forwarded"
 	// HeaderIndex carries the applied Raft index a read reflects.
 	HeaderIndex = "X-Cnv-Index"
 	// HeaderNode names the node that answered.

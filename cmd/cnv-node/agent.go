@@ -120,15 +120,9 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
-	peers := peer.New(client.Options{Timeout: 10 * time.Second, Dial: dial.Context, Token: token})
-	fwd := forward.New(forward.Config{Peers: peers, Logger: log, Registerer: reg})
-	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
-	gcfg, err := f.gossip.config(peers)
-	if err != nil {
-		return exitWith(exitUsage, "%v", err)
-	}
-	// The Raft port proves every connection (the cluster token's challenge)
-	// before Raft reads a byte from it.
+	// The Raft port carries Raft and the node-to-node calls; it proves
+	// every connection (the cluster token's challenge) before anything
+	// reads a byte from it.
 	rmux, err := mux.New(raftLn, mux.Config{Token: token, Dial: dial.Timeout, Idle: 2 * time.Minute, Logger: log})
 	if err != nil {
 		raftLn.Close()
@@ -136,6 +130,14 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		return exitWith(exitError, "raft port: %v", err)
 	}
 	raftLayer := rmux.Listen(cluster.MuxRaft)
+	peers := peer.New(client.Options{Timeout: 10 * time.Second, Dial: dial.Context, Token: token}).
+		WithMembers(muxDialer(rmux, cluster.MuxRPC), 30*time.Second)
+	fwd := forward.New(forward.Config{Peers: peers, Logger: log, Registerer: reg})
+	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
+	gcfg, err := f.gossip.config(peers)
+	if err != nil {
+		return exitWith(exitUsage, "%v", err)
+	}
 	node, err := cluster.New(cluster.Config{
 		Gossip: gcfg,
 		NodeID: f.nodeID, DataDir: f.dataDir, RaftListener: raftLayer, RaftAdvertise: f.advertise,
@@ -154,6 +156,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		Metrics: reg.Handler(), Registerer: reg, Logger: log, Token: token,
 		OnLeave: func() { close(left) }})
 	go srv.Serve(apiLn)
+	go srv.ServeInternal(rmux.Listen(cluster.MuxRPC))
 	if f.pprofAddr != "" {
 		go servePprof(f.pprofAddr, log)
 	}
@@ -308,4 +311,16 @@ func readToken(path string) (string, error) {
 		return "", fmt.Errorf("--cluster-token-file: the token must have at least 16 characters")
 	}
 	return tok, nil
+}
+
+// muxDialer dials protocol proto of the mux at a member's Raft address,
+// within ctx's deadline.
+func muxDialer(m *mux.Mux, proto byte) func(ctx context.Context, addr string) (net.Conn, error) {
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		timeout := 10 * time.Second
+		if d, ok := ctx.Deadline(); ok {
+			timeout = time.Until(d)
+		}
+		return m.Dial(proto, addr, timeout)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	hotclient "github.com/cnv-project/cnv/hot/client"
 	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/httpapi"
+	"github.com/cnv-project/cnv/mux"
 	"github.com/cnv-project/cnv/peer"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
@@ -106,9 +107,17 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	hotLn := listen(t, tn.hotAddr)
 	tn.raftAddr, tn.apiAddr, tn.hotAddr = raftLn.Addr().String(), tn.apiLn.Addr().String(), hotLn.Addr().String()
 	log := hclog.New(&hclog.LoggerOptions{Name: tn.id, Level: hclog.Warn, Output: c.logw})
-	fwd := forward.New(forward.Config{Peers: peer.New(client.Options{Timeout: 10 * time.Second}), Logger: log})
+	rmux, err := mux.New(raftLn, mux.Config{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raftLayer := rmux.Listen(cluster.MuxRaft)
+	peers := peer.New(client.Options{Timeout: 10 * time.Second}).WithMembers(func(ctx context.Context, addr string) (net.Conn, error) {
+		return rmux.Dial(cluster.MuxRPC, addr, 5*time.Second)
+	}, 30*time.Second)
+	fwd := forward.New(forward.Config{Peers: peers, Logger: log})
 	node, err := cluster.New(cluster.Config{
-		NodeID: tn.id, DataDir: tn.dir, RaftListener: raftLn, APIAddr: tn.apiAddr,
+		NodeID: tn.id, DataDir: tn.dir, RaftListener: raftLayer, Dial: raftLayer.Dial, APIAddr: tn.apiAddr,
 		Bootstrap: boot, AdminKeys: []ed25519.PublicKey{c.admin.Public().(ed25519.PublicKey)},
 		Remote: fwd, Logger: log,
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
@@ -122,6 +131,7 @@ func (c *testCluster) start(tn *testNode, boot bool) {
 	tn.srv = httpapi.NewServer(httpapi.Config{Node: node, State: node.FSM(), Ledger: node.Store(), Forward: fwd, Logger: log})
 	tn.done = make(chan struct{})
 	go func() { defer close(tn.done); tn.srv.Serve(tn.apiLn) }()
+	go tn.srv.ServeInternal(rmux.Listen(cluster.MuxRPC))
 	dc := hotpath.DefaultConfig()
 	dc.Shards = 2
 	sc := ServiceConfig{Node: node, Listener: hotLn, Log: log, Clock: c.clock, Dispatcher: &dc,

@@ -53,13 +53,16 @@ func (c *Cluster) startHTTP(n *Node, boot bool) *running {
 	apiLn := Listen(t, n.apiAddr)
 	n.httpRaftAddr, n.apiAddr = raftLn.Addr().String(), apiLn.Addr().String()
 	log := c.logger(n.ID)
-	peers := peer.New(client.Options{Timeout: 10 * time.Second, Token: n.token})
-	reg := metrics.New()
-	fwd := forward.New(forward.Config{Peers: peers, Hold: c.opts.Hold, Logger: log, Registerer: reg})
 	rmux, err := mux.New(raftLn, mux.Config{Token: n.token, Logger: log})
 	if err != nil {
 		t.Fatalf("%s raft port: %v", n.ID, err)
 	}
+	peers := peer.New(client.Options{Timeout: 10 * time.Second, Token: n.token}).
+		WithMembers(func(ctx context.Context, addr string) (net.Conn, error) {
+			return rmux.Dial(cluster.MuxRPC, addr, 5*time.Second)
+		}, 30*time.Second)
+	reg := metrics.New()
+	fwd := forward.New(forward.Config{Peers: peers, Hold: c.opts.Hold, Logger: log, Registerer: reg})
 	raftLayer := rmux.Listen(cluster.MuxRaft)
 	cfg := c.config(n, boot, log)
 	cfg.RaftListener, cfg.Dial, cfg.Remote, cfg.Metrics = raftLayer, raftLayer.Dial, fwd, reg
@@ -80,6 +83,7 @@ func (c *Cluster) startHTTP(n *Node, boot bool) *running {
 	}
 	h := &httpNode{srv: httpapi.NewServer(scfg), done: make(chan struct{})}
 	go func() { defer close(h.done); h.srv.Serve(apiLn) }()
+	go h.srv.ServeInternal(rmux.Listen(cluster.MuxRPC))
 	return &running{node: node, http: h, metrics: reg}
 }
 

@@ -114,6 +114,17 @@ func (c *Cluster) reachable(a, b *Node) bool {
 	return a.group == b.group
 }
 
+func (c *Cluster) byID(id string) *Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
+
 func (c *Cluster) byAPI(addr string) *Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -143,8 +154,8 @@ func call[T any](from, target *Node, f func(*cluster.Node) (T, error)) (T, error
 }
 
 // toLeader runs f on the leader as from's node sees it, the way
-// forward does: wait (up to the hold time) for a leader with a known API
-// address, try it, and again while the answer is "not the leader".
+// forward does: wait (up to the hold time) for a leader, try it, and
+// again while the answer is "not the leader".
 func toLeader[T any](ctx context.Context, from *Node, local *cluster.Node, f func(*cluster.Node) (T, error)) (T, error) {
 	var zero T
 	hold := time.NewTimer(from.c.opts.Hold)
@@ -153,7 +164,7 @@ func toLeader[T any](ctx context.Context, from *Node, local *cluster.Node, f fun
 	defer tick.Stop()
 	for {
 		if id, addr := local.Leader(); id != "" && addr != "" {
-			v, err := call(from, from.c.byAPI(addr), f)
+			v, err := call(from, from.c.byID(id), f)
 			if !errors.Is(err, cluster.ErrNotLeader) {
 				return v, err
 			}
