@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,10 @@ type Options struct {
 	// with --cluster-token require it for membership changes and
 	// node-to-node calls.
 	Token string
+	// TLS, when set, speaks HTTPS to addresses without a scheme (the
+	// cluster's CA checks the server; a client certificate, if the
+	// config carries one, is offered).
+	TLS *tls.Config
 }
 
 // Client is safe for concurrent use.
@@ -68,6 +73,7 @@ func New(o Options) *Client {
 		MaxConnsPerHost:     o.MaxConnsPerHost,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
+		TLSClientConfig:     o.TLS,
 	}
 	return &Client{opts: o, hc: &http.Client{Transport: tr, Timeout: o.Timeout}}
 }
@@ -109,12 +115,20 @@ func IsDefinite(err error) bool {
 }
 
 // BaseURL turns "host:port" or a URL into a base URL without a trailing slash.
-func BaseURL(addr string) string {
+func BaseURL(addr string) string { return baseURL(addr, false) }
+
+func baseURL(addr string, tls bool) string {
 	if strings.HasPrefix(addr, "http://") || strings.HasPrefix(addr, "https://") {
 		return strings.TrimRight(addr, "/")
 	}
+	if tls {
+		return "https://" + addr
+	}
 	return "http://" + addr
 }
+
+// URL is the base URL of the node at addr as this client speaks to it.
+func (c *Client) URL(addr string) string { return baseURL(addr, c.opts.TLS != nil) }
 
 // Raw, passed as Do's out, receives a 2xx answer undecoded.
 type Raw struct {
@@ -140,7 +154,7 @@ func (c *Client) Do(ctx context.Context, method, addr, path string, in, out any,
 
 // DoRaw is Do with an already encoded body.
 func (c *Client) DoRaw(ctx context.Context, method, addr, path string, body io.Reader, out any, hdr http.Header) error {
-	req, err := http.NewRequestWithContext(ctx, method, BaseURL(addr)+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.URL(addr)+path, body)
 	if err != nil {
 		return err
 	}

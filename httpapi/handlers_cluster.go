@@ -54,7 +54,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
 		defer cancel()
 		err = s.node.Join(ctx, req.Members)
-	} else {
+	} else if err = s.joinerUnlessInternal(r, req.NodeID); err == nil {
 		jr := cluster.JoinRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr, Nonvoter: req.Nonvoter}
 		err = s.leaderOnly(r, "join", func() error { return s.node.AddServer(r.Context(), jr) },
 			func(ctx context.Context, leader string) error {
@@ -82,6 +82,15 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.Write(w, r, http.StatusOK, map[string]string{"status": "removed", "node_id": req.NodeID})
+}
+
+// joinerUnlessInternal checks a joining server's proof, except on the
+// internal listener (a member relays a join it already checked).
+func (s *Server) joinerUnlessInternal(r *http.Request, nodeID string) error {
+	if isInternal(r) {
+		return nil
+	}
+	return s.joiner(r, nodeID)
 }
 
 // leaderOnly runs a leader-only change here, or through the forwarder on

@@ -14,6 +14,7 @@ import (
 	"github.com/cnv-project/cnv/forward"
 	"github.com/cnv-project/cnv/internal/httpx"
 	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/tlsutil"
 	"github.com/cnv-project/cnv/wire"
 )
 
@@ -33,9 +34,12 @@ type Config struct {
 	// (the agent then shuts down).
 	OnLeave func()
 	// Token, when set, is required (header X-Cnv-Token) on membership
-	// changes (join, leave, remove) and node-to-node calls; without it
-	// anyone who reaches the API can change the Raft configuration.
-	Token  string
+	// changes (join, leave, remove) when the API is not TLS.
+	Token string
+	// TLS reports that the API is served over TLS with the cluster's CA
+	// checking client certificates: membership changes then need one, and
+	// a joining server its own node certificate.
+	TLS    bool
 	Logger hclog.Logger
 }
 
@@ -107,23 +111,50 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /readyz", s.handleReady)
 }
 
-// errBadToken is a membership or node-to-node call without the cluster
-// token.
+// errBadToken is a membership change without the cluster token.
 var errBadToken = cnverr.New(cnverr.Unauthenticated, "missing or wrong cluster token (X-Cnv-Token)")
 
-// guarded requires the cluster token, when one is configured.
+// errNoClientCert is a membership change over TLS without a certificate of
+// the cluster's CA.
+var errNoClientCert = cnverr.New(cnverr.Unauthenticated, "membership changes need a client or node certificate of the cluster's CA")
+
+// guarded admits membership changes: over TLS, the caller presented a
+// certificate of the cluster's CA (the TLS config verified it); else,
+// when a cluster token is configured, the request carries it. Without TLS
+// and without a token anyone who reaches the API may change membership
+// (loopback development only).
 func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
-	if s.cfg.Token == "" {
-		return h
-	}
 	want := []byte(s.cfg.Token)
 	return func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get(wire.HeaderToken)), want) != 1 {
-			httpx.Error(w, r, errBadToken)
-			return
+		switch {
+		case s.cfg.TLS:
+			if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+				httpx.Error(w, r, errNoClientCert)
+				return
+			}
+		case len(want) > 0:
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get(wire.HeaderToken)), want) != 1 {
+				httpx.Error(w, r, errBadToken)
+				return
+			}
 		}
 		h(w, r)
 	}
+}
+
+// joiner checks that a server asking to join proves it is that server:
+// over TLS, its certificate must be the node certificate of the node id
+// it asks to add. (An operator's client certificate may tell a node to
+// join, but the node joins with its own.)
+func (s *Server) joiner(r *http.Request, nodeID string) error {
+	if !s.cfg.TLS {
+		return nil
+	}
+	id, err := tlsutil.PeerIdentity(*r.TLS)
+	if err != nil || id.Kind != tlsutil.KindNode || id.Name != nodeID {
+		return cnverr.New(cnverr.PermissionDenied, "a server joins with its own node certificate: this one names %v, the join asks for node %q", id, nodeID)
+	}
+	return nil
 }
 
 // ServeHTTP serves the API; every answer names the node.

@@ -42,6 +42,7 @@ type agentFlags struct {
 	// hooks are the fault injector's controls; only a binary built with
 	// the cnvtest tag has flags that set them.
 	hooks testHooks
+	tls   tlsFlags
 }
 
 func newAgentCmd() *cobra.Command {
@@ -80,6 +81,7 @@ data dir comes back with its state and never bootstraps again.`,
 	fl.Uint64Var(&f.snapThreshold, "raft-snapshot-threshold", 0, "snapshot once this many entries were applied since the last (default 8192)")
 	fl.Uint64Var(&f.trailingLogs, "raft-trailing-logs", 0, "entries kept in the log after a snapshot, so a slightly lagging follower needs no snapshot install (default 10240)")
 	fl.DurationVar(&f.snapInterval, "raft-snapshot-interval", 0, "how often to check whether to snapshot (default 30s)")
+	addTLSFlags(fl, &f.tls)
 	addTestHooks(fl, &f.hooks)
 	return cmd
 }
@@ -103,6 +105,13 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
+	tlsb, err := f.tls.load(f.nodeID)
+	if err != nil {
+		return exitWith(exitUsage, "%v", err)
+	}
+	if err := f.tls.requireSecure(tlsb, f.raftAddr, f.httpAddr, f.gossip.addr, f.hotAddr, f.advertise, f.apiAdvertise); err != nil {
+		return exitWith(exitUsage, "%v", err)
+	}
 	raftLn, err := net.Listen("tcp", f.raftAddr)
 	if err != nil {
 		return exitWith(exitError, "raft listener: %v", err)
@@ -123,14 +132,16 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	// The Raft port carries Raft and the node-to-node calls; it proves
 	// every connection (the cluster token's challenge) before anything
 	// reads a byte from it.
-	rmux, err := mux.New(raftLn, mux.Config{Token: token, Dial: dial.Timeout, Idle: 2 * time.Minute, Logger: log})
+	mcfg := mux.Config{Token: token, Dial: dial.Timeout, Idle: 2 * time.Minute, Logger: log}
+	muxTLS(&mcfg, tlsb)
+	rmux, err := mux.New(raftLn, mcfg)
 	if err != nil {
 		raftLn.Close()
 		apiLn.Close()
 		return exitWith(exitError, "raft port: %v", err)
 	}
 	raftLayer := rmux.Listen(cluster.MuxRaft)
-	peers := peer.New(client.Options{Timeout: 10 * time.Second, Dial: dial.Context, Token: token}).
+	peers := peer.New(client.Options{Timeout: 10 * time.Second, Dial: dial.Context, Token: token, TLS: apiClientTLS(tlsb)}).
 		WithMembers(muxDialer(rmux, cluster.MuxRPC), 30*time.Second)
 	fwd := forward.New(forward.Config{Peers: peers, Logger: log, Registerer: reg})
 	apiAddr := orDefault(f.apiAdvertise, apiLn.Addr().String())
@@ -153,14 +164,14 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	left := make(chan struct{})
 	fwd.Attach(node)
 	srv := httpapi.NewServer(httpapi.Config{Node: node, State: node.FSM(), Ledger: node.Store(), Forward: fwd,
-		Metrics: reg.Handler(), Registerer: reg, Logger: log, Token: token,
+		Metrics: reg.Handler(), Registerer: reg, Logger: log, Token: token, TLS: tlsb != nil,
 		OnLeave: func() { close(left) }})
-	go srv.Serve(apiLn)
+	go srv.Serve(apiTLS(apiLn, tlsb, f.tls.verifyIncoming))
 	go srv.ServeInternal(rmux.Listen(cluster.MuxRPC))
 	if f.pprofAddr != "" {
 		go servePprof(f.pprofAddr, log)
 	}
-	hot, err := startHot(f.hotAddr, node, f.hooks.clock(), reg, log)
+	hot, err := startHot(f.hotAddr, node, f.hooks.clock(), reg, tlsb, log)
 	if err != nil {
 		shutdown(srv, node, log)
 		return exitWith(exitError, "hot path: %v", err)

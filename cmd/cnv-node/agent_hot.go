@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"time"
 
@@ -11,17 +12,21 @@ import (
 	"github.com/cnv-project/cnv/cluster"
 	hotnode "github.com/cnv-project/cnv/hot/node"
 	"github.com/cnv-project/cnv/runtime/clock"
+	"github.com/cnv-project/cnv/tlsutil"
 )
 
 // startHot serves the hot path on addr ("" : off) with the built-in
 // FastPath capabilities hot.counter and hot.echo.
-func startHot(addr string, node *cluster.Node, clk clock.Clock, reg prometheus.Registerer, log hclog.Logger) (*hotnode.Service, error) {
+func startHot(addr string, node *cluster.Node, clk clock.Clock, reg prometheus.Registerer, tlsb *tlsutil.Bundle, log hclog.Logger) (*hotnode.Service, error) {
 	if addr == "" {
 		return nil, nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if tlsb != nil {
+		ln = tls.NewListener(ln, tlsb.APIServer(false)) // sessions authenticate by certificate and proof, not TLS
 	}
 	svc, err := hotnode.Start(hotnode.ServiceConfig{Node: node, Listener: ln, Log: log, Clock: clk, Registerer: reg})
 	if err != nil {

@@ -136,7 +136,7 @@ func (r *remoteLedger) Verify(opts ledger.VerifyOptions) (*ledger.VerifyReport, 
 // Export streams the node's events as JSON lines.
 func (r *remoteLedger) Export(w io.Writer, from, to uint64) (uint64, error) {
 	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet,
-		client.BaseURL(r.addr)+fmt.Sprintf("/v1/ledger/export?from=%d&to=%d", from, to), nil)
+		r.cl.URL(r.addr)+fmt.Sprintf("/v1/ledger/export?from=%d&to=%d", from, to), nil)
 	if err != nil {
 		return 0, err
 	}

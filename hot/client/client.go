@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,9 @@ type Options struct {
 	// Name is sent in hello, for the server's logs.
 	Name string
 	Log  hclog.Logger
+	// TLS, when set, speaks the protocol over TLS (a node started with
+	// --tls-cert serves its hot path over TLS).
+	TLS *tls.Config
 }
 
 // Conn is a client connection to a hot-path server. Its methods are safe
@@ -67,7 +71,7 @@ func Dial(addr string, opts Options) (*Conn, error) {
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
 	}
-	nc, err := net.DialTimeout("tcp", addr, opts.DialTimeout)
+	nc, err := dial(addr, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", proto.ErrConnClosed, err)
 	}
@@ -324,4 +328,13 @@ func (c *Conn) onError(m proto.ErrorMsg) error {
 		c.log.Warn("server reported an error", "error", err)
 	}
 	return nil
+}
+
+// dial connects to addr, over TLS when the options ask for it.
+func dial(addr string, opts Options) (net.Conn, error) {
+	d := &net.Dialer{Timeout: opts.DialTimeout}
+	if opts.TLS != nil {
+		return tls.DialWithDialer(d, "tcp", addr, opts.TLS)
+	}
+	return d.Dial("tcp", addr)
 }
