@@ -82,7 +82,7 @@ type running struct {
 	trans   *raft.InmemTransport // in memory
 	http    *httpNode            // HTTP flavour
 	metrics *metrics.Registry    // HTTP flavour: the node's registry
-	stop  func(ctx context.Context)
+	stop    func(ctx context.Context)
 
 	mu     sync.Mutex
 	closed bool
@@ -305,6 +305,10 @@ func (n *Node) Running() bool {
 	defer r.mu.Unlock()
 	return !r.closed
 }
+
+// Logger is a logger to the test log named by the node's ID, for the
+// services Options.OnStart starts.
+func (n *Node) Logger() hclog.Logger { return n.c.logger(n.ID) }
 
 // APIAddr is the node's API address (a mem:// name in memory).
 func (n *Node) APIAddr() string { return n.apiAddr }

@@ -1,4 +1,4 @@
-package node_test
+package server
 
 import (
 	"bytes"
@@ -7,14 +7,13 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/hot/client"
-	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/runtime/capability"
 )
 
 func TestRunLoad(t *testing.T) {
 	n := newNode(t, nodeOpts{})
-	_, s1 := n.open(server.CounterPath, capability.MutateState)
-	_, s2 := n.open(server.CounterPath, capability.MutateState)
+	_, s1 := n.open(CounterPath, capability.MutateState)
+	_, s2 := n.open(CounterPath, capability.MutateState)
 	rep, err := client.RunLoad(ctx(t), client.LoadConfig{Sessions: []*client.Session{s1, s2}, Nodes: 1, Duration: 200 * time.Millisecond, Pipeline: 8})
 	if err != nil {
 		t.Fatal(err)
@@ -30,8 +29,8 @@ func TestRunLoad(t *testing.T) {
 }
 
 func TestRunLoadCountsRefusals(t *testing.T) {
-	n := newNode(t, nodeOpts{authority: func(a *server.CertAuthority) server.Authority { return &recordingAuthority{Authority: a, lease: 50} }})
-	_, s := n.open(server.EchoPath, capability.ReadOnly)
+	n := newNode(t, nodeOpts{authority: func(a *CertAuthority) Authority { return &recordingAuthority{Authority: a, lease: 50} }})
+	_, s := n.open(EchoPath, capability.ReadOnly)
 	rep, err := client.RunLoad(ctx(t), client.LoadConfig{Sessions: []*client.Session{s}, Duration: 100 * time.Millisecond, Pipeline: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -43,13 +42,13 @@ func TestRunLoadCountsRefusals(t *testing.T) {
 
 func TestRunLines(t *testing.T) {
 	n := newNode(t, nodeOpts{})
-	_, s := n.open(server.CounterPath, capability.MutateState)
+	_, s := n.open(CounterPath, capability.MutateState)
 	var out bytes.Buffer
 	ok, failed, err := client.RunLines(ctx(t), s, strings.NewReader("\n5\nnope\n\n2\n"), &out)
 	if err != nil || ok != 2 || failed != 1 {
 		t.Fatalf("%d %d %v", ok, failed, err)
 	}
-	want := "5\nerror: InvalidInput: " + server.ErrBadCount.Error() + "\n7\n"
+	want := "5\nerror: InvalidInput: " + ErrBadCount.Error() + "\n7\n"
 	if out.String() != want {
 		t.Fatalf("%q, want %q", out.String(), want)
 	}
