@@ -18,7 +18,7 @@ import (
 	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
-	"github.com/cnv-project/cnv/runtime/clock"
+	"github.com/cnv-project/cnv/runtime/clock/clocktest"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -30,7 +30,7 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 // CertAuthority and a server on a loopback port.
 type node struct {
 	t        testing.TB
-	clock    *clock.Fake
+	clock    *clocktest.Fake
 	disp     *hotpath.Dispatcher
 	catalog  *Catalog
 	builtins *Builtins
@@ -76,7 +76,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if o.builtins.Timeout == 0 {
 		o.builtins.Timeout = 10 * time.Second // no deadline flakes on loaded machines
 	}
-	n := &node{t: t, clock: clock.NewFake(t0)}
+	n := &node{t: t, clock: clocktest.NewFake(t0)}
 	dc := hotpath.DefaultConfig()
 	dc.Shards, dc.Clock, dc.IdleSpin, dc.BatchSink, dc.BatchMaxCount = 2, n.clock, 64, n.sink, 4096
 	if o.dispatcher != nil {
@@ -331,3 +331,6 @@ func (a *recordingAuthority) closedCount(want int) func() error {
 		return nil
 	}
 }
+
+// total is the built-in counter's value.
+func (b *Builtins) total() uint64 { return b.sum.Load() }

@@ -23,7 +23,7 @@ func TestRunLoad(t *testing.T) {
 		t.Fatalf("%+v", rep)
 	}
 	// Every answered invocation ran exactly once.
-	if got := n.builtins.Total(); got != uint64(rep.Committed) {
+	if got := n.builtins.total(); got != uint64(rep.Committed) {
 		t.Fatalf("counter %d, committed %d", got, rep.Committed)
 	}
 }

@@ -168,8 +168,8 @@ func TestPipeliningOrder(t *testing.T) {
 			t.Fatalf("seq %d answered %d", seq, got[seq])
 		}
 	}
-	if n.builtins.Total() != total {
-		t.Fatalf("counter %d", n.builtins.Total())
+	if n.builtins.total() != total {
+		t.Fatalf("counter %d", n.builtins.total())
 	}
 }
 

@@ -33,15 +33,6 @@ var effectNames = [numEffectTypes]string{
 // ErrUnknownEffect is returned for an effect name outside the vocabulary.
 var ErrUnknownEffect = cnverr.New(cnverr.InvalidInput, "unknown effect type")
 
-// AllEffectTypes lists the vocabulary in declaration order.
-func AllEffectTypes() []EffectType {
-	out := make([]EffectType, numEffectTypes)
-	for i := range out {
-		out[i] = EffectType(i)
-	}
-	return out
-}
-
 // String returns the snake_case name.
 func (e EffectType) String() string {
 	if e < numEffectTypes {

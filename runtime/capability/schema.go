@@ -50,9 +50,6 @@ type Schema struct {
 	Options    []*Schema          `json:"options,omitempty"`
 }
 
-// Ref returns a reference schema to a named type.
-func RefSchema(name string) *Schema { return &Schema{Type: KindReference, Ref: name} }
-
 // PrimitiveSchema returns a primitive schema.
 func PrimitiveSchema(name string) *Schema { return &Schema{Type: KindPrimitive, Primitive: name} }
 

@@ -19,8 +19,8 @@ func params() Params {
 	return Params{
 		Capability:    capability.Ref{Path: "user.create", Version: ""},
 		Effects:       []capability.Metadata{capability.NewMetadata(capability.MutateState), capability.NewMetadata(capability.NetworkAccess)},
-		Input:         capability.RefSchema("UserSpec"),
-		Output:        capability.RefSchema("User"),
+		Input:         refSchema("UserSpec"),
+		Output:        refSchema("User"),
 		AgentID:       "bob",
 		AgentType:     principal.Agent,
 		KeyID:         "k_0000000000000001",
@@ -261,26 +261,6 @@ func TestEffectsOrder(t *testing.T) {
 	}
 }
 
-// Reference 7: Certified wraps, exposes and decomposes.
-func TestCertified(t *testing.T) {
-	s, _ := newSigner(t)
-	v := verified(t, params(), s)
-	ci, err := Certify(v, map[string]string{"name": "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ci.Args()["name"] != "alice" || ci.Certificate().ID() != v.ID() {
-		t.Fatal("accessors")
-	}
-	c2, args := ci.Parts()
-	if c2.ID() != v.ID() || args["name"] != "alice" {
-		t.Fatal("parts")
-	}
-	if _, err := Certify(Certificate[Verified]{}, 1); !errors.Is(err, ErrNotVerified) {
-		t.Error("zero certificate certified")
-	}
-}
-
 // Reference 8: the correlation id is kept.
 func TestCorrelationKept(t *testing.T) {
 	a, _ := New(params())
@@ -353,4 +333,9 @@ func TestTransitionConsumes(t *testing.T) {
 	if _, err := CheckPolicy(c, allow()); !errors.Is(err, ErrInvalid) {
 		t.Errorf("advanced twice: %v", err)
 	}
+}
+
+// refSchema is a reference schema to a named type.
+func refSchema(name string) *capability.Schema {
+	return &capability.Schema{Type: capability.KindReference, Ref: name}
 }

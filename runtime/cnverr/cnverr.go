@@ -80,15 +80,6 @@ func KindOf(err error) Kind {
 	return InternalError
 }
 
-// DeadlineExceededAfter is the seed's deadline_exceeded(d, a) helper.
-func DeadlineExceededAfter(deadlineMs, actualMs int64) *Error {
-	return &Error{
-		Kind:    DeadlineExceeded,
-		Message: fmt.Sprintf("Deadline %dms exceeded, took %dms", deadlineMs, actualMs),
-		Details: map[string]any{"deadline_ms": deadlineMs, "actual_ms": actualMs},
-	}
-}
-
 // HTTPStatus is the status code the API answers with for a kind.
 func HTTPStatus(k Kind) int {
 	switch k {

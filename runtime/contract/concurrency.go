@@ -123,20 +123,6 @@ type ResourceLimits struct {
 	MaxNetworkConnections uint32        `json:"max_network_connections"`
 }
 
-// UnlimitedResources sets no limit at all (the default).
-func UnlimitedResources() ResourceLimits { return ResourceLimits{} }
-
-// StrictResources is 100 MiB of memory, 60s of CPU, 10 file descriptors and
-// 5 network connections.
-func StrictResources() ResourceLimits {
-	return ResourceLimits{
-		MaxMemoryBytes:        100 << 20,
-		MaxCPUTime:            60 * time.Second,
-		MaxFileDescriptors:    10,
-		MaxNetworkConnections: 5,
-	}
-}
-
 // IsUnlimited reports whether no field sets a limit.
 func (r ResourceLimits) IsUnlimited() bool { return r == ResourceLimits{} }
 

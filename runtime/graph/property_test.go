@@ -25,9 +25,9 @@ func randomGraph(t testing.TB, rng *rand.Rand, n, m int, policies bool) *Registr
 	r := NewRegistry()
 	for i := range n {
 		var eff capability.Effects
-		for e := range capability.AllEffectTypes() {
+		for e := capability.ReadOnly; e <= capability.Privileged; e++ {
 			if rng.IntN(4) == 0 {
-				eff = append(eff, capability.EffectType(e))
+				eff = append(eff, e)
 			}
 		}
 		if _, err := r.AddCapability(Node{Path: capability.Path(fmt.Sprintf("n.c%03d", rng.IntN(1000)*100+i)), Effects: eff}); err != nil {

@@ -318,7 +318,7 @@ func TestComposeIsReal(t *testing.T) {
 		{"Html", "User", ""},
 	}
 	for _, c := range cases {
-		p, found, _, err := s.Compose(nil, capability.RefSchema(c.from), capability.RefSchema(c.to))
+		p, found, _, err := s.Compose(nil, refSchema(c.from), refSchema(c.to))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +328,7 @@ func TestComposeIsReal(t *testing.T) {
 	}
 	// "shortcut" turns Text into User on its own but nothing takes it on to
 	// Receipt, since no produces edge leaves it.
-	p, _, _, _ := s.Compose(nil, capability.RefSchema("Text"), capability.RefSchema("User"))
+	p, _, _, _ := s.Compose(nil, refSchema("Text"), refSchema("User"))
 	if got := strings.Join(short(s, p), ","); got != "shortcut" {
 		t.Errorf("compose Text -> User = %q, want the one-node shortcut", got)
 	}
@@ -342,7 +342,7 @@ func TestComposeSkipsIncompatibleEdges(t *testing.T) {
 	b.typed("b", "Z", "W")
 	b.edges(Produces, "a", "b")
 	s := b.snap()
-	if _, found, _, _ := s.Compose(nil, capability.RefSchema("X"), capability.RefSchema("W")); found {
+	if _, found, _, _ := s.Compose(nil, refSchema("X"), refSchema("W")); found {
 		t.Fatal("composed across an incompatible edge")
 	}
 	if st := s.Stats(); st.IncompatibleProduces != 1 {

@@ -277,14 +277,8 @@ func TestRetriesIdempotent(t *testing.T) {
 			return cnverr.New(cnverr.InvalidInput, "bad argument")
 		}
 	}
-	c := fastPath()
-	c.Temporal.Idempotent = true
-	c.Temporal.Retry = contract.Exponential(3, time.Millisecond, 10*time.Millisecond)
-	spec, err := SpecFromContract(c, capability.FlagReadOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustRegister(t, d, 0, h, spec)
+	mustRegister(t, d, 0, h, Spec{Flags: capability.FlagReadOnly | capability.FlagIdempotent,
+		Timeout: contract.FastPath.Max(), Idempotent: true, Retry: exponential(3, time.Millisecond, 10*time.Millisecond)})
 	sink := &recSink{}
 	s := openSession(t, d, "k", 1, 0, sink)
 	for seq := uint64(1); seq <= 3; seq++ {
@@ -314,7 +308,7 @@ func TestRetriesIdempotent(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	// A non-idempotent capability cannot be given a retry policy.
-	bad := Spec{Retry: contract.Exponential(3, time.Millisecond, time.Second)}
+	bad := Spec{Retry: exponential(3, time.Millisecond, time.Second)}
 	if err := d.Register(1, h, bad); !errors.Is(err, ErrBadSpec) {
 		t.Fatalf("retry without idempotence: %v", err)
 	}
@@ -328,7 +322,7 @@ func TestRetryDoesNotBlockShard(t *testing.T) {
 			return errFlaky
 		}
 		return nil
-	}, Spec{Idempotent: true, Retry: contract.Linear(2, time.Hour)})
+	}, Spec{Idempotent: true, Retry: linear(2, time.Hour)})
 	sink := &recSink{}
 	s := openSession(t, d, "k", 1, 0, sink)
 	_ = s.Submit(1, nil)
@@ -571,7 +565,7 @@ func TestDeadlineAndRetryTogether(t *testing.T) {
 	d := startDispatcher(t, cfg)
 	entered := make(chan struct{}, 4)
 	mustRegister(t, d, 0, blockUntilCancelled(entered), Spec{
-		Timeout: time.Millisecond, Idempotent: true, Retry: contract.Linear(3, time.Millisecond)})
+		Timeout: time.Millisecond, Idempotent: true, Retry: linear(3, time.Millisecond)})
 	sink := &recSink{}
 	s := openSession(t, d, "k", 1, 0, sink)
 	_ = s.Submit(1, nil)
