@@ -21,6 +21,8 @@ const module = "github.com/cnv-project/cnv/"
 var core = []string{"cluster", "fsm", "ledger", "kv", "tlsutil", "mux", "runtime"}
 
 // layers maps a path prefix to the layers it may import (besides itself).
+// A prefix names a directory: "runtime" is every package under runtime/
+// (there is no package runtime, which would shadow the standard library's).
 // The SDK (client, wire) and the fault injector (jepsen) stay apart from
 // the server: a user's program or the suite never links the cluster. kv is
 // the storage layer under the ledger and the FSM's state; the ledger's event

@@ -30,7 +30,7 @@ func TestAllowed(t *testing.T) {
 		{m + "hot/client", m + "hot/server", false},
 		{m + "hot/node", m + "cluster", true},
 		{m + "nosuch", m + "runtime", false},
-		{m + "runtime", m + "nosuch", false},
+		{m + "runtime/policy", m + "nosuch", false},
 		{m + "internal/testcluster", m + "httpapi", true},
 		{m + "internal/testcluster", m + "cluster", true},
 		{m + "internal/testcluster", m + "jepsen", false},
