@@ -117,7 +117,7 @@ func TestSensitivityAndMetadata(t *testing.T) {
 		t.Error("order")
 	}
 	if _, err := ParseSensitivity("extreme"); !errors.Is(err, ErrUnknownSensitivity) {
-		t.Error("unknown sensitivity accepted (the original treated it as low)")
+		t.Error("unknown sensitivity accepted")
 	}
 	m := NewMetadata(MutateState)
 	if !m.Idempotent || m.IsHighRisk() || m.RequiresIsolation() {

@@ -6,9 +6,9 @@ import (
 	"net/http"
 )
 
-// Kind classifies an error. The names are the seed's, plus the few that a
-// replicated service needs (NotFound, Conflict, Unavailable,
-// ResourceExhausted, TooLarge).
+// Kind classifies an error: what went wrong, for callers and for the
+// API's status codes (NotFound, Conflict, Unavailable, ResourceExhausted
+// and TooLarge are what a replicated service adds to the runtime's own).
 type Kind string
 
 const (

@@ -44,8 +44,7 @@ type ConcurrencyModel struct {
 }
 
 // SlotsRequired is how many concurrency slots one admission reserves:
-// Max for the shared models, 1 otherwise (the original's
-// estimate_resources.slots_required).
+// Max for the shared models, 1 otherwise.
 func (m ConcurrencyModel) SlotsRequired() uint32 {
 	if m.Kind == TenantWideShared || m.Kind == GlobalShared {
 		return m.Max

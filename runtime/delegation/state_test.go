@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The reference: with max_uses 2, two uses succeed and the third fails.
+// With max_uses 2, two uses succeed and the third fails.
 func TestMaxUsesTwo(t *testing.T) {
 	l := issue(t, alice, grant(bob, allowC(t, ro, "user.read"), time.Hour, 2), nil)
 	st := NewMemState()
@@ -63,8 +63,8 @@ func TestHierarchicalCharging(t *testing.T) {
 	}
 }
 
-// The original kept the counter in the token, so a re-read token started
-// again at 0. Here counts live in the state, keyed by link hash.
+// Counts live in the state, keyed by link hash, not in the token: a
+// re-read token does not start again at 0.
 func TestMaxUsesSurvivesReload(t *testing.T) {
 	l := issue(t, alice, grant(bob, allowC(t, ro, "user.read"), time.Hour, 1), nil)
 	st, v := NewMemState(), NewVerifier(0)

@@ -164,7 +164,7 @@ func BenchmarkLookup1k(b *testing.B) {
 	}
 }
 
-// The reference's graph benchmark shapes: chains of 10 to 200 nodes.
+// Chains of 10 to 200 nodes.
 
 func chainRegistry(tb testing.TB, n int) *Registry {
 	r := NewRegistry()

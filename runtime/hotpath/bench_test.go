@@ -171,7 +171,7 @@ func BenchmarkDispatchParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkQueue pushes n values then pops them all (the reference's shape);
+// BenchmarkQueue pushes n values then pops them all;
 // ns/item is the cost of one push plus one pop.
 func BenchmarkQueue(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
