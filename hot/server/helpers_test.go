@@ -322,6 +322,17 @@ func (a *recordingAuthority) closed() []closeRecord {
 	return append([]closeRecord(nil), a.closes...)
 }
 
+// recordingNode is a node whose authority records closes, granting each
+// session a quota of lease uses (none when 0) and the revoked channel.
+func recordingNode(t testing.TB, lease int64, revoked chan struct{}) (*node, *recordingAuthority) {
+	var ra *recordingAuthority
+	n := newNode(t, nodeOpts{authority: func(a *CertAuthority) Authority {
+		ra = &recordingAuthority{Authority: a, lease: lease, revoked: revoked}
+		return ra
+	}})
+	return n, ra
+}
+
 // closedCount is a WaitFor condition: want sessions closed at the authority.
 func (a *recordingAuthority) closedCount(want int) func() error {
 	return func() error {

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,11 +242,7 @@ func TestBackPressureShardFull(t *testing.T) {
 // A leased quota is spent exactly: the rest is refused, and the unused part
 // goes back to the authority at close.
 func TestQuotaExhaustedAndReturned(t *testing.T) {
-	var ra *recordingAuthority
-	n := newNode(t, nodeOpts{authority: func(a *CertAuthority) Authority {
-		ra = &recordingAuthority{Authority: a, lease: 5}
-		return ra
-	}})
+	n, ra := recordingNode(t, 5, nil)
 	_, s := n.open(CounterPath, capability.MutateState)
 	var ok, exhausted int
 	for range 8 {
@@ -272,11 +270,7 @@ func TestQuotaExhaustedAndReturned(t *testing.T) {
 
 // A dropped connection closes its sessions and hands their quota back.
 func TestConnDropReturnsQuota(t *testing.T) {
-	var ra *recordingAuthority
-	n := newNode(t, nodeOpts{authority: func(a *CertAuthority) Authority {
-		ra = &recordingAuthority{Authority: a, lease: 100}
-		return ra
-	}})
+	n, ra := recordingNode(t, 100, nil)
 	c, s := n.open(CounterPath, capability.MutateState)
 	for range 3 {
 		if _, err := s.Invoke(ctx(t), nil); err != nil {
@@ -295,11 +289,7 @@ func TestConnDropReturnsQuota(t *testing.T) {
 
 func TestRevocationEndsSession(t *testing.T) {
 	revoked := make(chan struct{})
-	var ra *recordingAuthority
-	n := newNode(t, nodeOpts{authority: func(a *CertAuthority) Authority {
-		ra = &recordingAuthority{Authority: a, revoked: revoked}
-		return ra
-	}})
+	n, ra := recordingNode(t, 0, revoked)
 	_, s := n.open(EchoPath, capability.ReadOnly)
 	if _, err := s.Invoke(ctx(t), nil); err != nil {
 		t.Fatal(err)
@@ -346,11 +336,7 @@ func TestConnLimit(t *testing.T) {
 // Closing the server answers what is in flight, then ends the connections
 // with proto.ErrServerClosed.
 func TestServerClose(t *testing.T) {
-	var ra *recordingAuthority
-	n := newNode(t, nodeOpts{authority: func(a *CertAuthority) Authority {
-		ra = &recordingAuthority{Authority: a, lease: 10}
-		return ra
-	}})
+	n, ra := recordingNode(t, 10, nil)
 	c, s := n.open(EchoPath, capability.ReadOnly)
 	if _, err := s.Invoke(ctx(t), nil); err != nil {
 		t.Fatal(err)
@@ -451,4 +437,48 @@ func TestAbandonedOpenIsClosed(t *testing.T) {
 	}
 	close(release)
 	testcluster.WaitFor(t, "the orphan to be closed", 10*time.Second, ra.closedCount(1))
+}
+
+func TestRunLoad(t *testing.T) {
+	n := newNode(t, nodeOpts{})
+	_, s1 := n.open(CounterPath, capability.MutateState)
+	_, s2 := n.open(CounterPath, capability.MutateState)
+	rep, err := client.RunLoad(ctx(t), client.LoadConfig{Sessions: []*client.Session{s1, s2}, Nodes: 1, Duration: 200 * time.Millisecond, Pipeline: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Committed == 0 || rep.Errors != 0 || rep.Denied != 0 || rep.Clients != 2 || rep.Batch != 8 ||
+		rep.P50ms <= 0 || rep.P99ms < rep.P50ms || rep.MaxMs < rep.P999ms || rep.FirstError != "" {
+		t.Fatalf("%+v", rep)
+	}
+	// Every answered invocation ran exactly once.
+	if got := n.builtins.total(); got != uint64(rep.Committed) {
+		t.Fatalf("counter %d, committed %d", got, rep.Committed)
+	}
+}
+
+func TestRunLoadCountsRefusals(t *testing.T) {
+	n, _ := recordingNode(t, 50, nil)
+	_, s := n.open(EchoPath, capability.ReadOnly)
+	rep, err := client.RunLoad(ctx(t), client.LoadConfig{Sessions: []*client.Session{s}, Duration: 100 * time.Millisecond, Pipeline: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Committed != 50 || rep.Refused == 0 || !strings.Contains(rep.FirstError, "quota") {
+		t.Fatalf("%+v", rep)
+	}
+}
+
+func TestRunLines(t *testing.T) {
+	n := newNode(t, nodeOpts{})
+	_, s := n.open(CounterPath, capability.MutateState)
+	var out bytes.Buffer
+	ok, failed, err := client.RunLines(ctx(t), s, strings.NewReader("\n5\nnope\n\n2\n"), &out)
+	if err != nil || ok != 2 || failed != 1 {
+		t.Fatalf("%d %d %v", ok, failed, err)
+	}
+	want := "5\nerror: InvalidInput: " + ErrBadCount.Error() + "\n7\n"
+	if out.String() != want {
+		t.Fatalf("%q, want %q", out.String(), want)
+	}
 }

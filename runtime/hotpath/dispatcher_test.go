@@ -44,11 +44,7 @@ func TestDispatchCompletesInOrderWithOutput(t *testing.T) {
 }
 
 func TestSubmitBatch(t *testing.T) {
-	cfg, _ := testConfig()
-	cfg.QueueDepth = 8
-	d := startDispatcher(t, cfg)
-	g := newGate(t)
-	mustRegister(t, d, 0, g.handler, plainSpec())
+	d, g := gatedDispatcher(t, func(cfg *Config) { cfg.QueueDepth = 8 })
 	sink := &recSink{}
 	s := openSession(t, d, "k", 1, 0, sink)
 	reqs := make([]Request, 20)
@@ -68,11 +64,7 @@ func TestSubmitBatch(t *testing.T) {
 }
 
 func TestBackPressureShardFull(t *testing.T) {
-	cfg, _ := testConfig()
-	cfg.QueueDepth = 4
-	d := startDispatcher(t, cfg)
-	g := newGate(t)
-	mustRegister(t, d, 0, g.handler, plainSpec())
+	d, g := gatedDispatcher(t, func(cfg *Config) { cfg.QueueDepth = 4 })
 	sink := &recSink{}
 	s := openSession(t, d, "k", 1, 0, sink)
 	if err := s.Submit(0, nil); err != nil {
@@ -99,10 +91,7 @@ func TestBackPressureShardFull(t *testing.T) {
 }
 
 func TestSessionWindow(t *testing.T) {
-	cfg, _ := testConfig()
-	d := startDispatcher(t, cfg)
-	g := newGate(t)
-	mustRegister(t, d, 0, g.handler, plainSpec())
+	d, g := gatedDispatcher(t, nil)
 	s, err := d.OpenSession(SessionOptions{Key: "k", Tenant: 1, Allowed: AllFlags, Sink: &recSink{}, Window: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -336,11 +325,7 @@ func TestRetryDoesNotBlockShard(t *testing.T) {
 }
 
 func TestStopDrainsEverything(t *testing.T) {
-	cfg, _ := testConfig()
-	cfg.Shards = 3
-	d := startDispatcher(t, cfg)
-	g := newGate(t)
-	mustRegister(t, d, 0, g.handler, plainSpec())
+	d, g := gatedDispatcher(t, func(cfg *Config) { cfg.Shards = 3 })
 	sink := &recSink{}
 	var sessions []*Session
 	for i := 0; i < 6; i++ {
@@ -497,11 +482,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestQuotaCharged(t *testing.T) {
-	cfg, _ := testConfig()
-	cfg.QueueDepth = 2
-	d := startDispatcher(t, cfg)
-	g := newGate(t)
-	mustRegister(t, d, 0, g.handler, plainSpec())
+	d, g := gatedDispatcher(t, func(cfg *Config) { cfg.QueueDepth = 2 })
 	q := NewQuota(0)
 	_ = q.Lease(5)
 	sink := &recSink{}

@@ -173,3 +173,17 @@ func exponential(maxAttempts uint32, initial, max time.Duration) contract.RetryP
 func linear(maxAttempts uint32, step time.Duration) contract.RetryPolicy {
 	return contract.RetryPolicy{Kind: contract.LinearBackoff, MaxAttempts: maxAttempts, InitialDelay: step}
 }
+
+// gatedDispatcher starts a dispatcher (tune adjusts the test config) whose
+// capability 0 is a gate's handler with a plain spec.
+func gatedDispatcher(t *testing.T, tune func(*Config)) (*Dispatcher, *gate) {
+	t.Helper()
+	cfg, _ := testConfig()
+	if tune != nil {
+		tune(&cfg)
+	}
+	d := startDispatcher(t, cfg)
+	g := newGate(t)
+	mustRegister(t, d, 0, g.handler, plainSpec())
+	return d, g
+}

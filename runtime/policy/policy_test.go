@@ -250,12 +250,18 @@ func TestDeterministic(t *testing.T) {
 // hundredRules builds a realistic 100-rule set where the request matches a
 // rule near the end, so most rules are visited.
 func hundredRules() *Set {
+	return hundredRulesMatching(func(i int) string { return fmt.Sprintf("svc%d.*", i) })
+}
+
+// hundredRulesMatching is 99 deny rules for acme, the i-th on the
+// capabilities pattern(i) names, then one rule that lets agents read.
+func hundredRulesMatching(pattern func(i int) string) *Set {
 	doc := Document{Default: Deny}
 	for i := 0; i < 99; i++ {
 		doc.Rules = append(doc.Rules, Rule{
 			Name: fmt.Sprintf("rule-%d", i), Priority: 1000 - i,
 			When: []Condition{
-				{Type: CondCapability, Pattern: fmt.Sprintf("svc%d.*", i)},
+				{Type: CondCapability, Pattern: pattern(i)},
 				{Type: CondTenant, TenantID: "acme"},
 			},
 			Action: Action{Type: ActDeny, Reason: "no"},
