@@ -1,3 +1,7 @@
+// Package edge is an edge node's HTTP API: it runs gossip only (no Raft,
+// no ledger), answers graph reads from the gossiped snapshot, verifies
+// certificates with the node keys it learned from servers, and relays
+// writes to a server.
 package edge
 
 import (

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -16,12 +15,12 @@ import (
 	hotclient "github.com/cnv-project/cnv/hot/client"
 	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/hot/server"
+	"github.com/cnv-project/cnv/internal/testcluster"
 	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
-	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/policy"
@@ -30,28 +29,28 @@ import (
 
 func TestSessionOnEveryNode(t *testing.T) {
 	c, bot := setup(t, 3, nil)
-	adminCert := c.certify(c.nodes[1], c.admin, "hot.echo")
+	adminCert := c.certify(c.Node(1), c.Admin(), "hot.echo")
 	link := c.grant(bot.Public().(ed25519.PublicKey), 1000, time.Now().Add(time.Hour))
-	botCert := c.certify(c.nodes[2], bot, "hot.counter", link)
-	for _, tn := range c.nodes {
-		_, s, err := c.open(tn, c.admin, adminCert)
+	botCert := c.certify(c.Node(2), bot, "hot.counter", link)
+	for _, tn := range c.Nodes() {
+		_, s, err := c.open(tn, c.Admin(), adminCert)
 		if err != nil {
-			t.Fatalf("%s: open (no chain): %v", tn.id, err)
+			t.Fatalf("%s: open (no chain): %v", tn.ID, err)
 		}
-		out, err := s.Invoke(context.Background(), []byte("hi "+tn.id))
-		if err != nil || string(out) != "hi "+tn.id {
-			t.Fatalf("%s: echo %q %v", tn.id, out, err)
+		out, err := s.Invoke(context.Background(), []byte("hi "+tn.ID))
+		if err != nil || string(out) != "hi "+tn.ID {
+			t.Fatalf("%s: echo %q %v", tn.ID, out, err)
 		}
 		_, s2, err := c.open(tn, bot, botCert)
 		if err != nil {
-			t.Fatalf("%s: open (leased chain): %v", tn.id, err)
+			t.Fatalf("%s: open (leased chain): %v", tn.ID, err)
 		}
 		if _, err := s2.Invoke(context.Background(), []byte("2")); err != nil {
-			t.Fatalf("%s: counter: %v", tn.id, err)
+			t.Fatalf("%s: counter: %v", tn.ID, err)
 		}
 		// One live session per certificate per node.
-		if _, _, err := c.open(tn, c.admin, adminCert); !errors.Is(err, proto.ErrSessionExists) {
-			t.Fatalf("%s: second session: %v", tn.id, err)
+		if _, _, err := c.open(tn, c.Admin(), adminCert); !errors.Is(err, proto.ErrSessionExists) {
+			t.Fatalf("%s: second session: %v", tn.ID, err)
 		}
 		for _, x := range []*hotclient.Session{s, s2} {
 			if _, err := x.Close(context.Background()); err != nil {
@@ -61,9 +60,9 @@ func TestSessionOnEveryNode(t *testing.T) {
 	}
 	// Every lease was settled: the link counts the certificate's invocation
 	// and the three counter invocations, nothing more.
-	waitFor(t, "leases settled", 10*time.Second, func() error {
-		st, _, err := c.nodes[0].node.FSM().LinkStateOf(link.Hash())
-		if n, _ := c.nodes[0].node.FSM().HotLeasesOpen(); err != nil || st.Uses != 4 || n != 0 {
+	testcluster.WaitFor(t, "leases settled", 10*time.Second, func() error {
+		st, _, err := c.Node(0).Node().FSM().LinkStateOf(link.Hash())
+		if n, _ := c.Node(0).Node().FSM().HotLeasesOpen(); err != nil || st.Uses != 4 || n != 0 {
 			return fmt.Errorf("uses %d, open leases %d, %v", st.Uses, n, err)
 		}
 		return nil
@@ -79,8 +78,8 @@ func TestRefusedCertificates(t *testing.T) {
 	clk := &shiftClock{}
 	c, bot := setup(t, 2, func(sc *ServiceConfig) { sc.Clock = clk })
 	link := c.grant(bot.Public().(ed25519.PublicKey), 0, time.Now().Add(time.Hour))
-	cert := c.certify(c.leader(), bot, "hot.echo", link)
-	tn := c.nodes[1]
+	cert := c.certify(c.Leader(), bot, "hot.echo", link)
+	tn := c.Node(1)
 
 	var signed certificate.Signed
 	if err := json.Unmarshal(cert, &signed); err != nil {
@@ -94,7 +93,7 @@ func TestRefusedCertificates(t *testing.T) {
 	if _, _, err := c.open(tn, bot, selfSigned(t, bot)); !errors.Is(err, certificate.ErrUntrustedSigner) {
 		t.Fatalf("signed by a key outside the cluster: %v", err)
 	}
-	if _, _, err := c.open(tn, c.admin, cert); !errors.Is(err, proto.ErrWrongHolder) {
+	if _, _, err := c.open(tn, c.Admin(), cert); !errors.Is(err, proto.ErrWrongHolder) {
 		t.Fatalf("presented by another key: %v", err)
 	}
 	clk.off.Store(int64(2 * time.Hour))
@@ -106,23 +105,23 @@ func TestRefusedCertificates(t *testing.T) {
 	// Revoked while a session is open on each node: every session ends
 	// within the watch bound of the revocation applying there.
 	var sessions []*hotclient.Session
-	for _, n := range c.nodes {
+	for _, n := range c.Nodes() {
 		_, s, err := c.open(n, bot, cert)
 		if err != nil {
-			t.Fatalf("%s: %v", n.id, err)
+			t.Fatalf("%s: %v", n.ID, err)
 		}
 		sessions = append(sessions, s)
 	}
-	c.adminInvoke(c.leader(), "delegation.revoke", nil, invocation.Arg{Name: "link", Value: link.Hash().String()})
+	c.AdminInvokeAPI(c.Leader(), "delegation.revoke", nil, invocation.Arg{Name: "link", Value: link.Hash().String()})
 	revokedAt := time.Now()
 	for i, s := range sessions {
-		waitFor(t, "session ended by the revocation", 5*time.Second, func() error {
+		testcluster.WaitFor(t, "session ended by the revocation", 5*time.Second, func() error {
 			if _, err := s.Invoke(context.Background(), []byte("x")); !errors.Is(err, proto.ErrRevoked) {
 				return fmt.Errorf("invoke after revocation: %v", err)
 			}
 			return nil
 		})
-		t.Logf("%s: session ended %v after the revocation committed", c.nodes[i].id, time.Since(revokedAt))
+		t.Logf("%s: session ended %v after the revocation committed", c.Node(i).ID, time.Since(revokedAt))
 	}
 	if _, _, err := c.open(tn, bot, cert); !errors.Is(err, proto.ErrRevoked) {
 		t.Fatalf("revoked: %v", err)
@@ -183,24 +182,24 @@ func TestLeasesExactAcrossNodes(t *testing.T) {
 	const max = 150
 	c, bot := setup(t, 3, nil)
 	link := c.grant(bot.Public().(ed25519.PublicKey), max, time.Now().Add(time.Hour))
-	cert := c.certify(c.leader(), bot, "hot.counter", link)
+	cert := c.certify(c.Leader(), bot, "hot.counter", link)
 	var total atomic.Int64
 	var wg sync.WaitGroup
-	sessions := make([]*hotclient.Session, len(c.nodes))
-	for i, tn := range c.nodes { // every node leases its first block before any spends
+	sessions := make([]*hotclient.Session, len(c.Nodes()))
+	for i, tn := range c.Nodes() { // every node leases its first block before any spends
 		var err error
 		if _, sessions[i], err = c.open(tn, bot, cert); err != nil {
-			t.Fatalf("%s: %v", tn.id, err)
+			t.Fatalf("%s: %v", tn.ID, err)
 		}
 	}
-	for i, tn := range c.nodes {
+	for i, tn := range c.Nodes() {
 		s := sessions[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			n, err := drain(s, nil)
 			if err != nil {
-				t.Errorf("%s: %v", tn.id, err)
+				t.Errorf("%s: %v", tn.ID, err)
 			}
 			total.Add(int64(n))
 			s.Close(context.Background())
@@ -212,9 +211,9 @@ func TestLeasesExactAcrossNodes(t *testing.T) {
 	if total.Load() != max-1 {
 		t.Fatalf("%d hot-path uses, want %d", total.Load(), max-1)
 	}
-	waitFor(t, "leases settled", 10*time.Second, func() error {
-		st, _, _ := c.leader().node.FSM().LinkStateOf(link.Hash())
-		if n, _ := c.leader().node.FSM().HotLeasesOpen(); st.Uses != max || n != 0 {
+	testcluster.WaitFor(t, "leases settled", 10*time.Second, func() error {
+		st, _, _ := c.Leader().Node().FSM().LinkStateOf(link.Hash())
+		if n, _ := c.Leader().Node().FSM().HotLeasesOpen(); st.Uses != max || n != 0 {
 			return fmt.Errorf("uses %d, open leases %d", st.Uses, n)
 		}
 		return nil
@@ -225,23 +224,23 @@ func TestLeasesNeverOvershootWithNodeKilled(t *testing.T) {
 	const max = 400
 	c, bot := setup(t, 3, nil)
 	link := c.grant(bot.Public().(ed25519.PublicKey), max, time.Now().Add(time.Hour))
-	cert := c.certify(c.leader(), bot, "hot.counter", link)
-	victim := c.nodes[0]
-	if victim == c.leader() {
-		victim = c.nodes[1]
+	cert := c.certify(c.Leader(), bot, "hot.counter", link)
+	victim := c.Node(0)
+	if victim == c.Leader() {
+		victim = c.Node(1)
 	}
 	var total atomic.Int64
 	var wg sync.WaitGroup
 	stopVictim := make(chan struct{})
 	var survivors atomic.Int64
-	sessions := make([]*hotclient.Session, len(c.nodes))
-	for i, tn := range c.nodes {
+	sessions := make([]*hotclient.Session, len(c.Nodes()))
+	for i, tn := range c.Nodes() {
 		var err error
 		if _, sessions[i], err = c.open(tn, bot, cert); err != nil {
-			t.Fatalf("%s: %v", tn.id, err)
+			t.Fatalf("%s: %v", tn.ID, err)
 		}
 	}
-	for i, tn := range c.nodes {
+	for i, tn := range c.Nodes() {
 		s := sessions[i]
 		var stop <-chan struct{}
 		var pause time.Duration
@@ -259,18 +258,18 @@ func TestLeasesNeverOvershootWithNodeKilled(t *testing.T) {
 		}()
 	}
 	// Kill the victim while it holds a lease (mid-run).
-	waitFor(t, "uses charged", 20*time.Second, func() error {
-		st, _, _ := c.leader().node.FSM().LinkStateOf(link.Hash())
+	testcluster.WaitFor(t, "uses charged", 20*time.Second, func() error {
+		st, _, _ := c.Leader().Node().FSM().LinkStateOf(link.Hash())
 		if st.Uses < max/3 {
 			return fmt.Errorf("uses %d", st.Uses)
 		}
 		return nil
 	})
-	c.crash(victim)
+	c.Crash(victim)
 	close(stopVictim)
 	wg.Wait()
-	st, _, _ := c.leader().node.FSM().LinkStateOf(link.Hash())
-	held := heldByCrashed(t, c, victim.id)
+	st, _, _ := c.Leader().Node().FSM().LinkStateOf(link.Hash())
+	held := heldByCrashed(t, c, victim.ID)
 	t.Logf("hot-path uses %d, link uses %d of %d, leased to the killed node in all: %d", total.Load(), st.Uses, max, held)
 	if st.Uses > max || uint64(total.Load())+1 > st.Uses {
 		t.Fatalf("overshoot: %d uses answered, link charged %d, max %d", total.Load(), st.Uses, max)
@@ -287,10 +286,10 @@ func TestLeasesNeverOvershootWithNodeKilled(t *testing.T) {
 
 // heldByCrashed sums what the node leased, from the leader's ledger, and
 // checks that it settled none of it.
-func heldByCrashed(t *testing.T, c *testCluster, node string) uint64 {
+func heldByCrashed(t *testing.T, c *hotCluster, node string) uint64 {
 	var leased uint64
 	settled := map[string]bool{}
-	forEachEvent(t, c.leader(), func(ev event.Event) {
+	forEachEvent(t, c.Leader(), func(ev event.Event) {
 		if p, ok := ev.Data.(event.HotPathLease); ok && p.NodeID == node {
 			if p.Op == event.LeaseGranted {
 				leased += p.Uses
@@ -305,9 +304,9 @@ func heldByCrashed(t *testing.T, c *testCluster, node string) uint64 {
 	return leased
 }
 
-func forEachEvent(t *testing.T, tn *testNode, fn func(event.Event)) {
+func forEachEvent(t *testing.T, tn *testcluster.Node, fn func(event.Event)) {
 	t.Helper()
-	store := tn.node.Store()
+	store := tn.Node().Store()
 	for i := uint64(0); i < store.Head().Size; i++ {
 		ev, err := store.Event(i)
 		if err != nil {
@@ -320,9 +319,9 @@ func forEachEvent(t *testing.T, tn *testNode, fn func(event.Event)) {
 func TestHotPathBatchesLedgeredAndVerified(t *testing.T) {
 	c, bot := setup(t, 3, nil)
 	link := c.grant(bot.Public().(ed25519.PublicKey), 0, time.Now().Add(time.Hour))
-	cert := c.certify(c.leader(), bot, "hot.echo", link)
+	cert := c.certify(c.Leader(), bot, "hot.echo", link)
 	const per = 120
-	for _, tn := range c.nodes {
+	for _, tn := range c.Nodes() {
 		_, s, err := c.open(tn, bot, cert)
 		if err != nil {
 			t.Fatal(err)
@@ -340,9 +339,9 @@ func TestHotPathBatchesLedgeredAndVerified(t *testing.T) {
 		}
 	}
 	want := map[string]uint64{"n1": per, "n2": per, "n3": per}
-	waitFor(t, "every invocation ledgered", 10*time.Second, func() error {
+	testcluster.WaitFor(t, "every invocation ledgered", 10*time.Second, func() error {
 		got := map[string]uint64{}
-		forEachEvent(t, c.leader(), func(ev event.Event) {
+		forEachEvent(t, c.Leader(), func(ev event.Event) {
 			if b, ok := ev.Data.(event.HotPathBatch); ok {
 				got[b.NodeID] += b.Total
 			}
@@ -352,19 +351,19 @@ func TestHotPathBatchesLedgeredAndVerified(t *testing.T) {
 		}
 		return nil
 	})
-	checkSessionChains(t, c.leader(), 3)
-	c.waitConverged()
-	for _, tn := range c.nodes {
-		rep, err := tn.node.Store().Verify(ledger.VerifyOptions{})
+	checkSessionChains(t, c.Leader(), 3)
+	c.WaitConverged()
+	for _, tn := range c.Nodes() {
+		rep, err := tn.Node().Store().Verify(ledger.VerifyOptions{})
 		if err != nil || !rep.OK {
-			t.Fatalf("%s verify: %+v %v", tn.id, rep, err)
+			t.Fatalf("%s verify: %+v %v", tn.ID, rep, err)
 		}
 	}
 }
 
 // checkSessionChains checks that each node's session batches for the
 // certificate chain digest to digest, are numbered 1, 2, ... and end final.
-func checkSessionChains(t *testing.T, tn *testNode, nodes int) {
+func checkSessionChains(t *testing.T, tn *testcluster.Node, nodes int) {
 	type chainState struct {
 		number uint64
 		digest string
@@ -398,30 +397,7 @@ func checkSessionChains(t *testing.T, tn *testNode, nodes int) {
 	}
 }
 
-func (c *testCluster) waitConverged() {
-	c.t.Helper()
-	waitFor(c.t, "ledgers converge", 30*time.Second, func() error {
-		l := c.leader()
-		if l == nil {
-			return fmt.Errorf("no leader")
-		}
-		want := l.node.Store().Head()
-		for _, tn := range c.nodes {
-			if tn.node == nil {
-				continue
-			}
-			if h := tn.node.Store().Head(); h.Size != want.Size || !bytes.Equal(h.Root, want.Root) {
-				return fmt.Errorf("%s at %d, leader at %d", tn.id, h.Size, want.Size)
-			}
-		}
-		return nil
-	})
-}
-
-var (
-	_ clock.Clock = (*shiftClock)(nil)
-	_             = delegation.Hash{}
-)
+var _ clock.Clock = (*shiftClock)(nil)
 
 // TestRestartReleasesStaleLeases kills a node holding a lease and restarts
 // it: the new run releases the old run's lease record, and its uses stay
@@ -429,10 +405,10 @@ var (
 func TestRestartReleasesStaleLeases(t *testing.T) {
 	c, bot := setup(t, 3, func(sc *ServiceConfig) { sc.Authority.StaleLeaseInterval = 200 * time.Millisecond })
 	link := c.grant(bot.Public().(ed25519.PublicKey), 100, time.Now().Add(time.Hour))
-	cert := c.certify(c.leader(), bot, "hot.counter", link)
-	victim := c.nodes[0]
-	if victim == c.leader() {
-		victim = c.nodes[1]
+	cert := c.certify(c.Leader(), bot, "hot.counter", link)
+	victim := c.Node(0)
+	if victim == c.Leader() {
+		victim = c.Node(1)
 	}
 	_, s, err := c.open(victim, bot, cert)
 	if err != nil {
@@ -441,14 +417,14 @@ func TestRestartReleasesStaleLeases(t *testing.T) {
 	if _, err := s.Invoke(context.Background(), []byte("1")); err != nil {
 		t.Fatal(err)
 	}
-	fsmOf := func() *fsm.FSM { return c.waitLeader().node.FSM() } // a leader may be between elections
+	fsmOf := func() *fsm.FSM { return c.WaitLeader().Node().FSM() } // a leader may be between elections
 	if n, _ := fsmOf().HotLeasesOpen(); n != 1 {
 		t.Fatalf("%d leases open", n)
 	}
 	before, _, _ := fsmOf().LinkStateOf(link.Hash())
-	c.crash(victim)
-	c.start(victim, false)
-	waitFor(t, "stale lease released", 20*time.Second, func() error {
+	c.Crash(victim)
+	c.Restart(victim)
+	testcluster.WaitFor(t, "stale lease released", 20*time.Second, func() error {
 		if n, _ := fsmOf().HotLeasesOpen(); n != 0 {
 			return fmt.Errorf("%d leases open", n)
 		}

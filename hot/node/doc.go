@@ -24,7 +24,8 @@
 // DESIGN.md gives the reasons and the measurements.
 //
 // node imports hot/server, hot/proto, cluster/hotlease, fsm and runtime/*
-// (its tests also hot/client, and the cluster through transport); it talks
+// (its tests also hot/client, and internal/testcluster for a cluster whose
+// nodes run the hot path); it talks
 // to the cluster only through the small Node interface (*cluster.Node
 // implements it). It must not be imported by hot/proto, hot/server,
 // hot/client or anything of the cluster.

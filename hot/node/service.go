@@ -47,7 +47,6 @@ type Service struct {
 	Recorder   *hotlease.Recorder
 	Server     *server.Server
 
-	addr   net.Addr
 	cancel context.CancelFunc
 	done   chan struct{}
 	served chan struct{}
@@ -64,7 +63,7 @@ func Start(cfg ServiceConfig) (*Service, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.System{}
 	}
-	s := &Service{Catalog: server.NewCatalog(), addr: cfg.Listener.Addr(), done: make(chan struct{}), served: make(chan struct{})}
+	s := &Service{Catalog: server.NewCatalog(), done: make(chan struct{}), served: make(chan struct{})}
 	s.Recorder = hotlease.NewRecorder(cfg.Node, cfg.Log.Named("hotnode"), cfg.FlushInterval)
 	if err := s.startDispatcher(cfg); err != nil {
 		return nil, err
@@ -146,9 +145,6 @@ func (s *Service) startServer(cfg ServiceConfig) error {
 	s.Authority, s.Server = a, srv
 	return nil
 }
-
-// Addr is the address the hot path serves on.
-func (s *Service) Addr() net.Addr { return s.addr }
 
 // Close ends every session (settling their leases), stops the dispatcher
 // (closing the last batches) and commits what is pending. The cluster node

@@ -75,14 +75,6 @@ func (t FrameType) String() string {
 	return fmt.Sprintf("frame(%#x)", uint8(t))
 }
 
-func isControl(t FrameType) bool {
-	switch t {
-	case FrameHello, FrameOpen, FrameClose, FrameWelcome, FrameOpened, FrameClosed, FrameError:
-		return true
-	}
-	return false
-}
-
 // FrameSize reads the length prefix at the start of buf and returns the
 // whole frame's size (prefix included), or 0 when fewer than four bytes are
 // present. A length of 0 or beyond max means framing is lost.

@@ -42,7 +42,7 @@ var ErrBadCount = cnverr.New(cnverr.InvalidInput, "counter argument must be a de
 type Builtins struct {
 	Counter Capability
 	Echo    Capability
-	total   atomic.Uint64
+	sum     atomic.Uint64
 }
 
 // RegisterBuiltins registers the counter and the echo on d through cat
@@ -66,9 +66,6 @@ func RegisterBuiltins(d *hotpath.Dispatcher, cat *Catalog, o BuiltinOptions) (*B
 	return b, nil
 }
 
-// Total is the counter's value.
-func (b *Builtins) Total() uint64 { return b.total.Load() }
-
 func (b *Builtins) count(_ context.Context, c *hotpath.Call) error {
 	n := uint64(1)
 	if len(c.Args) > 0 {
@@ -78,7 +75,7 @@ func (b *Builtins) count(_ context.Context, c *hotpath.Call) error {
 		}
 		n = v
 	}
-	c.Out = strconv.AppendUint(c.Out, b.total.Add(n), 10)
+	c.Out = strconv.AppendUint(c.Out, b.sum.Add(n), 10)
 	return nil
 }
 

@@ -14,5 +14,5 @@
 // server imports hot/proto, runtime/* and go-hclog only. It must not import
 // hot/client or anything of the cluster (cluster/, fsm/, ledger/, client/):
 // the cluster implements Authority (hot/node) and the embedder wires the
-// server in.
+// server in. Its tests drive it over loopback with hot/client.
 package server

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -13,10 +14,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cnv-project/cnv/hot/client"
 	"github.com/cnv-project/cnv/hot/proto"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
-	"github.com/cnv-project/cnv/runtime/clock"
+	"github.com/cnv-project/cnv/runtime/clock/clocktest"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -28,7 +30,7 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 // CertAuthority and a server on a loopback port.
 type node struct {
 	t        testing.TB
-	clock    *clock.Fake
+	clock    *clocktest.Fake
 	disp     *hotpath.Dispatcher
 	catalog  *Catalog
 	builtins *Builtins
@@ -48,6 +50,19 @@ func (n *node) sink(b hotpath.Batch) {
 	n.batchMu.Unlock()
 }
 
+// batchesOf returns the batches cut so far for session key.
+func (n *node) batchesOf(key string) []hotpath.Batch {
+	n.batchMu.Lock()
+	defer n.batchMu.Unlock()
+	var out []hotpath.Batch
+	for _, b := range n.batches {
+		if b.Key == key {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
 type nodeOpts struct {
 	builtins   BuiltinOptions
 	dispatcher func(*hotpath.Config)
@@ -61,7 +76,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if o.builtins.Timeout == 0 {
 		o.builtins.Timeout = 10 * time.Second // no deadline flakes on loaded machines
 	}
-	n := &node{t: t, clock: clock.NewFake(t0)}
+	n := &node{t: t, clock: clocktest.NewFake(t0)}
 	dc := hotpath.DefaultConfig()
 	dc.Shards, dc.Clock, dc.IdleSpin, dc.BatchSink, dc.BatchMaxCount = 2, n.clock, 64, n.sink, 4096
 	if o.dispatcher != nil {
@@ -208,14 +223,125 @@ func ctx(t testing.TB) context.Context {
 	return c
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+// stalled is a WaitFor condition: the stall counter of n's server
+// stats that count picks is above zero.
+func (n *node) stalled(count func(Stats) uint64) func() error {
+	return func() error {
+		if count(n.srv.Stats()) == 0 {
+			return errors.New("no stall yet")
 		}
-		time.Sleep(time.Millisecond)
+		return nil
 	}
 }
+
+// invokeFails is a WaitFor condition: an invocation on s fails with want.
+func invokeFails(t testing.TB, s *client.Session, want error) func() error {
+	return func() error {
+		if _, err := s.Invoke(ctx(t), nil); !errors.Is(err, want) {
+			return fmt.Errorf("invoke: %v, want %v", err, want)
+		}
+		return nil
+	}
+}
+
+// dial connects a hot/client to n with a's key (mod adjusts the options).
+func (n *node) dial(a agent, mod func(*client.Options)) *client.Conn {
+	n.t.Helper()
+	o := client.Options{Key: a.priv, Name: "test"}
+	if mod != nil {
+		mod(&o)
+	}
+	c, err := client.Dial(n.addr, o)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// open dials and opens a session on cap for a new agent.
+func (n *node) open(path capability.Path, effects ...capability.EffectType) (*client.Conn, *client.Session) {
+	n.t.Helper()
+	a := newAgent(n.t)
+	c := n.dial(a, nil)
+	s, err := c.OpenSession(ctx(n.t), n.issue(certSpec{path: path, effects: effects, holder: a.pub}))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return c, s
+}
+
+// recordingAuthority wraps an Authority, optionally granting a quota and a
+// revocation channel, and records closes.
+type recordingAuthority struct {
+	Authority
+	lease   int64
+	revoked chan struct{}
+
+	mu     sync.Mutex
+	closes []closeRecord
+}
+
+type closeRecord struct {
+	grant    Grant
+	usage    Usage
+	returned int64
+}
+
+func (a *recordingAuthority) OpenSession(ctx context.Context, cert []byte, holder ed25519.PublicKey) (Grant, error) {
+	g, err := a.Authority.OpenSession(ctx, cert, holder)
+	if err != nil {
+		return g, err
+	}
+	if a.lease > 0 {
+		g.Quota = hotpath.NewQuota(0)
+		if err := g.Quota.Lease(a.lease); err != nil {
+			return Grant{}, err
+		}
+	}
+	if a.revoked != nil {
+		g.Revoked = a.revoked
+	}
+	return g, nil
+}
+
+func (a *recordingAuthority) CloseSession(ctx context.Context, g Grant, u Usage) error {
+	var returned int64
+	if g.Quota != nil {
+		returned = g.Quota.Return()
+	}
+	a.mu.Lock()
+	a.closes = append(a.closes, closeRecord{g, u, returned})
+	a.mu.Unlock()
+	return a.Authority.CloseSession(ctx, g, u)
+}
+
+func (a *recordingAuthority) closed() []closeRecord {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]closeRecord(nil), a.closes...)
+}
+
+// recordingNode is a node whose authority records closes, granting each
+// session a quota of lease uses (none when 0) and the revoked channel.
+func recordingNode(t testing.TB, lease int64, revoked chan struct{}) (*node, *recordingAuthority) {
+	var ra *recordingAuthority
+	n := newNode(t, nodeOpts{authority: func(a *CertAuthority) Authority {
+		ra = &recordingAuthority{Authority: a, lease: lease, revoked: revoked}
+		return ra
+	}})
+	return n, ra
+}
+
+// closedCount is a WaitFor condition: want sessions closed at the authority.
+func (a *recordingAuthority) closedCount(want int) func() error {
+	return func() error {
+		if got := len(a.closed()); got != want {
+			return fmt.Errorf("%d sessions closed, want %d", got, want)
+		}
+		return nil
+	}
+}
+
+// total is the built-in counter's value.
+func (b *Builtins) total() uint64 { return b.sum.Load() }

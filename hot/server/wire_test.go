@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/hot/proto"
+	"github.com/cnv-project/cnv/internal/testcluster"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/limits"
@@ -278,7 +279,7 @@ func TestSlowReaderBackPressure(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, "the server to stop reading", func() bool { return n.srv.Stats().OutputStalls > 0 })
+	testcluster.WaitFor(t, "the server to stop reading", 10*time.Second, n.stalled(func(st Stats) uint64 { return st.OutputStalls }))
 	for seq := uint64(1); seq <= window; seq++ {
 		res := readResult(t, r)
 		if res.Refused || res.Seq != seq || len(res.Output) != len(args) {

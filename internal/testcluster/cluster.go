@@ -309,6 +309,10 @@ func (n *Node) Running() bool {
 	return !r.closed
 }
 
+// Logger is a logger to the test log named by the node's ID, for the
+// services Options.OnStart starts.
+func (n *Node) Logger() hclog.Logger { return n.c.logger(n.ID) }
+
 // APIAddr is the node's API address (a mem:// name in memory).
 func (n *Node) APIAddr() string { return n.apiAddr }
 

@@ -33,15 +33,6 @@ var effectNames = [numEffectTypes]string{
 // ErrUnknownEffect is returned for an effect name outside the vocabulary.
 var ErrUnknownEffect = cnverr.New(cnverr.InvalidInput, "unknown effect type")
 
-// AllEffectTypes lists the vocabulary in declaration order.
-func AllEffectTypes() []EffectType {
-	out := make([]EffectType, numEffectTypes)
-	for i := range out {
-		out[i] = EffectType(i)
-	}
-	return out
-}
-
 // String returns the snake_case name.
 func (e EffectType) String() string {
 	if e < numEffectTypes {
@@ -91,8 +82,8 @@ func (e EffectType) WritesStorage() bool {
 	return e == StorageWrite || e == MutateState || e == MutateConfig
 }
 
-// Flags is the hot path's compact effect bit set (the original's u16
-// EffectFlags, same bit values).
+// Flags is the hot path's compact effect bit set (16 bits; the values are
+// fixed, as certificates and ledger events carry them).
 type Flags uint16
 
 const (
@@ -297,8 +288,8 @@ func (s Sensitivity) String() string {
 	return fmt.Sprintf("sensitivity(%d)", uint8(s))
 }
 
-// ParseSensitivity parses a lowercase name. Unlike the original, an unknown
-// name is an error, not silently "low".
+// ParseSensitivity parses a lowercase name. An unknown name is an error,
+// not silently "low".
 func ParseSensitivity(s string) (Sensitivity, error) {
 	for i, n := range sensitivityNames {
 		if n == s {
@@ -347,8 +338,8 @@ const (
 	IsolationContainerized Isolation = "containerized"
 )
 
-// Metadata describes one effect of a capability in detail (the original's
-// EffectMetadata). Idempotent defaults to true in NewMetadata.
+// Metadata describes one effect of a capability in detail. Idempotent
+// defaults to true in NewMetadata.
 type Metadata struct {
 	EffectType     EffectType  `json:"effect_type"`
 	Sensitivity    Sensitivity `json:"sensitivity"`
@@ -359,8 +350,8 @@ type Metadata struct {
 	SupportsDryRun bool        `json:"supports_dry_run"`
 }
 
-// NewMetadata returns metadata for e with the original's defaults: low
-// sensitivity, idempotent, shared isolation.
+// NewMetadata returns metadata for e with the defaults: low sensitivity,
+// idempotent, shared isolation.
 func NewMetadata(e EffectType) Metadata {
 	return Metadata{EffectType: e, Idempotent: true, Isolation: IsolationShared}
 }

@@ -24,7 +24,7 @@ var ErrInvalidVersion = cnverr.New(cnverr.InvalidInput, "invalid capability vers
 var ErrInvalidID = cnverr.New(cnverr.InvalidInput, "invalid capability id")
 
 // FromPath hashes a path into its ID. The path is used exactly as given (no
-// normalisation), as in the original; validate it with ParsePath first.
+// normalisation); validate it with ParsePath first.
 func FromPath(path string) ID {
 	sum := sha256.Sum256([]byte(path))
 	return ID("cap_" + hex.EncodeToString(sum[:8]))

@@ -7,8 +7,8 @@ import "strings"
 // segments: "user.*" matches "user.create" but not "superuser.create" nor
 // "user.admin.create"; "user.**" matches both "user.create" and
 // "user.admin.create"; "*.read" matches "user.read". A pattern without
-// wildcards matches only itself. This replaces the original's substring
-// match, under which "user" also matched "superuser.list".
+// wildcards matches only itself: matching is by segment, never by
+// substring ("user" does not match "superuser.list").
 type Pattern string
 
 // ParsePattern validates a pattern. "*" and "**" alone are accepted and

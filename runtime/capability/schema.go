@@ -28,7 +28,7 @@ var primitiveNames = map[string]bool{"string": true, "number": true, "boolean": 
 // ErrInvalidSchema is returned for a malformed schema.
 var ErrInvalidSchema = cnverr.New(cnverr.InvalidInput, "invalid schema")
 
-// Schema is a type schema, tagged by "type" as in the original:
+// Schema is a type schema, tagged by "type":
 //
 //	{"type":"primitive","primitive_type":"string"}
 //	{"type":"array","items":S}
@@ -49,9 +49,6 @@ type Schema struct {
 	Ref        string             `json:"type_ref,omitempty"`
 	Options    []*Schema          `json:"options,omitempty"`
 }
-
-// Ref returns a reference schema to a named type.
-func RefSchema(name string) *Schema { return &Schema{Type: KindReference, Ref: name} }
 
 // PrimitiveSchema returns a primitive schema.
 func PrimitiveSchema(name string) *Schema { return &Schema{Type: KindPrimitive, Primitive: name} }
@@ -145,8 +142,7 @@ func (s *Schema) validate(depth int) error {
 
 // Hash is hex of the first 16 bytes of SHA-256 over the schema's canonical
 // encoding (32 hex digits). Equal schemas always hash equally: the codec
-// sorts map keys, unlike the original's per-instance HashMap order. A nil
-// schema hashes as the primitive null (the original's default output).
+// sorts map keys. A nil schema hashes as the primitive null.
 func (s *Schema) Hash() string {
 	if s == nil {
 		s = PrimitiveSchema("null")
@@ -209,7 +205,7 @@ func (s *Schema) Name() string {
 //   - references: equal names (names are nominal types);
 //   - arrays: the item types are compatible;
 //   - objects: every property s requires exists in `from` and is compatible
-//     (width subtyping; the original returned false for every object pair);
+//     (width subtyping);
 //   - union on the expected side: any option accepts;
 //   - union on the produced side: every option must be accepted (a value may
 //     be any of them).

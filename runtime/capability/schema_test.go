@@ -32,8 +32,7 @@ func TestSchemaShorthand(t *testing.T) {
 }
 
 func TestSchemaHashDeterministic(t *testing.T) {
-	// Many keys: the original's HashMap order made equal schemas hash
-	// differently across instances.
+	// Many keys: map order must not make equal schemas hash differently.
 	a := `{"type":"object","properties":{"a":"string","b":"number","c":"boolean","d":"User","e":{"type":"array","items":"string"}}}`
 	b := `{"type":"object","properties":{"e":{"type":"array","items":"string"},"d":"User","c":"boolean","b":"number","a":"string"}}`
 	ha, hb := mustSchema(t, a).Hash(), mustSchema(t, b).Hash()

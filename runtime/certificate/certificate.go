@@ -13,7 +13,7 @@ import (
 	"github.com/cnv-project/cnv/runtime/principal"
 )
 
-// Sentinel errors (the original's set, plus what signing needs).
+// Sentinel errors: one per refused transition, plus what signing needs.
 var (
 	ErrPolicyDenied           = cnverr.New(cnverr.PermissionDenied, "policy denied")
 	ErrApprovalRequired       = cnverr.New(cnverr.PermissionDenied, "approval required")

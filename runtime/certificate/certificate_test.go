@@ -19,8 +19,8 @@ func params() Params {
 	return Params{
 		Capability:    capability.Ref{Path: "user.create", Version: ""},
 		Effects:       []capability.Metadata{capability.NewMetadata(capability.MutateState), capability.NewMetadata(capability.NetworkAccess)},
-		Input:         capability.RefSchema("UserSpec"),
-		Output:        capability.RefSchema("User"),
+		Input:         refSchema("UserSpec"),
+		Output:        refSchema("User"),
 		AgentID:       "bob",
 		AgentType:     principal.Agent,
 		KeyID:         "k_0000000000000001",
@@ -64,7 +64,7 @@ func verified(t testing.TB, p Params, s *Signer) Certificate[Verified] {
 	return v
 }
 
-// Reference §7 certificates 1: the full chain.
+// A certificate passes every check in order and ends Verified.
 func TestFullChain(t *testing.T) {
 	s, _ := newSigner(t)
 	v := verified(t, params(), s)
@@ -79,7 +79,7 @@ func TestFullChain(t *testing.T) {
 	}
 }
 
-// Reference 2 and 12: a deny stops the chain at Unchecked.
+// A deny stops the chain at Unchecked.
 func TestPolicyDenyBlocks(t *testing.T) {
 	c, _ := New(params())
 	_, err := CheckPolicy(c, policy.Result{Decision: policy.Deny, Reason: "nope"})
@@ -91,7 +91,7 @@ func TestPolicyDenyBlocks(t *testing.T) {
 	}
 }
 
-// require_approval must not silently allow (the original's gap).
+// require_approval must not silently allow.
 func TestRequireApprovalBlocks(t *testing.T) {
 	c, _ := New(params())
 	_, err := CheckPolicy(c, policy.Result{Decision: policy.RequireApproval, Approver: "sec"})
@@ -100,7 +100,7 @@ func TestRequireApprovalBlocks(t *testing.T) {
 	}
 }
 
-// Reference 3: a missing capability.
+// A capability that is not available stops the chain.
 func TestCapabilityNotAvailable(t *testing.T) {
 	c, _ := New(params())
 	pc, _ := CheckPolicy(c, allow())
@@ -130,7 +130,7 @@ func (f regFunc) CheckCapability(id capability.ID, p capability.Path, l capabili
 	return f(id, p, l)
 }
 
-// Reference 4, with a given clock instead of a sleep.
+// A certificate expires at its TTL (the clock is given, nothing sleeps).
 func TestExpiration(t *testing.T) {
 	p := params()
 	p.TTL = time.Millisecond
@@ -144,13 +144,13 @@ func TestExpiration(t *testing.T) {
 	if _, err := Verify(cc, t0-1, Placement{}, s); !errors.Is(err, ErrNotYetValid) {
 		t.Fatalf("before issue: %v", err)
 	}
-	// Exactly at expiry is still valid (inclusive, as in the original).
+	// Exactly at expiry is still valid (the window is inclusive).
 	if _, err := Verify(cc, t0+int64(time.Millisecond), Placement{}, s); err != nil {
 		t.Fatalf("at expiry: %v", err)
 	}
 }
 
-// Reference 5 and 11: export/import round trip keeps the fields.
+// An export/import round trip keeps the fields.
 func TestExportImportRoundTrip(t *testing.T) {
 	s, pub := newSigner(t)
 	v := verified(t, params(), s)
@@ -252,7 +252,7 @@ func TestStandardEd25519Verifies(t *testing.T) {
 	}
 }
 
-// Reference 6: effects keep their order.
+// Effects keep their order.
 func TestEffectsOrder(t *testing.T) {
 	c, _ := New(params())
 	e := c.Body().Effects
@@ -261,27 +261,7 @@ func TestEffectsOrder(t *testing.T) {
 	}
 }
 
-// Reference 7: Certified wraps, exposes and decomposes.
-func TestCertified(t *testing.T) {
-	s, _ := newSigner(t)
-	v := verified(t, params(), s)
-	ci, err := Certify(v, map[string]string{"name": "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ci.Args()["name"] != "alice" || ci.Certificate().ID() != v.ID() {
-		t.Fatal("accessors")
-	}
-	c2, args := ci.Parts()
-	if c2.ID() != v.ID() || args["name"] != "alice" {
-		t.Fatal("parts")
-	}
-	if _, err := Certify(Certificate[Verified]{}, 1); !errors.Is(err, ErrNotVerified) {
-		t.Error("zero certificate certified")
-	}
-}
-
-// Reference 8: the correlation id is kept.
+// The correlation id is kept.
 func TestCorrelationKept(t *testing.T) {
 	a, _ := New(params())
 	p := params()
@@ -295,7 +275,7 @@ func TestCorrelationKept(t *testing.T) {
 	}
 }
 
-// Reference 9: the trace, now with the matched rule (always None before).
+// The policy trace names the matched rule.
 func TestPolicyTrace(t *testing.T) {
 	c, _ := New(params())
 	pc, _ := CheckPolicy(c, allow())
@@ -305,7 +285,7 @@ func TestPolicyTrace(t *testing.T) {
 	}
 }
 
-// Reference 10: schema hashes are deterministic and equal for equal schemas.
+// Schema hashes are deterministic and equal for equal schemas.
 func TestSchemaHashes(t *testing.T) {
 	a, _ := New(params())
 	b, _ := New(params())
@@ -353,4 +333,9 @@ func TestTransitionConsumes(t *testing.T) {
 	if _, err := CheckPolicy(c, allow()); !errors.Is(err, ErrInvalid) {
 		t.Errorf("advanced twice: %v", err)
 	}
+}
+
+// refSchema is a reference schema to a named type.
+func refSchema(name string) *capability.Schema {
+	return &capability.Schema{Type: capability.KindReference, Ref: name}
 }

@@ -9,9 +9,8 @@
 // A verified certificate is signed with Ed25519 by a node key over
 // canonical bytes (runtime/codec) that include the state, the policy trace
 // and, once committed, the ledger index and leaf hash. Import verifies the
-// signature against a trust set and the time window again, so the
-// original's "any JSON with a future expiry imports as Verified" hole does
-// not exist. The JSON form carries the exact signed bytes, so any Ed25519
+// signature against a trust set and the time window again: JSON with a
+// future expiry and no valid signature never imports as Verified. The JSON form carries the exact signed bytes, so any Ed25519
 // tool can check a certificate offline.
 //
 // It imports runtime/capability, runtime/principal, runtime/policy,

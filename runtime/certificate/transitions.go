@@ -80,7 +80,7 @@ func effectsLevel(ms []capability.Metadata) capability.Level {
 }
 
 // CheckTime reports whether now lies in [issued_at, expires_at]; both ends
-// are inclusive, as in the original.
+// are inclusive.
 func checkTime(b *Body, now int64) error {
 	if now < b.IssuedAt {
 		return fmt.Errorf("%w: issued at %d, now %d", ErrNotYetValid, b.IssuedAt, now)

@@ -3,10 +3,7 @@
 // take no clock at all and use the time the leader stamped into a command.
 package clock
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // Clock tells the time.
 type Clock interface {
@@ -21,33 +18,3 @@ type System struct {
 
 // Now returns the wall-clock time plus the offset.
 func (s System) Now() time.Time { return time.Now().Add(s.Offset) }
-
-// Fake is a manually advanced clock for tests. It is safe for concurrent use.
-type Fake struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewFake returns a Fake set to t.
-func NewFake(t time.Time) *Fake { return &Fake{t: t} }
-
-// Now returns the fake time.
-func (f *Fake) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.t
-}
-
-// Advance moves the fake time forward by d.
-func (f *Fake) Advance(d time.Duration) {
-	f.mu.Lock()
-	f.t = f.t.Add(d)
-	f.mu.Unlock()
-}
-
-// Set sets the fake time.
-func (f *Fake) Set(t time.Time) {
-	f.mu.Lock()
-	f.t = t
-	f.mu.Unlock()
-}

@@ -6,9 +6,9 @@ import (
 	"net/http"
 )
 
-// Kind classifies an error. The names are the seed's, plus the few that a
-// replicated service needs (NotFound, Conflict, Unavailable,
-// ResourceExhausted, TooLarge).
+// Kind classifies an error: what went wrong, for callers and for the
+// API's status codes (NotFound, Conflict, Unavailable, ResourceExhausted
+// and TooLarge are what a replicated service adds to the runtime's own).
 type Kind string
 
 const (
@@ -78,15 +78,6 @@ func KindOf(err error) Kind {
 		return e.Kind
 	}
 	return InternalError
-}
-
-// DeadlineExceededAfter is the seed's deadline_exceeded(d, a) helper.
-func DeadlineExceededAfter(deadlineMs, actualMs int64) *Error {
-	return &Error{
-		Kind:    DeadlineExceeded,
-		Message: fmt.Sprintf("Deadline %dms exceeded, took %dms", deadlineMs, actualMs),
-		Details: map[string]any{"deadline_ms": deadlineMs, "actual_ms": actualMs},
-	}
 }
 
 // HTTPStatus is the status code the API answers with for a kind.

@@ -1,7 +1,6 @@
 package contract
 
 import (
-	"github.com/cnv-project/cnv/runtime/capability"
 	"testing"
 	"time"
 )
@@ -15,14 +14,4 @@ func BenchmarkJitteredDelay(b *testing.B) {
 		sink += d
 	}
 	_ = sink
-}
-
-func BenchmarkRegistryLookup(b *testing.B) {
-	r, _ := NewRegistry(Default())
-	id := capability.FromPath("user.read")
-	_ = r.Register(id, fullContract())
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = r.Lookup(id)
-	}
 }

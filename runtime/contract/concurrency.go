@@ -44,8 +44,7 @@ type ConcurrencyModel struct {
 }
 
 // SlotsRequired is how many concurrency slots one admission reserves:
-// Max for the shared models, 1 otherwise (the original's
-// estimate_resources.slots_required).
+// Max for the shared models, 1 otherwise.
 func (m ConcurrencyModel) SlotsRequired() uint32 {
 	if m.Kind == TenantWideShared || m.Kind == GlobalShared {
 		return m.Max
@@ -121,20 +120,6 @@ type ResourceLimits struct {
 	MaxCPUTime            time.Duration `json:"max_cpu_time"`
 	MaxFileDescriptors    uint32        `json:"max_file_descriptors"`
 	MaxNetworkConnections uint32        `json:"max_network_connections"`
-}
-
-// UnlimitedResources sets no limit at all (the default).
-func UnlimitedResources() ResourceLimits { return ResourceLimits{} }
-
-// StrictResources is 100 MiB of memory, 60s of CPU, 10 file descriptors and
-// 5 network connections.
-func StrictResources() ResourceLimits {
-	return ResourceLimits{
-		MaxMemoryBytes:        100 << 20,
-		MaxCPUTime:            60 * time.Second,
-		MaxFileDescriptors:    10,
-		MaxNetworkConnections: 5,
-	}
 }
 
 // IsUnlimited reports whether no field sets a limit.

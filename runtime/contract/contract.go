@@ -103,7 +103,7 @@ func (c Contract) CanSatisfy(a AvailableResources) bool { return c.CheckResource
 
 // CheckResources checks the concurrency slots the model needs (exclusive:
 // one tenant slot; tenant-wide shared N: N tenant slots; global shared N: N
-// global slots; unlimited: none) and, unlike the original, memory: the
+// global slots; unlimited: none) and memory: the
 // available memory must cover EstimateResources().MemoryBytes. CPU percent
 // and isolation are not checked here (the executor decides them), nor is
 // GlobalShared's rate limit (the dispatcher meters it). The error wraps

@@ -146,8 +146,8 @@ func TestCanSatisfy(t *testing.T) {
 	}
 }
 
-// The original ignored memory entirely; a contract whose memory limit exceeds
-// what is available must not be admitted.
+// A contract whose memory limit exceeds what is available must not be
+// admitted.
 func TestCanSatisfyChecksMemory(t *testing.T) {
 	c := Default()
 	c.Concurrency.Limits.MaxMemoryBytes = 50 << 20

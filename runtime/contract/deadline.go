@@ -39,15 +39,6 @@ type DeadlineSpec struct {
 	Duration time.Duration `json:"duration"`
 }
 
-// Hard returns a hard deadline of d.
-func Hard(d time.Duration) DeadlineSpec { return DeadlineSpec{Kind: HardDeadline, Duration: d} }
-
-// Soft returns a soft deadline of d.
-func Soft(d time.Duration) DeadlineSpec { return DeadlineSpec{Kind: SoftDeadline, Duration: d} }
-
-// StartBy returns a must-start-by window of d.
-func StartBy(d time.Duration) DeadlineSpec { return DeadlineSpec{Kind: MustStartBy, Duration: d} }
-
 // Validate checks the kind and that Duration is positive and bounded exactly
 // when there is a deadline.
 func (d DeadlineSpec) Validate() error {

@@ -1,10 +1,10 @@
 // Package contract owns execution contracts: what a capability promises about
 // time (duration class, timeout, deadline, retry policy, idempotence) and
 // about concurrency (concurrency model, isolation, resource limits), the
-// admission checks over them (CanSatisfy, EstimateResources) and a registry
-// from capability ID to contract with a default for unregistered
-// capabilities. The hot-path dispatcher enforces these contracts; this
-// package only defines and checks them, with pure functions and no clock.
+// admission checks over them (CanSatisfy, EstimateResources). A capability
+// file carries its contract (runtime/graph); the hot-path dispatcher
+// enforces the parts its Spec holds; this package only defines and checks
+// them, with pure functions and no clock.
 //
 // It imports only runtime/capability, runtime/cnverr and runtime/limits.
 //

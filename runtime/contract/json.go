@@ -344,13 +344,3 @@ func (c *Contract) UnmarshalJSON(data []byte) error {
 	*c = out
 	return nil
 }
-
-// ParseJSON decodes and validates one contract in the JSON form.
-func ParseJSON(data []byte) (Contract, error) {
-	c := Default()
-	if isNull(data) {
-		return Contract{}, fmt.Errorf("%w: null contract", ErrInvalidContract)
-	}
-	err := c.UnmarshalJSON(data)
-	return c, err
-}

@@ -9,8 +9,8 @@ import (
 )
 
 // The example from the capability-file documentation: FastPath, idempotent,
-// timeout 5ms, tenant-wide shared 3, tenant isolated (the original's builder
-// test), everything else defaulted.
+// timeout 5ms, tenant-wide shared 3, tenant isolated, everything else
+// defaulted.
 func TestParseHandWritten(t *testing.T) {
 	c, err := ParseJSON([]byte(`{"class":"fast_path","timeout":"5ms","concurrency":{"tenant_wide_shared":3},
 		"isolation":"tenant_isolated","idempotent":true}`))
@@ -26,8 +26,7 @@ func TestParseHandWritten(t *testing.T) {
 	}
 }
 
-// The idempotent flag is kept next to a retry policy (the original's
-// with_retry test).
+// The idempotent flag is kept next to a retry policy.
 func TestParseIdempotentWithRetry(t *testing.T) {
 	c, err := ParseJSON([]byte(`{"idempotent":true,"retry":{"linear":{"max_attempts":3,"delay":"100ms"}},
 		"deadline":{"must_start_by":"2s"}}`))

@@ -57,23 +57,6 @@ type RetryPolicy struct {
 	Jitter float64 `json:"jitter"`
 }
 
-// Exponential returns an exponential policy with the default multiplier and
-// no jitter.
-func Exponential(maxAttempts uint32, initial, max time.Duration) RetryPolicy {
-	return RetryPolicy{Kind: ExponentialBackoff, MaxAttempts: maxAttempts, InitialDelay: initial, MaxDelay: max}
-}
-
-// Linear returns a linear policy without a cap.
-func Linear(maxAttempts uint32, step time.Duration) RetryPolicy {
-	return RetryPolicy{Kind: LinearBackoff, MaxAttempts: maxAttempts, InitialDelay: step}
-}
-
-// RetryForever returns an unbounded exponential policy with the default
-// multiplier and no jitter.
-func RetryForever(initial, max time.Duration) RetryPolicy {
-	return RetryPolicy{Kind: Forever, InitialDelay: initial, MaxDelay: max}
-}
-
 // Delay returns the wait after attempt number attempt (1 = the first try)
 // has failed and before attempt+1, and false when no further attempt is
 // allowed. It is the un-jittered upper bound of JitteredDelay.

@@ -70,14 +70,3 @@ func (c *hashCache[V]) put(key *Hash, val V) {
 		}
 	}
 }
-
-// len counts the entries (for tests).
-func (c *hashCache[V]) len() int {
-	n := 0
-	for i := range c.slots {
-		if c.slots[i].Load() != nil {
-			n++
-		}
-	}
-	return n
-}

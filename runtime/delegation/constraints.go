@@ -36,11 +36,6 @@ func Unrestricted() Constraints {
 	}
 }
 
-// Strict allows nothing: empty allow, noun and verb lists, read-only.
-func Strict() Constraints {
-	return Constraints{Allow: []capability.Pattern{}, Nouns: []string{}, Verbs: []string{}}
-}
-
 // NewConstraints validates and normalises constraints from strings (the
 // CLI's comma lists, a JSON document's arrays).
 func NewConstraints(allow, forbid, nouns, verbs []string, maxLevel capability.Level) (Constraints, error) {

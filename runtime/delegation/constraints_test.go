@@ -72,8 +72,7 @@ func TestAllowsNamesTheField(t *testing.T) {
 }
 
 // Nouns and verbs are checked on their own: an allow list of "**" still
-// refuses a noun outside the noun list (the original never checked nouns
-// and verbs on a chain).
+// refuses a noun outside the noun list, on every link of a chain.
 func TestNounsAndVerbsEnforced(t *testing.T) {
 	c := mustConstraints(t, []string{"**"}, nil, []string{"api.**"}, []string{"get"}, capability.LevelReadOnly)
 	if err := c.Allows("api.v2.users.get", capability.LevelReadOnly); err != nil {
@@ -87,7 +86,7 @@ func TestNounsAndVerbsEnforced(t *testing.T) {
 	}
 }
 
-// The reference's intersection test: {read, write} ∩ {read, list} = {read}
+// Intersection: {read, write} ∩ {read, list} = {read}
 // and min(Mutate, ReadOnly) = ReadOnly; forbidden sets are united.
 func TestIntersectReference(t *testing.T) {
 	a := mustConstraints(t, []string{"doc.read", "doc.write"}, []string{"doc.purge"}, any1, any1, capability.LevelMutate)

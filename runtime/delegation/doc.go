@@ -24,7 +24,7 @@
 // revocation, use counts and the effective constraints (the intersection of
 // every link's constraints) against the capability path and its effect
 // level. Revocation and use counts come through the State interface, which
-// the replicated state implements; MemState is the in-memory one. Counts
+// the replicated state (fsm) implements. Counts
 // live in the state keyed by link hash, never in the token, and Charge
 // charges every link of a chain at once or none.
 //

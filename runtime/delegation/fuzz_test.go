@@ -2,9 +2,14 @@ package delegation
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"testing"
 	"time"
+
+	"github.com/cnv-project/cnv/runtime/limits"
 )
 
 func seedTokens(f *testing.F) [][]byte {
@@ -76,7 +81,7 @@ func checkRoundTrip(t *testing.T, l Link) {
 	_, _ = NewVerifier(4).Verify([]Link{l}, l.Body().Audience, "a.b", 0, t0, nil)
 }
 
-// FuzzParseConstraintsJSON: constraint parsing never panics, and what it
+// FuzzParseConstraintsJSON: decoding constraints never panics, and what it
 // accepts normalises to constraints allowing the same (each narrows the
 // other).
 func FuzzParseConstraintsJSON(f *testing.F) {
@@ -89,7 +94,7 @@ func FuzzParseConstraintsJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ParseConstraintsJSON(data)
+		c, err := parseConstraintsJSON(data)
 		if err != nil {
 			return
 		}
@@ -111,4 +116,25 @@ func FuzzParseConstraintsJSON(f *testing.F) {
 			t.Fatalf("issuing valid constraints: %v", err)
 		}
 	})
+}
+
+// parseConstraintsJSON decodes constraints from JSON, refusing unknown
+// fields and trailing data, and validates them.
+func parseConstraintsJSON(data []byte) (Constraints, error) {
+	if len(data) > limits.MaxTokenBytes {
+		return Constraints{}, fmt.Errorf("%w: constraints document too large", ErrMalformed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Constraints
+	if err := dec.Decode(&c); err != nil {
+		return Constraints{}, fmt.Errorf("%w: constraints: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Constraints{}, fmt.Errorf("%w: constraints: trailing data", ErrMalformed)
+	}
+	if err := c.Validate(); err != nil {
+		return Constraints{}, err
+	}
+	return c, nil
 }

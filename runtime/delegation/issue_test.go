@@ -8,9 +8,9 @@ import (
 	"github.com/cnv-project/cnv/runtime/capability"
 )
 
-// The reference's sub_delegate test: the child asks for more than the
-// parent has; here that is refused, and a child asking within the parent
-// gets exactly that, at the lower level, naming its parent.
+// Sub-delegation: a child asking for more than its parent has is refused,
+// and a child asking within the parent gets exactly that, at the lower
+// level, naming its parent.
 func TestSubDelegation(t *testing.T) {
 	root := issue(t, alice, grant(bob, allowC(t, capability.LevelMutate, "doc.read", "doc.write", "doc.delete"), time.Hour, 0), nil)
 	child := issue(t, bob, grant(charlie, allowC(t, capability.LevelReadOnly, "doc.read", "doc.write"), time.Hour, 0), &root)
@@ -72,7 +72,7 @@ func TestIssueChecksTheParent(t *testing.T) {
 	if _, err := Issue(bob.priv, grant(dave, allowC(t, 0, "user.read"), time.Minute, 0), &forged, nil); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("a parent with a bad signature: %v", err)
 	}
-	// The original let a child be born expired (not_before after not_after).
+	// A child cannot be born expired (not_before after not_after).
 	g := grant(charlie, allowC(t, 0, "user.read"), time.Minute, 0)
 	g.NotBefore, g.NotAfter = g.NotAfter, g.NotBefore
 	if _, err := Issue(bob.priv, g, &root, nil); !errors.Is(err, ErrMalformed) {

@@ -1,14 +1,9 @@
 package delegation
 
 import (
-	"bytes"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"io"
 	"time"
 
-	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
 
@@ -52,25 +47,4 @@ func (l Link) View() LinkView {
 
 func nanosString(ns int64) string {
 	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
-}
-
-// ParseConstraintsJSON decodes constraints from JSON, refusing unknown
-// fields and trailing data, and validates them.
-func ParseConstraintsJSON(data []byte) (Constraints, error) {
-	if len(data) > limits.MaxTokenBytes {
-		return Constraints{}, fmt.Errorf("%w: constraints document too large", ErrMalformed)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var c Constraints
-	if err := dec.Decode(&c); err != nil {
-		return Constraints{}, fmt.Errorf("%w: constraints: %v", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Constraints{}, fmt.Errorf("%w: constraints: trailing data", ErrMalformed)
-	}
-	if err := c.Validate(); err != nil {
-		return Constraints{}, err
-	}
-	return c, nil
 }

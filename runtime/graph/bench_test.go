@@ -16,7 +16,7 @@ func randomRegistry(tb testing.TB, n, m int, seed uint64) *Registry {
 	r := NewRegistry()
 	for i := range n {
 		node := Node{Path: capability.Path(fmt.Sprintf("svc%d.op%d", i%97, i)),
-			Input: capability.RefSchema("T"), Output: capability.RefSchema("T"),
+			Input: refSchema("T"), Output: refSchema("T"),
 			Effects: capability.Effects{capability.EffectType(i % 8)}}
 		if _, err := r.AddCapability(node); err != nil {
 			tb.Fatal(err)
@@ -164,7 +164,7 @@ func BenchmarkLookup1k(b *testing.B) {
 	}
 }
 
-// The reference's graph benchmark shapes: chains of 10 to 200 nodes.
+// Chains of 10 to 200 nodes.
 
 func chainRegistry(tb testing.TB, n int) *Registry {
 	r := NewRegistry()

@@ -52,7 +52,7 @@ func TestParseFullExample(t *testing.T) {
 	if strings.Join(pr.Path, ",") != "deploy.plan,deploy.approve,deploy.run" || pr.ExcludedBy == nil {
 		t.Fatalf("path %+v", pr)
 	}
-	res, _ = Execute(s, Request{Op: OpCompose, FromType: capability.RefSchema("User"), ToType: capability.RefSchema("Receipt")})
+	res, _ = Execute(s, Request{Op: OpCompose, FromType: refSchema("User"), ToType: refSchema("Receipt")})
 	if got := strings.Join(res.(PathResult).Path, ","); got != "user.export,mail.send" {
 		t.Fatalf("compose User -> Receipt = %q", got)
 	}

@@ -39,10 +39,10 @@ func (b *build) typed(name, in, out string) NodeID {
 	b.t.Helper()
 	n := Node{Path: capability.Path(capPath(name))}
 	if in != "" {
-		n.Input = capability.RefSchema(in)
+		n.Input = refSchema(in)
 	}
 	if out != "" {
-		n.Output = capability.RefSchema(out)
+		n.Output = refSchema(out)
 	}
 	id, err := b.r.AddCapability(n)
 	if err != nil {
@@ -125,4 +125,9 @@ func wantErr(t testing.TB, err, target error) {
 	if !errors.Is(err, target) {
 		t.Fatalf("error %v, want %v", err, target)
 	}
+}
+
+// refSchema is a reference schema to a named type.
+func refSchema(name string) *capability.Schema {
+	return &capability.Schema{Type: capability.KindReference, Ref: name}
 }

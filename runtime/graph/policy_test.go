@@ -155,7 +155,7 @@ func TestComposeHonoursPolicies(t *testing.T) {
 	b.edges(Produces, "fast", "finish").edges(Produces, "slow", "slow2", "finish")
 	p := deny("fast")
 	s := b.policy(p).snap()
-	res, err := Execute(s, Request{Op: OpCompose, FromType: capability.RefSchema("In"), ToType: capability.RefSchema("Out")})
+	res, err := Execute(s, Request{Op: OpCompose, FromType: refSchema("In"), ToType: refSchema("Out")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestComposeHonoursPolicies(t *testing.T) {
 
 	q := require("slow2", "finish")
 	s = b.policy(q).snap()
-	res, _ = Execute(s, Request{Op: OpCompose, FromType: capability.RefSchema("In"), ToType: capability.RefSchema("Out")})
+	res, _ = Execute(s, Request{Op: OpCompose, FromType: refSchema("In"), ToType: refSchema("Out")})
 	wantPolicyPath(t, res.(PathResult), "slow,slow2,finish", &p)
 }
 

@@ -18,6 +18,15 @@ func seedFor(t testing.TB, round int) uint64 {
 	return h.Sum64()
 }
 
+// forRounds runs f count times, each round with its own reproducible seed
+// and a generator seeded from it.
+func forRounds(t testing.TB, count int, f func(round int, seed uint64, rng *rand.Rand)) {
+	for round := range count {
+		seed := seedFor(t, round)
+		f(round, seed, rand.New(rand.NewPCG(seed, 0)))
+	}
+}
+
 // randomGraph builds n nodes and m random edges of every type, and with
 // policies, a few random path policies.
 func randomGraph(t testing.TB, rng *rand.Rand, n, m int, policies bool) *Registry {
@@ -25,9 +34,9 @@ func randomGraph(t testing.TB, rng *rand.Rand, n, m int, policies bool) *Registr
 	r := NewRegistry()
 	for i := range n {
 		var eff capability.Effects
-		for e := range capability.AllEffectTypes() {
+		for e := capability.ReadOnly; e <= capability.Privileged; e++ {
 			if rng.IntN(4) == 0 {
-				eff = append(eff, capability.EffectType(e))
+				eff = append(eff, e)
 			}
 		}
 		if _, err := r.AddCapability(Node{Path: capability.Path(fmt.Sprintf("n.c%03d", rng.IntN(1000)*100+i)), Effects: eff}); err != nil {
@@ -70,9 +79,7 @@ func bfsDist(s *Snapshot, a Index) []int {
 }
 
 func TestPropertyReachability(t *testing.T) {
-	for round := range 60 {
-		seed := seedFor(t, round)
-		rng := rand.New(rand.NewPCG(seed, 0))
+	forRounds(t, 60, func(round int, seed uint64, rng *rand.Rand) {
 		n := 1 + rng.IntN(40)
 		s, _ := randomGraph(t, rng, n, rng.IntN(3*n), false).Snapshot(1)
 		reach := make([][]int, n)
@@ -94,7 +101,7 @@ func TestPropertyReachability(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 }
 
 // lexShortest is an independent reference for ShortestPath without
@@ -122,9 +129,7 @@ func lexShortest(s *Snapshot, a, b Index) []Index {
 }
 
 func TestPropertyShortestPath(t *testing.T) {
-	for round := range 80 {
-		seed := seedFor(t, round)
-		rng := rand.New(rand.NewPCG(seed, 0))
+	forRounds(t, 80, func(round int, seed uint64, rng *rand.Rand) {
 		n := 1 + rng.IntN(30)
 		s, _ := randomGraph(t, rng, n, rng.IntN(4*n), false).Snapshot(1)
 		for range 20 {
@@ -135,7 +140,7 @@ func TestPropertyShortestPath(t *testing.T) {
 				t.Fatalf("seed %d: path %d->%d = %v (%v), want %v", seed, a, b, got, err, want)
 			}
 		}
-	}
+	})
 }
 
 // allowedPaths enumerates every simple path (the enumeration is complete:
@@ -167,16 +172,14 @@ func checkSimplePath(s *Snapshot, p []Index, a, b Index) error {
 // enumeration, and no path from the enumeration may be shorter than the
 // structural shortest path.
 func TestPropertyShortestPathUnderPolicies(t *testing.T) {
-	for round := range 150 {
-		seed := seedFor(t, round)
-		rng := rand.New(rand.NewPCG(seed, 0))
+	forRounds(t, 150, func(round int, seed uint64, rng *rand.Rand) {
 		n := 2 + rng.IntN(10)
 		s, _ := randomGraph(t, rng, n, rng.IntN(3*n), true).Snapshot(1)
 		for range 10 {
 			a, b := Index(rng.IntN(n)), Index(rng.IntN(n))
 			checkAgainstEnumeration(t, seed, s, a, b)
 		}
-	}
+	})
 }
 
 func checkAgainstEnumeration(t *testing.T, seed uint64, s *Snapshot, a, b Index) {
@@ -210,9 +213,7 @@ func checkAgainstEnumeration(t *testing.T, seed uint64, s *Snapshot, a, b Index)
 }
 
 func TestPropertyAllPaths(t *testing.T) {
-	for round := range 60 {
-		seed := seedFor(t, round)
-		rng := rand.New(rand.NewPCG(seed, 0))
+	forRounds(t, 60, func(round int, seed uint64, rng *rand.Rand) {
 		n := 2 + rng.IntN(10)
 		s, _ := randomGraph(t, rng, n, rng.IntN(3*n), false).Snapshot(1)
 		a, b := Index(rng.IntN(n)), Index(rng.IntN(n))
@@ -237,7 +238,7 @@ func TestPropertyAllPaths(t *testing.T) {
 				t.Fatalf("seed %d: paths out of order", seed)
 			}
 		}
-	}
+	})
 }
 
 // countPaths counts simple paths by naive DFS without pruning.
@@ -259,9 +260,7 @@ func countPaths(s *Snapshot, path []Index, b Index, depth int) int {
 }
 
 func TestPropertySnapshotRoundTrip(t *testing.T) {
-	for round := range 40 {
-		seed := seedFor(t, round)
-		rng := rand.New(rand.NewPCG(seed, 0))
+	forRounds(t, 40, func(round int, seed uint64, rng *rand.Rand) {
 		n := 1 + rng.IntN(50)
 		r := randomGraph(t, rng, n, rng.IntN(3*n), true)
 		s, _ := r.Snapshot(uint64(round))
@@ -280,5 +279,5 @@ func TestPropertySnapshotRoundTrip(t *testing.T) {
 		if again.Hash() != s.Hash() {
 			t.Fatalf("seed %d: snapshot -> registry -> snapshot changed the hash", seed)
 		}
-	}
+	})
 }

@@ -8,8 +8,9 @@ import (
 	"github.com/cnv-project/cnv/runtime/capability"
 )
 
-// Tests of the original's graph behaviours (reference §7), with its bugs
-// fixed and each fix tested.
+// Tests of the graph's query behaviours: statistics, domination, classes,
+// duplicates and composition, each pinned down where a naive version goes
+// wrong.
 
 func TestEmptyStats(t *testing.T) {
 	st := newBuild(t).snap().Stats()
@@ -147,8 +148,7 @@ func TestDominanceByEffects(t *testing.T) {
 	if !s.Dominates(rw, r) || s.Dominates(r, rw) {
 		t.Fatal("{read_only, mutate_state} must dominate {read_only} and not the reverse")
 	}
-	// Fixed: the original was reflexive and let equal effect sets dominate
-	// each other, contradicting "strictly more".
+	// Domination is strict: equal effect sets do not dominate each other.
 	if s.Dominates(r, r) || s.Dominates(r, r2) || s.Dominates(r2, r) {
 		t.Fatal("dominance must be strict")
 	}
@@ -182,8 +182,8 @@ func TestClasses(t *testing.T) {
 	}
 }
 
-// Fixed: the original's greedy pass was not transitive and depended on map
-// order; union-find gives one class however the edges are ordered.
+// Classes are transitive and do not depend on map order: union-find gives
+// one class however the edges are ordered.
 func TestClassesTransitiveAndDeterministic(t *testing.T) {
 	orders := [][][2]string{
 		{{"a", "b"}, {"b", "c"}, {"d", "e"}},
@@ -219,8 +219,8 @@ func TestStatsChain(t *testing.T) {
 	}
 }
 
-// A cycle counts once: the bound stays linear where the original's DFS was
-// exponential.
+// A cycle counts once: the depth bound is computed in linear time, not by
+// an exponential walk of every path.
 func TestStatsDepthWithCycle(t *testing.T) {
 	st := newBuild(t, "a", "b", "c", "d").edges(Produces, "a", "b", "c", "b").edges(Produces, "c", "d").snap().Stats()
 	if st.MaxDepth != 3 || st.Components != 3 || st.LargestComponent != 2 {
@@ -268,8 +268,8 @@ func TestEdgeTypesKept(t *testing.T) {
 	}
 }
 
-// Fixed: the original silently overwrote the index and orphaned the old
-// node.
+// Registering a capability twice is an error: it must not overwrite the
+// index and orphan the old node.
 func TestDuplicateCapabilityIsAnError(t *testing.T) {
 	b := newBuild(t, "a")
 	_, err := b.r.AddCapability(Node{Path: "cap.a", Description: "again"})
@@ -295,8 +295,8 @@ func TestDuplicateEdgeIsAnError(t *testing.T) {
 	}
 }
 
-// Fixed: the original's schema predicates were placeholders, so every node
-// was a one-node "composition".
+// Composition follows the schemas: a node is not a one-node
+// "composition" of every pair of types.
 func TestComposeIsReal(t *testing.T) {
 	b := newBuild(t)
 	b.typed("parse", "Text", "Spec")
@@ -318,7 +318,7 @@ func TestComposeIsReal(t *testing.T) {
 		{"Html", "User", ""},
 	}
 	for _, c := range cases {
-		p, found, _, err := s.Compose(nil, capability.RefSchema(c.from), capability.RefSchema(c.to))
+		p, found, _, err := s.Compose(nil, refSchema(c.from), refSchema(c.to))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +328,7 @@ func TestComposeIsReal(t *testing.T) {
 	}
 	// "shortcut" turns Text into User on its own but nothing takes it on to
 	// Receipt, since no produces edge leaves it.
-	p, _, _, _ := s.Compose(nil, capability.RefSchema("Text"), capability.RefSchema("User"))
+	p, _, _, _ := s.Compose(nil, refSchema("Text"), refSchema("User"))
 	if got := strings.Join(short(s, p), ","); got != "shortcut" {
 		t.Errorf("compose Text -> User = %q, want the one-node shortcut", got)
 	}
@@ -342,7 +342,7 @@ func TestComposeSkipsIncompatibleEdges(t *testing.T) {
 	b.typed("b", "Z", "W")
 	b.edges(Produces, "a", "b")
 	s := b.snap()
-	if _, found, _, _ := s.Compose(nil, capability.RefSchema("X"), capability.RefSchema("W")); found {
+	if _, found, _, _ := s.Compose(nil, refSchema("X"), refSchema("W")); found {
 		t.Fatal("composed across an incompatible edge")
 	}
 	if st := s.Stats(); st.IncompatibleProduces != 1 {

@@ -44,11 +44,7 @@ func TestDispatchCompletesInOrderWithOutput(t *testing.T) {
 }
 
 func TestSubmitBatch(t *testing.T) {
-	cfg, _ := testConfig()
-	cfg.QueueDepth = 8
-	d := startDispatcher(t, cfg)
-	g := newGate(t)
-	mustRegister(t, d, 0, g.handler, plainSpec())
+	d, g := gatedDispatcher(t, func(cfg *Config) { cfg.QueueDepth = 8 })
 	sink := &recSink{}
 	s := openSession(t, d, "k", 1, 0, sink)
 	reqs := make([]Request, 20)
@@ -68,11 +64,7 @@ func TestSubmitBatch(t *testing.T) {
 }
 
 func TestBackPressureShardFull(t *testing.T) {
-	cfg, _ := testConfig()
-	cfg.QueueDepth = 4
-	d := startDispatcher(t, cfg)
-	g := newGate(t)
-	mustRegister(t, d, 0, g.handler, plainSpec())
+	d, g := gatedDispatcher(t, func(cfg *Config) { cfg.QueueDepth = 4 })
 	sink := &recSink{}
 	s := openSession(t, d, "k", 1, 0, sink)
 	if err := s.Submit(0, nil); err != nil {
@@ -99,10 +91,7 @@ func TestBackPressureShardFull(t *testing.T) {
 }
 
 func TestSessionWindow(t *testing.T) {
-	cfg, _ := testConfig()
-	d := startDispatcher(t, cfg)
-	g := newGate(t)
-	mustRegister(t, d, 0, g.handler, plainSpec())
+	d, g := gatedDispatcher(t, nil)
 	s, err := d.OpenSession(SessionOptions{Key: "k", Tenant: 1, Allowed: AllFlags, Sink: &recSink{}, Window: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -277,14 +266,8 @@ func TestRetriesIdempotent(t *testing.T) {
 			return cnverr.New(cnverr.InvalidInput, "bad argument")
 		}
 	}
-	c := fastPath()
-	c.Temporal.Idempotent = true
-	c.Temporal.Retry = contract.Exponential(3, time.Millisecond, 10*time.Millisecond)
-	spec, err := SpecFromContract(c, capability.FlagReadOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustRegister(t, d, 0, h, spec)
+	mustRegister(t, d, 0, h, Spec{Flags: capability.FlagReadOnly | capability.FlagIdempotent,
+		Timeout: contract.FastPath.Max(), Idempotent: true, Retry: exponential(3, time.Millisecond, 10*time.Millisecond)})
 	sink := &recSink{}
 	s := openSession(t, d, "k", 1, 0, sink)
 	for seq := uint64(1); seq <= 3; seq++ {
@@ -314,7 +297,7 @@ func TestRetriesIdempotent(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	// A non-idempotent capability cannot be given a retry policy.
-	bad := Spec{Retry: contract.Exponential(3, time.Millisecond, time.Second)}
+	bad := Spec{Retry: exponential(3, time.Millisecond, time.Second)}
 	if err := d.Register(1, h, bad); !errors.Is(err, ErrBadSpec) {
 		t.Fatalf("retry without idempotence: %v", err)
 	}
@@ -328,7 +311,7 @@ func TestRetryDoesNotBlockShard(t *testing.T) {
 			return errFlaky
 		}
 		return nil
-	}, Spec{Idempotent: true, Retry: contract.Linear(2, time.Hour)})
+	}, Spec{Idempotent: true, Retry: linear(2, time.Hour)})
 	sink := &recSink{}
 	s := openSession(t, d, "k", 1, 0, sink)
 	_ = s.Submit(1, nil)
@@ -342,11 +325,7 @@ func TestRetryDoesNotBlockShard(t *testing.T) {
 }
 
 func TestStopDrainsEverything(t *testing.T) {
-	cfg, _ := testConfig()
-	cfg.Shards = 3
-	d := startDispatcher(t, cfg)
-	g := newGate(t)
-	mustRegister(t, d, 0, g.handler, plainSpec())
+	d, g := gatedDispatcher(t, func(cfg *Config) { cfg.Shards = 3 })
 	sink := &recSink{}
 	var sessions []*Session
 	for i := 0; i < 6; i++ {
@@ -503,11 +482,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestQuotaCharged(t *testing.T) {
-	cfg, _ := testConfig()
-	cfg.QueueDepth = 2
-	d := startDispatcher(t, cfg)
-	g := newGate(t)
-	mustRegister(t, d, 0, g.handler, plainSpec())
+	d, g := gatedDispatcher(t, func(cfg *Config) { cfg.QueueDepth = 2 })
 	q := NewQuota(0)
 	_ = q.Lease(5)
 	sink := &recSink{}
@@ -571,7 +546,7 @@ func TestDeadlineAndRetryTogether(t *testing.T) {
 	d := startDispatcher(t, cfg)
 	entered := make(chan struct{}, 4)
 	mustRegister(t, d, 0, blockUntilCancelled(entered), Spec{
-		Timeout: time.Millisecond, Idempotent: true, Retry: contract.Linear(3, time.Millisecond)})
+		Timeout: time.Millisecond, Idempotent: true, Retry: linear(3, time.Millisecond)})
 	sink := &recSink{}
 	s := openSession(t, d, "k", 1, 0, sink)
 	_ = s.Submit(1, nil)

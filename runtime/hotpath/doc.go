@@ -1,9 +1,10 @@
 // Package hotpath owns cnv's zero-allocation hot path: compact agent and
-// tenant handles, the 32-byte invocation Context, branch-free effect-flag
-// checks, FlagSet, a bump Arena, the bounded lock-free Ring queue, a
-// ContextPool, Metrics, a zero-copy command-line Parser, the use Quota for
-// leased max_uses blocks, and the sharded Dispatcher that runs FastPath
-// invocations under their execution contracts.
+// tenant handles, the 32-byte invocation Context, the branch-free
+// effect-flag check (Within), the bounded lock-free Ring queue, the use
+// Quota for leased max_uses blocks, and the sharded Dispatcher that runs
+// FastPath invocations under their execution contracts. Its counters are
+// the dispatcher's (Stats, ShardStats, Totals); hot/node reports them on
+// /metrics.
 //
 // It imports only runtime/capability, runtime/contract, runtime/clock,
 // runtime/cnverr and runtime/limits. It must not import the ledger, the

@@ -6,15 +6,6 @@ import "github.com/cnv-project/cnv/runtime/cnverr"
 // returned bare (not wrapped) so that refusing costs no allocation; test
 // them with errors.Is like every other error.
 var (
-	// Parser.
-	ErrEmptyInput     = cnverr.New(cnverr.InvalidInput, "empty hot-path command")
-	ErrSyntax         = cnverr.New(cnverr.InvalidInput, "hot-path command syntax")
-	ErrBufferOverflow = cnverr.New(cnverr.TooLarge, "hot-path command has more arguments than the buffer holds")
-	ErrInputTooLong   = cnverr.New(cnverr.TooLarge, "hot-path command too long")
-
-	// Context pool.
-	ErrPoolFull = cnverr.New(cnverr.ResourceExhausted, "context pool is full")
-
 	// Quota.
 	ErrQuotaExhausted = cnverr.New(cnverr.ResourceExhausted, "use quota exhausted")
 	ErrBadLease       = cnverr.New(cnverr.InvalidInput, "lease must be a positive number of uses")

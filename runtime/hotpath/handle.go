@@ -3,8 +3,8 @@ package hotpath
 import "github.com/cnv-project/cnv/runtime/capability"
 
 // AgentHandle is a node-local compact name for an agent. Handles are
-// assigned by a ContextPool (or by the cluster when it maps a certified
-// session); they mean nothing outside the node that issued them.
+// assigned by the embedder (hot/server when it maps a certified session);
+// they mean nothing outside the node that issued them.
 type AgentHandle uint64
 
 // ID returns the handle's number.
@@ -27,11 +27,6 @@ type Context struct {
 	Correlation uint64
 	CapIndex    uint32
 	Flags       capability.Flags
-}
-
-// NewContext returns a context without a correlation hash.
-func NewContext(agent AgentHandle, tenant TenantHandle, capIndex uint32, flags capability.Flags) Context {
-	return Context{Agent: agent, Tenant: tenant, CapIndex: capIndex, Flags: flags}
 }
 
 // WithCorrelation returns c with its correlation hash set from id.

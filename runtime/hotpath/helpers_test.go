@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/runtime/capability"
-	"github.com/cnv-project/cnv/runtime/clock"
+	"github.com/cnv-project/cnv/runtime/clock/clocktest"
 	"github.com/cnv-project/cnv/runtime/contract"
 )
 
@@ -83,8 +83,8 @@ func (b *batchRec) all() []Batch {
 var epoch = time.Unix(1_700_000_000, 0)
 
 // testConfig is one shard, a fake clock and a fine watchdog tick.
-func testConfig() (Config, *clock.Fake) {
-	fc := clock.NewFake(epoch)
+func testConfig() (Config, *clocktest.Fake) {
+	fc := clocktest.NewFake(epoch)
 	cfg := DefaultConfig()
 	cfg.Shards = 1
 	cfg.QueueDepth = 64
@@ -166,8 +166,24 @@ func echo(_ context.Context, c *Call) error {
 	return nil
 }
 
-func fastPath() contract.Contract {
-	c := contract.Default()
-	c.Temporal.Class = contract.FastPath
-	return c
+func exponential(maxAttempts uint32, initial, max time.Duration) contract.RetryPolicy {
+	return contract.RetryPolicy{Kind: contract.ExponentialBackoff, MaxAttempts: maxAttempts, InitialDelay: initial, MaxDelay: max}
+}
+
+func linear(maxAttempts uint32, step time.Duration) contract.RetryPolicy {
+	return contract.RetryPolicy{Kind: contract.LinearBackoff, MaxAttempts: maxAttempts, InitialDelay: step}
+}
+
+// gatedDispatcher starts a dispatcher (tune adjusts the test config) whose
+// capability 0 is a gate's handler with a plain spec.
+func gatedDispatcher(t *testing.T, tune func(*Config)) (*Dispatcher, *gate) {
+	t.Helper()
+	cfg, _ := testConfig()
+	if tune != nil {
+		tune(&cfg)
+	}
+	d := startDispatcher(t, cfg)
+	g := newGate(t)
+	mustRegister(t, d, 0, g.handler, plainSpec())
+	return d, g
 }

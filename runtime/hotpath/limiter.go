@@ -32,14 +32,6 @@ func (l *limiter) release() {
 	}
 }
 
-// inFlight is the current count (0 for no limiter).
-func (l *limiter) inFlight() int64 {
-	if l == nil {
-		return 0
-	}
-	return l.n.Load()
-}
-
 type limitKey struct {
 	tenant TenantHandle
 	cap    uint32

@@ -13,8 +13,7 @@ const closedBit = uint64(1) << 63
 
 // Ring is a bounded lock-free MPMC FIFO (Vyukov's array queue: one sequence
 // number per slot). Every user shares the one *Ring, so its counters are the
-// ring's own head and tail positions and cannot diverge between users (the
-// original's queue copied its counters on clone).
+// ring's own head and tail positions and cannot diverge between users.
 //
 // The capacity is exact, not rounded: slots are allocated to the next power
 // of two, and when that exceeds the capacity a push also checks the
@@ -174,7 +173,7 @@ func (r *Ring[T]) Empty() bool { return r.Len() == 0 }
 // Cap is the capacity given to NewRing.
 func (r *Ring[T]) Cap() int { return int(r.capacity) }
 
-// QueueStats are a ring's counters (the original's QueueStats).
+// QueueStats are a ring's counters.
 type QueueStats struct {
 	Len      int    `json:"current_length"`
 	Enqueued uint64 `json:"total_enqueued"`
@@ -201,6 +200,5 @@ func (s QueueStats) Utilization() float64 {
 	return float64(s.Len) / float64(s.Capacity) * 100
 }
 
-// Throughput is the total number of values popped (the original's
-// definition).
+// Throughput is the total number of values popped.
 func (s QueueStats) Throughput() uint64 { return s.Dequeued }

@@ -23,15 +23,6 @@ type Sink interface {
 	Flush(s *Session)
 }
 
-// SinkFunc adapts a function to a Sink whose Flush does nothing.
-type SinkFunc func(s *Session, c *Completion)
-
-// Complete calls f.
-func (f SinkFunc) Complete(s *Session, c *Completion) { f(s, c) }
-
-// Flush does nothing.
-func (SinkFunc) Flush(*Session) {}
-
 // SessionOptions describe a session: one principal (agent, tenant) invoking
 // one capability under one authorisation (in the cluster, a certificate).
 type SessionOptions struct {

@@ -35,8 +35,8 @@ type Call struct {
 	Out     []byte // output; append to it
 }
 
-// Spec is what the dispatcher enforces for one capability, precomputed
-// from its execution contract (SpecFromContract).
+// Spec is what the dispatcher enforces for one capability: the parts of
+// its execution contract (runtime/contract) the hot path acts on.
 type Spec struct {
 	// Flags are the capability's effect flags; sessions check them against
 	// what their certificate allows.
@@ -52,27 +52,6 @@ type Spec struct {
 	// Retry is applied only when Idempotent is true.
 	Retry      contract.RetryPolicy
 	Idempotent bool
-}
-
-// SpecFromContract derives a Spec: the timeout is the contract's effective
-// timeout (explicit timeout or class max, lowered to a hard deadline); soft
-// and must-start-by deadlines are not enforced on the hot path. An
-// idempotent contract also sets FlagIdempotent.
-func SpecFromContract(c contract.Contract, flags capability.Flags) (Spec, error) {
-	if err := c.Validate(); err != nil {
-		return Spec{}, fmt.Errorf("%w: %w", ErrBadSpec, err)
-	}
-	t := c.Temporal
-	if t.Idempotent {
-		flags |= capability.FlagIdempotent
-	}
-	return Spec{
-		Flags:       flags,
-		Timeout:     t.EffectiveTimeout(),
-		Concurrency: c.Concurrency.Model,
-		Retry:       t.Retry,
-		Idempotent:  t.Idempotent,
-	}, nil
 }
 
 func (s Spec) validate() error {

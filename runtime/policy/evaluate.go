@@ -67,8 +67,8 @@ type compiledCond struct {
 // and the set's default is deny.
 const DefaultDenyReason = "no policy rule allows this invocation (default deny)"
 
-// Evaluate decides a request. Semantics, in the manner of Cedar and the
-// original CNV engine (deny overrides):
+// Evaluate decides a request. Semantics, in the manner of Cedar (deny
+// overrides):
 //
 //   - enabled rules are visited by priority, highest first (ties in
 //     document order); a rule matches when all its conditions hold;

@@ -78,24 +78,7 @@ func TestIndexAgreesWithFullScan(t *testing.T) {
 // BenchmarkPolicyEvaluate100GenericRules is the worst case for the index:
 // no rule is confined to a noun, so all 100 are visited.
 func BenchmarkPolicyEvaluate100GenericRules(b *testing.B) {
-	doc := Document{Default: Deny}
-	for i := 0; i < 99; i++ {
-		doc.Rules = append(doc.Rules, Rule{
-			Name: fmt.Sprintf("rule-%d", i), Priority: 1000 - i,
-			When: []Condition{
-				{Type: CondCapability, Pattern: fmt.Sprintf("*.verb%d", i)},
-				{Type: CondTenant, TenantID: "acme"},
-			},
-			Action: Action{Type: ActDeny, Reason: "no"},
-		})
-	}
-	doc.Rules = append(doc.Rules, Rule{Name: "agents-read", Priority: 1,
-		When:   []Condition{{Type: CondAgentType, AgentType: "agent"}, {Type: CondEffectType, Effect: "read_only"}},
-		Action: Action{Type: ActAllow}})
-	s, err := Compile(doc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := hundredRulesMatching(func(i int) string { return fmt.Sprintf("*.verb%d", i) })
 	r := req("user.read", capability.ReadOnly)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -55,8 +55,7 @@ func TestEvaluateOrderAndTrace(t *testing.T) {
 		!reflect.DeepEqual(r.EvaluatedRules, []string{"allow-reads", "allow-user"}) {
 		t.Errorf("user.read: %+v", r)
 	}
-	// The original matched effect_type against the Debug name, so
-	// "read_only" never matched ReadOnly. Ours compares snake_case names.
+	// effect_type compares snake_case names: "read_only" matches ReadOnly.
 	r = s.Evaluate(req("report.read", capability.ReadOnly))
 	if r.Decision != Allow || r.MatchedRule != "allow-reads" {
 		t.Errorf("read_only effect condition: %+v", r)
@@ -80,7 +79,7 @@ func TestDenyOverridesAndKeepsTrace(t *testing.T) {
 		t.Errorf("human: %+v", r)
 	}
 	// A lower-priority deny still overrides a higher-priority allow, and the
-	// trace keeps the allow that matched before it (the original dropped it).
+	// trace keeps the allow that matched before it.
 	s2 := mustParse(t, `{"rules":[
 	  {"name":"a","priority":10,"action":{"type":"allow"}},
 	  {"name":"d","priority":1,"when":[{"type":"tenant","tenant_id":"acme"}],"action":{"type":"deny","reason":"acme is frozen"}}]}`)
@@ -251,12 +250,18 @@ func TestDeterministic(t *testing.T) {
 // hundredRules builds a realistic 100-rule set where the request matches a
 // rule near the end, so most rules are visited.
 func hundredRules() *Set {
+	return hundredRulesMatching(func(i int) string { return fmt.Sprintf("svc%d.*", i) })
+}
+
+// hundredRulesMatching is 99 deny rules for acme, the i-th on the
+// capabilities pattern(i) names, then one rule that lets agents read.
+func hundredRulesMatching(pattern func(i int) string) *Set {
 	doc := Document{Default: Deny}
 	for i := 0; i < 99; i++ {
 		doc.Rules = append(doc.Rules, Rule{
 			Name: fmt.Sprintf("rule-%d", i), Priority: 1000 - i,
 			When: []Condition{
-				{Type: CondCapability, Pattern: fmt.Sprintf("svc%d.*", i)},
+				{Type: CondCapability, Pattern: pattern(i)},
 				{Type: CondTenant, TenantID: "acme"},
 			},
 			Action: Action{Type: ActDeny, Reason: "no"},

@@ -7,7 +7,7 @@ import (
 
 // Request is everything a policy decision may depend on. It is recorded in
 // full in the ledger's PolicyDecision events, so a replay under another
-// policy set sees exactly what the original evaluation saw.
+// policy set sees exactly what the recorded evaluation saw.
 //
 // The principal fields describe who the policy judges: the invoker for a
 // direct invocation, and the chain's origin for a delegated one (the chain's

@@ -30,7 +30,7 @@ func TestAllowed(t *testing.T) {
 		{m + "hot/client", m + "hot/server", false},
 		{m + "hot/node", m + "cluster", true},
 		{m + "nosuch", m + "runtime", false},
-		{m + "runtime", m + "nosuch", false},
+		{m + "runtime/policy", m + "nosuch", false},
 		{m + "internal/testcluster", m + "httpapi", true},
 		{m + "internal/testcluster", m + "cluster", true},
 		{m + "internal/testcluster", m + "jepsen", false},
@@ -66,6 +66,9 @@ func TestTestOnly(t *testing.T) {
 		{m + "scripts/depscheck", m + "internal/testcluster", false, false},
 		{m + "runtime/hotpath", m + "internal/testcluster", true, true},
 		{m + "cluster", m + "httpapi", true, false},
+		{m + "hot/server", m + "hot/client", true, true},
+		{m + "hot/server", m + "hot/client", false, false},
+		{m + "hot/client", m + "hot/server", true, false},
 		{m + "internal/testcluster", m + "internal/testcluster/sub", false, true},
 	}
 	for _, c := range cases {

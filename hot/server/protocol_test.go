@@ -1,17 +1,19 @@
-package node_test
+package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cnv-project/cnv/hot/client"
 	"github.com/cnv-project/cnv/hot/proto"
-	"github.com/cnv-project/cnv/hot/server"
+	"github.com/cnv-project/cnv/internal/testcluster"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/cnverr"
@@ -20,12 +22,12 @@ import (
 
 func TestSessionSetupAndInvoke(t *testing.T) {
 	n := newNode(t, nodeOpts{})
-	c, echo := n.open(server.EchoPath, capability.ReadOnly)
+	c, echo := n.open(EchoPath, capability.ReadOnly)
 	if c.Node() != "n1" {
 		t.Errorf("node %q", c.Node())
 	}
 	info := echo.Info()
-	if info.Capability != string(server.EchoPath) || info.Tenant != "acme" || info.Agent != "agent-1" ||
+	if info.Capability != string(EchoPath) || info.Tenant != "acme" || info.Agent != "agent-1" ||
 		info.Window != 1024 || info.ID == 0 || info.ExpiresAt != t0.Add(certificate.DefaultTTL).UnixNano() {
 		t.Errorf("info %+v", info)
 	}
@@ -33,7 +35,7 @@ func TestSessionSetupAndInvoke(t *testing.T) {
 	if err != nil || string(out) != "hello hot path" {
 		t.Fatalf("echo: %q %v", out, err)
 	}
-	_, counter := n.open(server.CounterPath, capability.MutateState)
+	_, counter := n.open(CounterPath, capability.MutateState)
 	for i, arg := range []string{"", "41", ""} {
 		out, err := counter.Invoke(ctx(t), []byte(arg))
 		want := []string{"1", "42", "43"}[i]
@@ -42,7 +44,7 @@ func TestSessionSetupAndInvoke(t *testing.T) {
 		}
 	}
 	_, err = counter.Invoke(ctx(t), []byte("x"))
-	if cnverr.KindOf(err) != cnverr.InvalidInput || err.Error() != server.ErrBadCount.Error() {
+	if cnverr.KindOf(err) != cnverr.InvalidInput || err.Error() != ErrBadCount.Error() {
 		t.Fatalf("bad count: %v", err)
 	}
 	rep, err := echo.Close(ctx(t))
@@ -65,7 +67,7 @@ func TestOpenRefusals(t *testing.T) {
 	forger := certificate.NewSigner(newAgent(t).priv)
 
 	var w certificate.Signed
-	if err := json.Unmarshal(n.issue(certSpec{path: server.EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub}), &w); err != nil {
+	if err := json.Unmarshal(n.issue(certSpec{path: EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub}), &w); err != nil {
 		t.Fatal(err)
 	}
 	w.Signature[0] ^= 1
@@ -80,11 +82,11 @@ func TestOpenRefusals(t *testing.T) {
 		cert []byte
 		want error
 	}{
-		{"forged signer", n.issue(certSpec{path: server.EchoPath, effects: ro, holder: a.pub, signer: forger}), certificate.ErrUntrustedSigner},
+		{"forged signer", n.issue(certSpec{path: EchoPath, effects: ro, holder: a.pub, signer: forger}), certificate.ErrUntrustedSigner},
 		{"tampered signature", tampered, certificate.ErrBadSignature},
-		{"other holder", n.issue(certSpec{path: server.EchoPath, effects: ro, holder: other.pub}), proto.ErrWrongHolder},
+		{"other holder", n.issue(certSpec{path: EchoPath, effects: ro, holder: other.pub}), proto.ErrWrongHolder},
 		{"not hot path", n.issue(certSpec{path: "user.create", effects: ro, holder: a.pub}), proto.ErrNotHotPath},
-		{"effects exceeded", n.issue(certSpec{path: server.CounterPath, effects: ro, holder: a.pub}), hotpath.ErrEffectNotAllowed},
+		{"effects exceeded", n.issue(certSpec{path: CounterPath, effects: ro, holder: a.pub}), hotpath.ErrEffectNotAllowed},
 		{"garbage", []byte(`{"signed_bytes":"AAAA"}`), certificate.ErrInvalid},
 	}
 	for _, tc := range cases {
@@ -94,7 +96,7 @@ func TestOpenRefusals(t *testing.T) {
 		}
 	}
 	// The connection survives every refusal.
-	s, err := c.OpenSession(ctx(t), n.issue(certSpec{path: server.EchoPath, effects: ro, holder: a.pub}))
+	s, err := c.OpenSession(ctx(t), n.issue(certSpec{path: EchoPath, effects: ro, holder: a.pub}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestExpiredCertificate(t *testing.T) {
 	a := newAgent(t)
 	c := n.dial(a, nil)
 	ro := []capability.EffectType{capability.ReadOnly}
-	cert := n.issue(certSpec{path: server.EchoPath, effects: ro, holder: a.pub, ttl: time.Minute})
+	cert := n.issue(certSpec{path: EchoPath, effects: ro, holder: a.pub, ttl: time.Minute})
 	s, err := c.OpenSession(ctx(t), cert)
 	if err != nil {
 		t.Fatal(err)
@@ -132,10 +134,7 @@ func TestExpiredCertificate(t *testing.T) {
 		t.Fatalf("late invoke: refused=%v %v", call.Refused, call.Err)
 	}
 	// The client is told the session ended; later submissions fail at once.
-	waitFor(t, "session killed", func() bool {
-		_, err := s.Invoke(ctx(t), nil)
-		return errors.Is(err, proto.ErrSessionExpired)
-	})
+	testcluster.WaitFor(t, "session killed", 10*time.Second, invokeFails(t, s, proto.ErrSessionExpired))
 	if _, err := s.Close(ctx(t)); err != nil {
 		t.Fatalf("close of an expired session: %v", err)
 	}
@@ -145,7 +144,7 @@ func TestExpiredCertificate(t *testing.T) {
 // once: the counter's answer to invocation k is k.
 func TestPipeliningOrder(t *testing.T) {
 	n := newNode(t, nodeOpts{})
-	_, s := n.open(server.CounterPath, capability.MutateState)
+	_, s := n.open(CounterPath, capability.MutateState)
 	const total = 20000
 	got := make([]uint64, total+1)
 	done := make(chan struct{})
@@ -171,8 +170,8 @@ func TestPipeliningOrder(t *testing.T) {
 			t.Fatalf("seq %d answered %d", seq, got[seq])
 		}
 	}
-	if n.builtins.Total() != total {
-		t.Fatalf("counter %d", n.builtins.Total())
+	if n.builtins.total() != total {
+		t.Fatalf("counter %d", n.builtins.total())
 	}
 }
 
@@ -243,12 +242,8 @@ func TestBackPressureShardFull(t *testing.T) {
 // A leased quota is spent exactly: the rest is refused, and the unused part
 // goes back to the authority at close.
 func TestQuotaExhaustedAndReturned(t *testing.T) {
-	var ra *recordingAuthority
-	n := newNode(t, nodeOpts{authority: func(a *server.CertAuthority) server.Authority {
-		ra = &recordingAuthority{Authority: a, lease: 5}
-		return ra
-	}})
-	_, s := n.open(server.CounterPath, capability.MutateState)
+	n, ra := recordingNode(t, 5, nil)
+	_, s := n.open(CounterPath, capability.MutateState)
 	var ok, exhausted int
 	for range 8 {
 		_, err := s.Invoke(ctx(t), nil)
@@ -275,19 +270,15 @@ func TestQuotaExhaustedAndReturned(t *testing.T) {
 
 // A dropped connection closes its sessions and hands their quota back.
 func TestConnDropReturnsQuota(t *testing.T) {
-	var ra *recordingAuthority
-	n := newNode(t, nodeOpts{authority: func(a *server.CertAuthority) server.Authority {
-		ra = &recordingAuthority{Authority: a, lease: 100}
-		return ra
-	}})
-	c, s := n.open(server.CounterPath, capability.MutateState)
+	n, ra := recordingNode(t, 100, nil)
+	c, s := n.open(CounterPath, capability.MutateState)
 	for range 3 {
 		if _, err := s.Invoke(ctx(t), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	c.Close()
-	waitFor(t, "authority close", func() bool { return len(ra.closed()) == 1 })
+	testcluster.WaitFor(t, "authority close", 10*time.Second, ra.closedCount(1))
 	if cl := ra.closed()[0]; cl.usage.Accepted != 3 || cl.returned != 97 {
 		t.Fatalf("close %+v", cl)
 	}
@@ -298,29 +289,22 @@ func TestConnDropReturnsQuota(t *testing.T) {
 
 func TestRevocationEndsSession(t *testing.T) {
 	revoked := make(chan struct{})
-	var ra *recordingAuthority
-	n := newNode(t, nodeOpts{authority: func(a *server.CertAuthority) server.Authority {
-		ra = &recordingAuthority{Authority: a, revoked: revoked}
-		return ra
-	}})
-	_, s := n.open(server.EchoPath, capability.ReadOnly)
+	n, ra := recordingNode(t, 0, revoked)
+	_, s := n.open(EchoPath, capability.ReadOnly)
 	if _, err := s.Invoke(ctx(t), nil); err != nil {
 		t.Fatal(err)
 	}
 	close(revoked)
-	waitFor(t, "revocation", func() bool {
-		_, err := s.Invoke(ctx(t), nil)
-		return errors.Is(err, proto.ErrRevoked)
-	})
-	waitFor(t, "authority close", func() bool { return len(ra.closed()) == 1 })
+	testcluster.WaitFor(t, "revocation", 10*time.Second, invokeFails(t, s, proto.ErrRevoked))
+	testcluster.WaitFor(t, "authority close", 10*time.Second, ra.closedCount(1))
 }
 
 func TestSessionLimit(t *testing.T) {
-	n := newNode(t, nodeOpts{server: func(c *server.Config) { c.MaxSessions = 2 }})
+	n := newNode(t, nodeOpts{server: func(c *Config) { c.MaxSessions = 2 }})
 	a := newAgent(t)
 	c := n.dial(a, nil)
 	cert := func() []byte {
-		return n.issue(certSpec{path: server.EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub})
+		return n.issue(certSpec{path: EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub})
 	}
 	s1, err := c.OpenSession(ctx(t), cert())
 	if err != nil {
@@ -341,7 +325,7 @@ func TestSessionLimit(t *testing.T) {
 }
 
 func TestConnLimit(t *testing.T) {
-	n := newNode(t, nodeOpts{server: func(c *server.Config) { c.MaxConns = 1 }})
+	n := newNode(t, nodeOpts{server: func(c *Config) { c.MaxConns = 1 }})
 	a := newAgent(t)
 	n.dial(a, nil)
 	if _, err := client.Dial(n.addr, client.Options{Key: a.priv}); !errors.Is(err, proto.ErrTooManyConns) {
@@ -352,12 +336,8 @@ func TestConnLimit(t *testing.T) {
 // Closing the server answers what is in flight, then ends the connections
 // with proto.ErrServerClosed.
 func TestServerClose(t *testing.T) {
-	var ra *recordingAuthority
-	n := newNode(t, nodeOpts{authority: func(a *server.CertAuthority) server.Authority {
-		ra = &recordingAuthority{Authority: a, lease: 10}
-		return ra
-	}})
-	c, s := n.open(server.EchoPath, capability.ReadOnly)
+	n, ra := recordingNode(t, 10, nil)
+	c, s := n.open(EchoPath, capability.ReadOnly)
 	if _, err := s.Invoke(ctx(t), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +355,7 @@ func TestServerClose(t *testing.T) {
 // batches chain, and the last is final.
 func TestBatchesAccountForEveryInvocation(t *testing.T) {
 	n := newNode(t, nodeOpts{dispatcher: func(c *hotpath.Config) { c.BatchMaxCount = 100 }})
-	_, s := n.open(server.EchoPath, capability.ReadOnly)
+	_, s := n.open(EchoPath, capability.ReadOnly)
 	const total = 1000
 	done := make(chan struct{})
 	count := 0
@@ -412,7 +392,7 @@ func TestOneLiveSessionPerCertificate(t *testing.T) {
 	n := newNode(t, nodeOpts{})
 	a := newAgent(t)
 	c1, c2 := n.dial(a, nil), n.dial(a, nil)
-	cert := n.issue(certSpec{path: server.EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub})
+	cert := n.issue(certSpec{path: EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub})
 	s, err := c1.OpenSession(ctx(t), cert)
 	if err != nil {
 		t.Fatal(err)
@@ -434,7 +414,7 @@ type blockingAuthority struct {
 	release chan struct{}
 }
 
-func (a blockingAuthority) OpenSession(ctx context.Context, cert []byte, holder ed25519.PublicKey) (server.Grant, error) {
+func (a blockingAuthority) OpenSession(ctx context.Context, cert []byte, holder ed25519.PublicKey) (Grant, error) {
 	<-a.release
 	return a.recordingAuthority.OpenSession(ctx, cert, holder)
 }
@@ -443,7 +423,7 @@ func (a blockingAuthority) OpenSession(ctx context.Context, cert []byte, holder 
 func TestAbandonedOpenIsClosed(t *testing.T) {
 	release := make(chan struct{})
 	var ra *recordingAuthority
-	n := newNode(t, nodeOpts{authority: func(a *server.CertAuthority) server.Authority {
+	n := newNode(t, nodeOpts{authority: func(a *CertAuthority) Authority {
 		ra = &recordingAuthority{Authority: a}
 		return blockingAuthority{ra, release}
 	}})
@@ -451,10 +431,54 @@ func TestAbandonedOpenIsClosed(t *testing.T) {
 	c := n.dial(a, nil)
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := c.OpenSession(short, n.issue(certSpec{path: server.EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub}))
+	_, err := c.OpenSession(short, n.issue(certSpec{path: EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub}))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("open: %v", err)
 	}
 	close(release)
-	waitFor(t, "the orphan to be closed", func() bool { return len(ra.closed()) == 1 })
+	testcluster.WaitFor(t, "the orphan to be closed", 10*time.Second, ra.closedCount(1))
+}
+
+func TestRunLoad(t *testing.T) {
+	n := newNode(t, nodeOpts{})
+	_, s1 := n.open(CounterPath, capability.MutateState)
+	_, s2 := n.open(CounterPath, capability.MutateState)
+	rep, err := client.RunLoad(ctx(t), client.LoadConfig{Sessions: []*client.Session{s1, s2}, Nodes: 1, Duration: 200 * time.Millisecond, Pipeline: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Committed == 0 || rep.Errors != 0 || rep.Denied != 0 || rep.Clients != 2 || rep.Batch != 8 ||
+		rep.P50ms <= 0 || rep.P99ms < rep.P50ms || rep.MaxMs < rep.P999ms || rep.FirstError != "" {
+		t.Fatalf("%+v", rep)
+	}
+	// Every answered invocation ran exactly once.
+	if got := n.builtins.total(); got != uint64(rep.Committed) {
+		t.Fatalf("counter %d, committed %d", got, rep.Committed)
+	}
+}
+
+func TestRunLoadCountsRefusals(t *testing.T) {
+	n, _ := recordingNode(t, 50, nil)
+	_, s := n.open(EchoPath, capability.ReadOnly)
+	rep, err := client.RunLoad(ctx(t), client.LoadConfig{Sessions: []*client.Session{s}, Duration: 100 * time.Millisecond, Pipeline: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Committed != 50 || rep.Refused == 0 || !strings.Contains(rep.FirstError, "quota") {
+		t.Fatalf("%+v", rep)
+	}
+}
+
+func TestRunLines(t *testing.T) {
+	n := newNode(t, nodeOpts{})
+	_, s := n.open(CounterPath, capability.MutateState)
+	var out bytes.Buffer
+	ok, failed, err := client.RunLines(ctx(t), s, strings.NewReader("\n5\nnope\n\n2\n"), &out)
+	if err != nil || ok != 2 || failed != 1 {
+		t.Fatalf("%d %d %v", ok, failed, err)
+	}
+	want := "5\nerror: InvalidInput: " + ErrBadCount.Error() + "\n7\n"
+	if out.String() != want {
+		t.Fatalf("%q, want %q", out.String(), want)
+	}
 }

@@ -1,4 +1,4 @@
-package node_test
+package server
 
 import (
 	"flag"
@@ -10,25 +10,11 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/hot/client"
-	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/runtime/capability"
-	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 )
 
 var benchInflight = flag.Int("hotwire.inflight", 64, "invocations BenchmarkLoopbackLatency keeps in flight")
-
-func benchNode(b *testing.B, shards int) *node {
-	n := newNode(b, nodeOpts{
-		builtins: server.BuiltinOptions{Timeout: server.BuiltinTimeout},
-		dispatcher: func(c *hotpath.Config) {
-			c.Shards, c.QueueDepth, c.SessionWindow, c.Clock = shards, 1<<14, 4096, clock.System{}
-		},
-		server: func(c *server.Config) { c.Window, c.Clock = 4096, clock.System{} },
-	})
-	n.clock.Set(time.Now()) // certificates are checked against the wall clock
-	return n
-}
 
 // benchSessions opens conns connections with one echo session each, each
 // for its own tenant (so with two shards, both run).
@@ -37,7 +23,7 @@ func benchSessions(b *testing.B, n *node, conns int) []*client.Session {
 	for i := range out {
 		a := newAgent(b)
 		c := n.dial(a, func(o *client.Options) { o.Window = 4096 })
-		cert := n.issue(certSpec{path: server.EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub, tenant: fmt.Sprintf("t%d", i)})
+		cert := n.issue(certSpec{path: EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub, tenant: fmt.Sprintf("t%d", i)})
 		s, err := c.OpenSession(ctx(b), cert)
 		if err != nil {
 			b.Fatal(err)

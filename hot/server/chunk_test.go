@@ -1,4 +1,4 @@
-package node_test
+package server
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/cnv-project/cnv/hot/client"
-	"github.com/cnv-project/cnv/hot/server"
+	"github.com/cnv-project/cnv/internal/testcluster"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/limits"
@@ -34,7 +34,7 @@ func TestEchoIntegrityAcrossChunks(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	n := newNode(t, nodeOpts{})
-	_, s := n.open(server.EchoPath, capability.ReadOnly)
+	_, s := n.open(EchoPath, capability.ReadOnly)
 	const total = 20000 // about 30 MB: some 230 chunks
 	sent := make([][]byte, total+1)
 	var wg sync.WaitGroup
@@ -89,7 +89,7 @@ func TestChunksPinnedByInflight(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(total)
 	go func() {
-		waitFor(t, "the reader to run out of chunks", func() bool { return n.srv.Stats().ChunkStalls > 0 })
+		testcluster.WaitFor(t, "the reader to run out of chunks", 10*time.Second, n.stalled(func(st Stats) uint64 { return st.ChunkStalls }))
 		close(release)
 	}()
 	for seq := uint64(1); seq <= uint64(total); seq++ {
