@@ -25,6 +25,12 @@ type GossipConfig struct {
 	// Fetch fetches a member's graph snapshot (package peer backs it with
 	// the member's API).
 	Fetch gossip.FetchFunc
+	// Proof is this server's admission proof, advertised in gossip.
+	Proof []byte
+	// Admit checks that a server heard of only through gossip may join:
+	// its node certificate (a TLS handshake with it) or its proof. nil:
+	// such servers are never added; they join explicitly, with proof.
+	Admit func(ctx context.Context, m gossip.Member) error
 }
 
 // startGossip starts memberlist for this server.
@@ -38,7 +44,7 @@ func (n *Node) startGossip() error {
 	}
 	g, err := gossip.New(gossip.Config{
 		NodeID: n.cfg.NodeID, Role: gossip.RoleServer, BindAddr: gc.BindAddr, AdvertiseAddr: gc.AdvertiseAddr,
-		RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, SecretKey: gc.SecretKey, Timing: gc.Timing,
+		RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, SecretKey: gc.SecretKey, Timing: gc.Timing, Proof: gc.Proof,
 		Fetch: gc.Fetch, Logger: n.cfg.Logger, Clock: n.cfg.Clock,
 	})
 	if err != nil {
@@ -110,13 +116,37 @@ func (n *Node) reconcileOnce(ctx context.Context, st *gossip.State, now time.Tim
 		}
 		rc.Servers = append(rc.Servers, gossip.RaftServer{ID: string(s.ID), Addr: string(s.Address), Suffrage: suf})
 	}
-	for _, a := range gossip.Reconcile(rc, n.gossip.Members(), st, now, n.cfg.Gossip.Autopilot) {
+	members := n.gossip.Members()
+	for _, a := range gossip.Reconcile(rc, members, st, now, n.cfg.Gossip.Autopilot) {
+		if a.Kind == gossip.ActionAddNonvoter {
+			if err := n.admit(ctx, a, members); err != nil {
+				n.log.Warn("autopilot: not adding a server heard only through gossip", "node_id", a.ID, "raft", a.Addr, "error", err)
+				continue
+			}
+		}
 		if err := n.applyAction(ctx, a); err != nil {
 			n.log.Warn("autopilot action failed", "action", a.Kind, "node_id", a.ID, "error", err)
 			return
 		}
 		n.log.Info("autopilot", "action", a.Kind, "node_id", a.ID, "reason", a.Reason)
 	}
+}
+
+// ErrNoAdmission is a server heard only through gossip with no way to
+// check its proof.
+var ErrNoAdmission = cnverr.New(cnverr.PermissionDenied, "servers heard only through gossip are not admitted without a cluster token or TLS; join it explicitly")
+
+// admit checks a gossip-only server's proof before autopilot adds it.
+func (n *Node) admit(ctx context.Context, a gossip.Action, members []gossip.Member) error {
+	if n.cfg.Gossip.Admit == nil {
+		return ErrNoAdmission
+	}
+	for _, m := range members {
+		if m.NodeID == a.ID && m.RaftAddr == a.Addr {
+			return n.cfg.Gossip.Admit(ctx, m)
+		}
+	}
+	return cnverr.New(cnverr.NotFound, "server %s is no longer in gossip", a.ID)
 }
 
 func (n *Node) applyAction(ctx context.Context, a gossip.Action) error {

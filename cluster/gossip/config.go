@@ -33,6 +33,8 @@ type Config struct {
 	AdvertiseAddr string
 	RaftAddr      string
 	APIAddr       string
+	// Proof is advertised in the metadata (see Meta.Proof).
+	Proof []byte
 	// SecretKey enables memberlist's AES-GCM encryption: 16, 24 or 32
 	// bytes. Nodes with different keys cannot talk to each other.
 	SecretKey []byte

@@ -46,6 +46,8 @@ type Member struct {
 	// Since is when this node first saw the member in its current State.
 	Since   time.Time `json:"since"`
 	Leaving bool      `json:"leaving,omitempty"`
+	// Proof is what the member advertises to be admitted (see Meta.Proof).
+	Proof []byte `json:"-"`
 }
 
 // graph returns the version the member advertises.
@@ -73,7 +75,7 @@ func memberOf(n *memberlist.Node) (Member, error) {
 		return m, err
 	}
 	m.Role, m.RaftAddr, m.APIAddr = meta.Role, meta.RaftAddr, meta.APIAddr
-	m.Applied, m.GraphIndex, m.Leaving = meta.Applied, meta.GraphIndex, meta.Leaving
+	m.Applied, m.GraphIndex, m.Leaving, m.Proof = meta.Applied, meta.GraphIndex, meta.Leaving, meta.Proof
 	if meta.GraphIndex != 0 {
 		m.GraphHash = hex.EncodeToString(meta.GraphHash)
 	}

@@ -50,6 +50,10 @@ type Meta struct {
 	// Leaving is set just before a graceful leave, so the others record the
 	// member as left rather than dead.
 	Leaving bool `json:"lv,omitempty"`
+	// Proof is the server's proof that it may join (an HMAC under the
+	// cluster token of its id and Raft address); the leader's autopilot
+	// adds a server heard only through gossip only when it verifies.
+	Proof []byte `json:"pf,omitempty"`
 }
 
 // EncodeMeta returns the canonical encoding of m.
@@ -92,8 +96,14 @@ func (m *Meta) validate() error {
 	if m.Role == RoleServer && m.RaftAddr == "" {
 		return fmt.Errorf("%w: server %q advertises no raft address", ErrInvalidMeta, m.NodeID)
 	}
+	if len(m.Proof) > maxProofLen {
+		return fmt.Errorf("%w: proof of %d bytes", ErrInvalidMeta, len(m.Proof))
+	}
 	return m.validateGraph()
 }
+
+// maxProofLen bounds an advertised admission proof (an HMAC-SHA256).
+const maxProofLen = sha256.Size
 
 func (m *Meta) validateGraph() error {
 	switch {

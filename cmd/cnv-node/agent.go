@@ -149,6 +149,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
+	gossipAdmission(gcfg, f.nodeID, orDefault(f.advertise, raftLn.Addr().String()), token, tlsb, rmux)
 	node, err := cluster.New(cluster.Config{
 		Gossip: gcfg,
 		NodeID: f.nodeID, DataDir: f.dataDir, RaftListener: raftLayer, RaftAdvertise: f.advertise,

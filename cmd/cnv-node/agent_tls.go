@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/cnv-project/cnv/cluster"
+	"github.com/cnv-project/cnv/cluster/gossip"
 	"github.com/cnv-project/cnv/mux"
 	"github.com/cnv-project/cnv/tlsutil"
 )
@@ -102,4 +108,55 @@ func apiClientTLS(b *tlsutil.Bundle) *tls.Config {
 		return nil
 	}
 	return b.APIClient()
+}
+
+// gossipAdmission sets how the leader's autopilot admits a server heard
+// of only through gossip: with TLS, a handshake with it must show the
+// node certificate of the id it gossips; with a cluster token, the proof
+// it advertises (an HMAC of its id and Raft address under the token) must
+// verify. With neither, no server is admitted through gossip alone.
+func gossipAdmission(gc *cluster.GossipConfig, nodeID, raftAddr, token string, b *tlsutil.Bundle, m *mux.Mux) {
+	if gc == nil {
+		return
+	}
+	if token != "" {
+		gc.Proof = admissionProof(token, nodeID, raftAddr)
+	}
+	if b == nil && token == "" {
+		return
+	}
+	gc.Admit = func(ctx context.Context, mem gossip.Member) error {
+		if b != nil {
+			return admitByCertificate(m, mem)
+		}
+		if !hmac.Equal(mem.Proof, admissionProof(token, mem.NodeID, mem.RaftAddr)) {
+			return fmt.Errorf("server %s at %s advertises no valid proof of the cluster token", mem.NodeID, mem.RaftAddr)
+		}
+		return nil
+	}
+}
+
+func admissionProof(token, nodeID, raftAddr string) []byte {
+	h := hmac.New(sha256.New, []byte(token))
+	h.Write([]byte("cnv-gossip-admission-v1\n" + nodeID + "\n" + raftAddr))
+	return h.Sum(nil)
+}
+
+// admitByCertificate opens the server's node-to-node channel: the TLS
+// handshake shows its certificate, which must name the id it gossips.
+func admitByCertificate(m *mux.Mux, mem gossip.Member) error {
+	c, err := m.Dial(cluster.MuxRPC, mem.RaftAddr, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("server %s at %s: %w", mem.NodeID, mem.RaftAddr, err)
+	}
+	defer c.Close()
+	tc, ok := c.(interface{ ConnectionState() tls.ConnectionState })
+	if !ok {
+		return fmt.Errorf("server %s at %s did not speak TLS", mem.NodeID, mem.RaftAddr)
+	}
+	id, err := tlsutil.PeerIdentity(tc.ConnectionState())
+	if err != nil || id != (tlsutil.Identity{Kind: tlsutil.KindNode, Name: mem.NodeID}) {
+		return fmt.Errorf("server at %s gossips id %s but its certificate names %v", mem.RaftAddr, mem.NodeID, id)
+	}
+	return nil
 }

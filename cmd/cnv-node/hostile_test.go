@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,4 +98,59 @@ func TestHotPortHoldsNoMemoryForStrangers(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// membersOf reads `cluster members --json` from a node: id → raft/gossip.
+func membersOf(t *testing.T, bin, addr string, extra ...string) map[string]string {
+	out, code := runBin(t, bin, append([]string{"cluster", "members", "--addr", addr, "--json"}, extra...)...)
+	var ms []struct {
+		NodeID string `json:"node_id"`
+		Raft   string `json:"raft"`
+		Gossip string `json:"gossip"`
+	}
+	got := map[string]string{}
+	if code == 0 && json.Unmarshal([]byte(out), &ms) == nil {
+		for _, m := range ms {
+			got[m.NodeID] = m.Raft + "/" + m.Gossip
+		}
+	}
+	return got
+}
+
+// A server that joins only through a gossip port is added by autopilot
+// only if it proves the cluster token; a rogue without it is heard in
+// gossip and never added, however long it waits.
+func TestGossipAdmissionNeedsProof(t *testing.T) {
+	bin, dir, _, procs := processCluster(t, 2)
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("a-cluster-token-of-some-length\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gaddr := freeAddr(t)
+	gossipArgs := func(addr string) []string {
+		return []string{"--gossip-addr", addr, "--gossip-profile", "loopback", "--autopilot-stabilization", "1s"}
+	}
+	procs[0].args = append(procs[0].args, append(gossipArgs(gaddr), "--bootstrap", "--cluster-token-file", token)...)
+	procs[0].start(t, bin)
+	cl := client.New(client.Options{Timeout: 2 * time.Second})
+	testcluster.WaitFor(t, "n1 ready", 30*time.Second, func() error { return cl.Get(context.Background(), procs[0].http, "/readyz", nil) })
+	// n2 knows the token and joins through the gossip port only.
+	procs[1].args = append(procs[1].args, append(gossipArgs(freeAddr(t)), "--join", gaddr, "--cluster-token-file", token)...)
+	procs[1].start(t, bin)
+	rogue := &proc{id: "rogue", raft: freeAddr(t), http: freeAddr(t), dir: filepath.Join(dir, "rogue")}
+	rogue.args = append([]string{"agent", "--node-id", "rogue", "--data-dir", rogue.dir, "--raft-addr", rogue.raft,
+		"--http-addr", rogue.http, "--log-level", "warn", "--join", gaddr}, gossipArgs(freeAddr(t))...)
+	t.Cleanup(rogue.kill)
+	rogue.start(t, bin)
+	testcluster.WaitFor(t, "n2 a voter, the rogue heard in gossip", 30*time.Second, func() error {
+		ms := membersOf(t, bin, procs[0].http, "--token", "a-cluster-token-of-some-length")
+		if ms["n2"] != "voter/alive" || ms["rogue"] != "none/alive" {
+			return fmt.Errorf("%v", ms)
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second) // autopilot runs every second: three rounds to (wrongly) add it
+	if ms := membersOf(t, bin, procs[0].http); ms["rogue"] != "none/alive" {
+		t.Fatalf("the rogue got into the Raft configuration: %v", ms)
+	}
 }
