@@ -15,7 +15,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/codec"
@@ -40,12 +43,19 @@ type Options struct {
 	// with --cluster-token require it for membership changes and
 	// node-to-node calls.
 	Token string
+	// RetryFor is how long a request keeps passing over its endpoints
+	// (with backoff) after a pass in which every endpoint failed with a
+	// connection error or a 503; 0 makes one pass.
+	RetryFor time.Duration
+	// Logger, when set, hears of each endpoint that failed (Debug).
+	Logger hclog.Logger
 }
 
 // Client is safe for concurrent use.
 type Client struct {
 	opts Options
 	hc   *http.Client
+	pref sync.Map // endpoint list -> index of the endpoint that answered last
 }
 
 // New returns a client.
@@ -138,8 +148,23 @@ func (c *Client) Do(ctx context.Context, method, addr, path string, in, out any,
 	return c.DoRaw(ctx, method, addr, path, body, out, hdr)
 }
 
-// DoRaw is Do with an already encoded body.
+// DoRaw is Do with an already encoded body. addr may list several
+// endpoints (see Endpoints): the request fails over between them.
 func (c *Client) DoRaw(ctx context.Context, method, addr, path string, body io.Reader, out any, hdr http.Header) error {
+	var b []byte
+	if body != nil {
+		var err error
+		if b, err = io.ReadAll(body); err != nil {
+			return fmt.Errorf("read request body: %w", err)
+		}
+	}
+	return c.failover(ctx, addr, b, func(ep string, body io.Reader) error {
+		return c.doOne(ctx, method, ep, path, body, out, hdr)
+	})
+}
+
+// doOne sends one request to one endpoint.
+func (c *Client) doOne(ctx context.Context, method, addr, path string, body io.Reader, out any, hdr http.Header) error {
 	req, err := http.NewRequestWithContext(ctx, method, BaseURL(addr)+path, body)
 	if err != nil {
 		return err

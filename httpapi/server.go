@@ -79,6 +79,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/cluster/join", s.guarded(s.handleJoin))
 	m.HandleFunc("POST /v1/cluster/leave", s.guarded(s.handleLeave))
 	m.HandleFunc("POST /v1/cluster/remove", s.guarded(s.handleRemove))
+	m.HandleFunc("POST /v1/cluster/transfer-leader", s.guarded(s.handleTransferLeader))
 	m.HandleFunc("POST /v1/internal/register", s.guarded(s.handleRegister))
 	m.HandleFunc("GET /v1/internal/read-index", s.guarded(s.handleReadIndex))
 	m.HandleFunc("POST /v1/internal/propose", s.guarded(s.handlePropose))

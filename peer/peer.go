@@ -49,6 +49,14 @@ func (p *Client) Remove(ctx context.Context, addr string, req cluster.RemoveRequ
 	return Err(p.c.Do(ctx, http.MethodPost, addr, "/v1/cluster/remove", body, nil, Forwarded()))
 }
 
+// TransferLeader asks the leader at addr to hand leadership to to ("" for
+// any voter) and returns its answer.
+func (p *Client) TransferLeader(ctx context.Context, addr, to string) (wire.TransferLeaderResponse, error) {
+	var out wire.TransferLeaderResponse
+	err := p.c.Do(ctx, http.MethodPost, addr, "/v1/cluster/transfer-leader", wire.TransferLeaderRequest{To: to}, &out, Forwarded())
+	return out, Err(err)
+}
+
 // RegisterNode sends a signed node record to the leader at addr.
 func (p *Client) RegisterNode(ctx context.Context, addr string, rec cluster.SignedNode) error {
 	return Err(p.c.Do(ctx, http.MethodPost, addr, "/v1/internal/register", rec, nil, Forwarded()))

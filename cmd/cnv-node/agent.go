@@ -96,7 +96,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	}
 	admins, err := loadAdminKeys(f.adminKeys)
 	if err != nil {
-		return exitWith(exitUsage, "%v", err)
+		return inputErr(err)
 	}
 	dial, err := f.hooks.dialer()
 	if err != nil {
@@ -117,7 +117,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	}
 	token, err := readToken(f.tokenFile)
 	if err != nil {
-		return exitWith(exitUsage, "%v", err)
+		return inputErr(err)
 	}
 	peers := peer.New(client.Options{Timeout: 10 * time.Second, Dial: dial.Context, Token: token})
 	fwd := forward.New(forward.Config{Peers: peers, Logger: log, Registerer: reg})

@@ -56,7 +56,7 @@ JSON with --json).`,
 			}
 			cert, err := hotReadFile(certPath, limits.MaxCertificateBytes)
 			if err != nil {
-				return exitWith(exitUsage, "--certificate: %v", err)
+				return exitWith(exitInput, "--certificate: %v", err)
 			}
 			return runHotSession(cmd, addr, hotclient.Options{Key: key, Window: window, Name: "cnv-node hot session"}, cert)
 		},

@@ -91,7 +91,7 @@ func openLedger(cmd *cobra.Command, write bool) (*ledger.Store, error) {
 	path := filepath.Join(dir, ledgerFile)
 	if !write {
 		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("no ledger at %s: %w", path, err)
+			return nil, exitWith(exitNotFound, "no ledger at %s: %v", path, err)
 		}
 		return ledger.Open(path, ledger.Options{ReadOnly: true})
 	}
@@ -111,10 +111,11 @@ func withLedger(cmd *cobra.Command, write bool, fn func(s *ledger.Store) error) 
 	return fn(s)
 }
 
-// ledgerExit maps ledger errors to exit codes: bad input is a usage error.
+// ledgerExit maps ledger errors to exit codes: a range or query the
+// ledger refuses is invalid input, as a node's 400 for it is.
 func ledgerExit(err error) error {
 	if errors.Is(err, ledger.ErrInvalidQuery) || errors.Is(err, ledger.ErrOutOfRange) {
-		return exitWith(exitUsage, "%v", err)
+		return inputErr(err)
 	}
 	return err
 }
@@ -434,7 +435,7 @@ func newLedgerCheckpointCmd() *cobra.Command {
 			}
 			priv, err := principal.LoadPrivate(keyFile)
 			if err != nil {
-				return err
+				return inputErr(err)
 			}
 			signer, err := checkpoint.NewSigner("", priv)
 			if err != nil {
@@ -503,7 +504,7 @@ func newLedgerReplayCmd() *cobra.Command {
 			}
 			set, err := loadPolicy(f.policyFile)
 			if err != nil {
-				return exitWith(exitUsage, "%v", err)
+				return inputErr(err)
 			}
 			return withReader(cmd, func(s ledgerReader) error {
 				rep, err := ledgerReplay(s, set, f, ledgerProgress(cmd, f.progress))
@@ -686,7 +687,7 @@ func newLedgerAppendCmd() *cobra.Command {
 			return withLedger(cmd, true, func(s *ledger.Store) error {
 				res, err := s.AppendBatch([]event.Event{e}, ledger.AppendOptions{}, nil)
 				if err != nil {
-					return exitWith(exitUsage, "%v", err)
+					return inputErr(err)
 				}
 				a := res.Events[0]
 				out := ledgerAppendResult{Index: a.Index, Time: a.Time, LeafHash: a.LeafHash, Size: res.Head.Size, Root: res.Head.Root}

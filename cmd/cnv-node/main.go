@@ -7,20 +7,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
-)
-
-// Exit codes shared by every command.
-const (
-	exitOK     = 0
-	exitError  = 1
-	exitUsage  = 2
-	exitDenied = 3
 )
 
 func main() {
@@ -40,15 +31,10 @@ func runIO(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	var ee *exitError_
-	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintln(stderr, "error:", ee.msg)
-		}
-		return ee.code
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(stderr, "error:", msg)
 	}
-	fmt.Fprintln(stderr, "error:", err)
-	return exitError
+	return codeOf(err)
 }
 
 func newRootCmd() *cobra.Command {
@@ -57,8 +43,11 @@ func newRootCmd() *cobra.Command {
 		Short:         "cnv: governed capability invocations for agent swarms, replicated with Raft",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Long:          "cnv: governed capability invocations for agent swarms, replicated with Raft.\n\n" + exitHelp(),
 	}
 	root.PersistentFlags().Bool("json", false, "print data as JSON")
+	root.Version = readBuildInfo().Version
+	root.SetVersionTemplate(readBuildInfo().String())
 	// A flag mistake is a usage mistake, whatever the command.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitWith(exitUsage, "%v", err) })
 	// Each noun contributes one constructor; keep this list sorted.
@@ -77,6 +66,7 @@ func newRootCmd() *cobra.Command {
 		newPolicyCmd,
 		newPrincipalCmd,
 		newTLSCmd,
+		newVersionCmd,
 	} {
 		root.AddCommand(newCmd())
 	}
