@@ -39,9 +39,12 @@ lint:
 deps-check:
 	$(GO) run ./scripts/depscheck
 
-## run: a local 3-node cluster of real processes on loopback.
+## run: a local 3-node cluster of real processes on loopback; a node that
+## dies is reported and the others keep serving (UP_FLAGS=--restart-dead
+## restarts it on its own).
+UP_FLAGS ?=
 run: build
-	./scripts/run-cluster.sh $(DATA_DIR)
+	./scripts/run-cluster.sh $(DATA_DIR) $(UP_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)

@@ -487,17 +487,22 @@ func printLedgerCheckpoint(w io.Writer, rec ledger.CheckpointRecord) {
 // ---- replay ----
 
 type ledgerReplayFlags struct {
-	policyFile string
-	from, to   uint64
-	progress   bool
+	policyFile  string
+	from, to    uint64
+	progress    bool
+	ruleChanges bool
 }
 
 func newLedgerReplayCmd() *cobra.Command {
 	var f ledgerReplayFlags
 	cmd := &cobra.Command{
 		Use:   "replay --data-dir D --policy NEW.json [--from N] [--to M]",
-		Short: "Re-evaluate recorded decisions in events [N, M) under another policy; list every difference",
-		Args:  cobra.NoArgs,
+		Short: "Re-evaluate recorded decisions in events [N, M) under another policy; decision changes first",
+		Long: "Re-evaluate the recorded decisions in events [N, M) under another policy. Decision\n" +
+			"changes (allow→deny, deny→allow, any other) come first, grouped by capability and by\n" +
+			"agent; rule-only changes (the same decision through another rule or reason) are only\n" +
+			"counted unless --rule-changes. --json carries both (decision_changes, rule_changes).",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.policyFile == "" {
 				return exitWith(exitUsage, "--policy is required")
@@ -511,7 +516,8 @@ func newLedgerReplayCmd() *cobra.Command {
 				if err != nil {
 					return ledgerExit(err)
 				}
-				return emit(cmd, rep, func(w io.Writer) { printLedgerReplay(w, rep) })
+				out := newReplayOutput(rep)
+				return emit(cmd, out, func(w io.Writer) { printReplay(w, out, f.ruleChanges) })
 			})
 		},
 	}
@@ -519,6 +525,7 @@ func newLedgerReplayCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&f.from, "from", 0, "first event index")
 	cmd.Flags().Uint64Var(&f.to, "to", 0, "end of the range, exclusive (default: the ledger's size)")
 	cmd.Flags().BoolVar(&f.progress, "progress", false, "print progress on stderr even when it is not a terminal")
+	cmd.Flags().BoolVar(&f.ruleChanges, "rule-changes", false, "also list the rule-only changes (same decision, another rule)")
 	return cmd
 }
 
@@ -548,28 +555,6 @@ func ledgerReplay(r ledgerReader, ev replay.Evaluator, f ledgerReplayFlags, prog
 		}
 	}
 	return r.Replay(ev, opts)
-}
-
-func printLedgerReplay(w io.Writer, rep *replay.Report) {
-	fmt.Fprintf(w, "ledger size %d root %s, events [%d, %d)\n", rep.Size, rep.Root, rep.From, rep.To)
-	fmt.Fprintf(w, "policy %s -> %s\n", strings.Join(rep.OldPolicyHashes, ","), rep.NewPolicyHash)
-	fmt.Fprintf(w, "%d decisions: allow %d deny %d approval %d -> allow %d deny %d approval %d; %d differences\n",
-		rep.PolicyDecisions, rep.Original.Allow, rep.Original.Deny, rep.Original.RequireApproval,
-		rep.Replayed.Allow, rep.Replayed.Deny, rep.Replayed.RequireApproval, len(rep.Differences))
-	for _, d := range rep.Differences {
-		fmt.Fprintf(w, "  %d %s %s %s: %s -> %s %s\n", d.Index, d.Kind, d.Capability, d.Agent,
-			d.Original.Decision, d.New.Decision, d.New.Reason)
-	}
-	for _, g := range rep.ByCapability {
-		if g.Differences > 0 {
-			fmt.Fprintf(w, "capability %s: %d of %d decisions differ\n", g.Key, g.Differences, g.Decisions)
-		}
-	}
-	for _, g := range rep.ByAgent {
-		if g.Differences > 0 {
-			fmt.Fprintf(w, "agent %s: %d of %d decisions differ\n", g.Key, g.Differences, g.Decisions)
-		}
-	}
 }
 
 // ---- export, import ----
