@@ -99,7 +99,7 @@ func TestBadInputThroughTheAPI(t *testing.T) {
 		{"oversize body", append([]byte(`{"body":"`), bytes.Repeat([]byte("A"), 5<<20)...), 413, cnverr.TooLarge},
 		{"unknown capability", signed(c.admin, invocation.Invocation{Capability: "nope.missing"}), 404, cnverr.CommandNotFound},
 		{"forged signature", forged, 401, cnverr.Unauthenticated},
-		{"missing signature", unsigned, 401, cnverr.Unauthenticated},
+		{"missing signature", unsigned, 400, cnverr.InvalidInput},
 		{"unregistered key", signed(stranger, userCreate("x", "")), 401, cnverr.Unauthenticated},
 		{"widened chain", withChain(carolPriv, root, child), 0, ""},
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +105,21 @@ func TestJoinWithWrongTokenFailsAtOnce(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("refusal took %v: it was retried", took)
+	}
+}
+
+// Posting {} to /v1/invoke is a 400 naming the missing fields and where
+// the format is documented.
+func TestInvokeEmptyBodyNamesWhatIsMissing(t *testing.T) {
+	c := newTestCluster(t, 1, nil)
+	err := c.client.Do(context.Background(), http.MethodPost, c.nodes[0].apiAddr, "/v1/invoke", map[string]any{}, nil, nil)
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+		t.Fatalf("{}: %v", err)
+	}
+	for _, want := range []string{"missing body", "signature", "docs/SIGNING.md"} {
+		if !strings.Contains(ae.Err.Message, want) {
+			t.Fatalf("{}: %q lacks %q", ae.Err.Message, want)
+		}
 	}
 }
