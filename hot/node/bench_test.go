@@ -16,7 +16,6 @@ import (
 // in-process cluster: the cost a session pays per LeaseBlock uses.
 func BenchmarkLeaseThroughFollower(b *testing.B) {
 	c := newTestCluster(b, 3, nil)
-	c.adminInvoke(c.leader(), "capability.register", []byte(hotCaps))
 	bot := c.register(c.leader(), "bot")
 	link := c.grant(bot.Public().(ed25519.PublicKey), 0, time.Now().Add(time.Hour))
 	c.certify(c.leader(), bot, "hot.counter", link)

@@ -267,12 +267,6 @@ func (c *testCluster) register(tn *testNode, agentID string) ed25519.PrivateKey 
 	return priv
 }
 
-// hotCaps registers the built-in hot-path capabilities in the cluster's
-// registry, so certificates can be issued for them.
-const hotCaps = `{"capabilities":[
- {"path":"hot.counter","effects":["mutate_state"],"description":"hot-path counter"},
- {"path":"hot.echo","effects":["read_only"],"description":"hot-path echo"}]}`
-
 // grant issues a root link from the admin to audience.
 func (c *testCluster) grant(audience ed25519.PublicKey, maxUses uint64, notAfter time.Time) delegation.Link {
 	c.t.Helper()
@@ -326,10 +320,9 @@ func (c *testCluster) open(tn *testNode, key ed25519.PrivateKey, cert []byte) (*
 	return conn, s, err
 }
 
-// setup starts n nodes with the hot capabilities registered and returns an
-// agent key.
+// setup starts n nodes and returns an agent key; the hot-path
+// capabilities are built in, nothing is registered.
 func setup(t *testing.T, n int, tune func(*ServiceConfig)) (*testCluster, ed25519.PrivateKey) {
 	c := newTestCluster(t, n, tune)
-	c.adminInvoke(c.leader(), "capability.register", []byte(hotCaps))
 	return c, c.register(c.leader(), "bot")
 }
