@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/cnv-project/cnv/wire"
 )
 
 // An address given to any Client method may be a comma-separated list of
@@ -134,4 +136,39 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Stream sends a GET for a long answer (a ledger export) and returns the
+// open 2xx response; the caller reads and closes its body. It fails over
+// like every request until an endpoint starts answering; ctx, not the
+// client's Timeout, bounds the transfer. A non-2xx answer is an *APIError.
+func (c *Client) Stream(ctx context.Context, addrs, path string) (*http.Response, error) {
+	hc := &http.Client{Transport: c.hc.Transport}
+	var resp *http.Response
+	err := c.failover(ctx, addrs, nil, func(ep string, _ io.Reader) error {
+		var err error
+		resp, err = c.openOne(ctx, hc, ep, path)
+		return err
+	})
+	return resp, err
+}
+
+func (c *Client) openOne(ctx context.Context, hc *http.Client, addr, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, BaseURL(addr)+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.opts.Token != "" {
+		req.Header.Set(wire.HeaderToken, c.opts.Token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, apiError(resp.StatusCode, b)
+	}
+	return resp, nil
 }

@@ -37,6 +37,7 @@ func newClusterUpCmd() *cobra.Command {
 with its own data directory under --data-dir (logs in DIR/nN/node.log). The first
 node bootstraps with an admin key (written to DIR/admin.key once); the others
 join it. Running it again on the same --data-dir restarts the same cluster.
+DIR/cluster.env sets the CLI's environment for the cluster: . DIR/cluster.env
 
 A node that dies does not stop the others: the supervisor reports which node
 died and how (exit status or signal) and keeps the rest serving. With
@@ -129,12 +130,23 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 			return exitWith(exitError, "%s did not become ready: %v (see %s)", n.id, err, filepath.Join(n.dir, "node.log"))
 		}
 	}
+	if err := waitAllVoters(nodes, 60*time.Second); err != nil {
+		return exitWith(exitError, "the nodes did not all become voters: %v", err)
+	}
 	pidFile := filepath.Join(f.dataDir, "cluster-up.pid")
 	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o600); err != nil {
 		return exitWith(exitError, "%v", err)
 	}
 	defer os.Remove(pidFile)
-	printUp(cmd.OutOrStdout(), nodes, adminBase+".key", displayPath(exe))
+	envFile := filepath.Join(f.dataDir, "cluster.env")
+	token, err := os.ReadFile(tokenFile)
+	if err == nil {
+		err = writeEnv(envFile, nodes, adminBase+".key", strings.TrimSpace(string(token)))
+	}
+	if err != nil {
+		return exitWith(exitError, "%s: %v", envFile, err)
+	}
+	printUp(cmd.OutOrStdout(), nodes, adminBase+".key", envFile, displayPath(exe))
 	fmt.Fprintf(cmd.OutOrStdout(), "A dead node is %s.\n", restartHint(f.restartDead, pidFile))
 	sv := &supervisor{exe: exe, nodes: nodes, out: cmd.ErrOrStderr(), restart: f.restartDead}
 	return sv.run()
@@ -230,6 +242,37 @@ func waitReadyOn(addr string, done chan struct{}, d time.Duration) error {
 	return last
 }
 
+// waitAllVoters waits until every node is a Raft voter (with gossip, a
+// joined server is promoted once it has been stable a while), so that the
+// cluster announced as up tolerates the loss of a node.
+func waitAllVoters(nodes []*upNode, d time.Duration) error {
+	cl := client.New(client.Options{Timeout: 2 * time.Second})
+	defer cl.Close()
+	addrs := joinAddrs(nodes, func(n *upNode) string { return n.http })
+	deadline := time.Now().Add(d)
+	for {
+		voters, err := countVoters(cl, addrs)
+		if err == nil && voters == len(nodes) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d voters (%v)", voters, len(nodes), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func countVoters(cl *client.Client, addrs string) (int, error) {
+	ms, err := cl.Members(context.Background(), addrs)
+	n := 0
+	for _, m := range ms {
+		if m.Raft == "voter" {
+			n++
+		}
+	}
+	return n, err
+}
+
 // displayPath is exe relative to the working directory when it is below it.
 func displayPath(exe string) string {
 	wd, err := os.Getwd()
@@ -242,23 +285,35 @@ func displayPath(exe string) string {
 	return exe
 }
 
-func printUp(w io.Writer, nodes []*upNode, adminKey, bin string) {
+func printUp(w io.Writer, nodes []*upNode, adminKey, envFile, bin string) {
 	fmt.Fprintf(w, "cnv cluster of %d nodes is up\n\n", len(nodes))
 	for _, n := range nodes {
 		fmt.Fprintf(w, "  %s  http %s  raft %s  gossip %s  hot %s  data %s\n", n.id, n.http, n.raft, orDefault(n.gossip, "-"), orDefault(n.hot, "-"), n.dir)
 	}
-	a := nodes[0].http
-	fmt.Fprintf(w, "\nadmin key: %s\n\ntry:\n", adminKey)
-	fmt.Fprintf(w, "  export CNV_ADDR=%s CNV_KEY=%s CNV_TOKEN=$(cat %s)\n", a, adminKey, filepath.Join(filepath.Dir(adminKey), "cluster.token"))
+	fmt.Fprintf(w, "\nadmin key: %s\n\ntry (docs/QUICKSTART.md goes on from here):\n", adminKey)
+	fmt.Fprintf(w, "  . %s     # CNV_ADDR (every node), CNV_KEY, CNV_TOKEN, CNV_HOT_ADDR\n", envFile)
 	fmt.Fprintf(w, "  %s cluster members\n", bin)
-	fmt.Fprintf(w, "  %s capability register runtime/graph/testdata/caps.json\n", bin)
-	fmt.Fprintf(w, "  %s invoke --addr %s user create --name alice\n", bin, nodes[len(nodes)-1].http)
-	fmt.Fprintf(w, "  %s ledger query --addr %s\n", bin, a)
-	if nodes[0].hot != "" {
-		fmt.Fprintf(w, "  %s bench --hot --addr %s --hot-addr %s\n", bin, joinAddrs(nodes, func(n *upNode) string { return n.http }),
-			joinAddrs(nodes, func(n *upNode) string { return n.hot }))
-	}
+	fmt.Fprintf(w, "  %s capability register docs/examples/caps.json\n", bin)
+	fmt.Fprintf(w, "  %s invoke user create --name alice\n", bin)
+	fmt.Fprintf(w, "  %s ledger query --type PolicyDecision\n", bin)
 	fmt.Fprintf(w, "\nCtrl-C stops the cluster (data stays in place; run again to restart it).\n")
+}
+
+// writeEnv writes the shell environment that points the CLI at the
+// cluster: every node (failover), the admin key, the token, a hot-path
+// address and each node's own address.
+func writeEnv(path string, nodes []*upNode, adminKey, token string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# written by cnv-node cluster up; use it with: . %s\n", path)
+	fmt.Fprintf(&b, "export CNV_ADDR=%s\n", joinAddrs(nodes, func(n *upNode) string { return n.http }))
+	fmt.Fprintf(&b, "export CNV_KEY=%s\nexport CNV_TOKEN=%s\n", adminKey, token)
+	if nodes[0].hot != "" {
+		fmt.Fprintf(&b, "export CNV_HOT_ADDR=%s\n", nodes[0].hot)
+	}
+	for _, n := range nodes {
+		fmt.Fprintf(&b, "export CNV_%s_ADDR=%s\n", strings.ToUpper(n.id), n.http)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 // stopNodes sends SIGTERM to every running node, then SIGKILL to any

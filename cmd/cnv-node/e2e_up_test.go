@@ -79,12 +79,12 @@ func portsFree(base, n int) bool {
 func startUp(t *testing.T, bin, dir string, nodes int, extra ...string) *upCluster {
 	t.Helper()
 	u := &upCluster{bin: bin, data: filepath.Join(dir, "data"), out: &syncBuffer{}, errOut: &syncBuffer{}}
-	raft, http, gossip := freePorts(t, nodes), freePorts(t, nodes), freePorts(t, nodes)
+	raft, http, gossip, hot := freePorts(t, nodes), freePorts(t, nodes), freePorts(t, nodes), freePorts(t, nodes)
 	for i := 0; i < nodes; i++ {
 		u.https = append(u.https, fmt.Sprintf("127.0.0.1:%d", http+i))
 	}
 	args := append([]string{"cluster", "up", "--nodes", strconv.Itoa(nodes), "--data-dir", u.data, "--log-level", "warn",
-		"--raft-port", strconv.Itoa(raft), "--http-port", strconv.Itoa(http), "--gossip-port", strconv.Itoa(gossip), "--hot-port", "0"}, extra...)
+		"--raft-port", strconv.Itoa(raft), "--http-port", strconv.Itoa(http), "--gossip-port", strconv.Itoa(gossip), "--hot-port", strconv.Itoa(hot)}, extra...)
 	u.cmd = exec.Command(bin, args...)
 	u.cmd.Dir = dir
 	u.cmd.Stdout, u.cmd.Stderr = u.out, u.errOut

@@ -1,4 +1,4 @@
-// Command depscheck enforces the import direction of docs/ARCHITECTURE.md:
+// Command depscheck enforces the import direction of docs/DESIGN.md:
 // every package belongs to the layer of its longest matching path prefix
 // below, and may import only its own layer and the layers listed for it.
 // Test files are checked too. Run: go run ./scripts/depscheck
