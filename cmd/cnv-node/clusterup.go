@@ -308,7 +308,7 @@ func writeEnv(path string, nodes []*upNode, adminKey, token string) error {
 	fmt.Fprintf(&b, "export CNV_ADDR=%s\n", joinAddrs(nodes, func(n *upNode) string { return n.http }))
 	fmt.Fprintf(&b, "export CNV_KEY=%s\nexport CNV_TOKEN=%s\n", adminKey, token)
 	if nodes[0].hot != "" {
-		fmt.Fprintf(&b, "export CNV_HOT_ADDR=%s\n", nodes[0].hot)
+		fmt.Fprintf(&b, "export CNV_HOT_ADDR=%s\n", joinAddrs(nodes, func(n *upNode) string { return n.hot }))
 	}
 	for _, n := range nodes {
 		fmt.Fprintf(&b, "export CNV_%s_ADDR=%s\n", strings.ToUpper(n.id), n.http)

@@ -32,8 +32,8 @@ var exitTable = []struct {
 	{exitError, "error", "anything not below (an internal error, a damaged ledger, a node that failed)"},
 	{exitUsage, "usage", "the command line is wrong: unknown command or flag, a required flag or argument missing, a flag value that does not parse"},
 	{exitDenied, "denied", "refused: the policy denied it or needs approval, a signature or chain does not verify, wrong cluster token, unknown key"},
-	{exitInput, "input", "an input file cannot be read or does not parse, or the cluster refuses the request's content as invalid (400, 409, 413)"},
-	{exitNotFound, "not found", "what was named does not exist (a node, an event, a delegation, a capability)"},
+	{exitInput, "input", "an input file cannot be read or does not parse (a policy, a capability file, a key, a token, a certificate), or the cluster refuses the request's content as invalid (400, 409, 413)"},
+	{exitNotFound, "not found", "what was named does not exist (a node, an event, a delegation, a capability, a data directory's ledger)"},
 	{exitUnavailable, "unavailable", "no endpoint answered, no leader, or the request timed out"},
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -63,6 +64,20 @@ func TestExitCodesInHelp(t *testing.T) {
 	for _, e := range exitTable {
 		if code != 0 || !strings.Contains(out, e.meaning) {
 			t.Fatalf("--help lacks exit code %d: %s", e.code, out)
+		}
+	}
+}
+
+// The README's exit-code table is this table.
+func TestExitCodesInREADME(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range exitTable {
+		row := fmt.Sprintf("| %d | %s | %s |", e.code, e.name, e.meaning)
+		if !strings.Contains(string(b), row) {
+			t.Errorf("README.md lacks the row %s", row)
 		}
 	}
 }
