@@ -70,6 +70,9 @@ type upNode struct {
 	// restarts counts restarts in a row that died soon after starting
 	// (the backoff grows with it).
 	restarts int
+	// reported is the done channel of the last process whose death the
+	// supervisor reported.
+	reported chan struct{}
 }
 
 func runClusterUp(cmd *cobra.Command, f upFlags) error {

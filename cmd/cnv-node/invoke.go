@@ -23,7 +23,8 @@ func newInvokeCmd() *cobra.Command {
 form "cnv-node invoke user.create --name alice". Flags of this command go before
 the capability words; everything after them is the invocation.
 
-Exit status: 0 allowed, 3 denied, 1 on error.`,
+Exit status: 0 allowed, 3 denied or approval required; the other codes are in
+cnv-node --help (4 a file or request refused as invalid, 5 no such capability, 6 no node answered).`,
 		Args:               cobra.MinimumNArgs(1),
 		DisableFlagParsing: false,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -70,5 +70,37 @@ func newRootCmd() *cobra.Command {
 	} {
 		root.AddCommand(newCmd())
 	}
+	usageErrors(root)
 	return root
+}
+
+// usageErrors makes every command-line mistake cobra finds a usage error
+// (exit 2): a wrong number of arguments, and an unknown subcommand of a
+// command group (which otherwise prints help and exits 0, or exits 1).
+func usageErrors(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		usageErrors(sub)
+	}
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args, c.RunE = cobra.ArbitraryArgs, runGroup
+		return
+	}
+	if c.Args != nil {
+		check := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return exitWith(exitUsage, "%s: %v", cmd.CommandPath(), err)
+			}
+			return nil
+		}
+	}
+}
+
+// runGroup runs a command group: its help, or a usage error for a
+// subcommand it does not have.
+func runGroup(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return exitWith(exitUsage, "unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
+	return cmd.Help()
 }

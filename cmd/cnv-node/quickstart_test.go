@@ -56,12 +56,15 @@ func TestQuickstart(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := buildBinary(t, t.TempDir())
-	startUp(t, bin, dir, 3)
+	u := startUp(t, bin, dir, 3)
 	docs, _ := filepath.Abs("../../docs")
 	if err := os.Symlink(docs, filepath.Join(dir, "docs")); err != nil {
 		t.Fatal(err)
 	}
-	out := runScript(t, dir, filepath.Dir(bin), "set -euxo pipefail\n"+strings.Join(blocks, "\n"))
+	out, err := runScript(dir, filepath.Dir(bin), "set -euxo pipefail\n"+strings.Join(blocks, "\n"))
+	if err != nil {
+		t.Fatalf("quickstart failed: %v\n%s\ncluster up said:\n%s", err, out, u.errOut)
+	}
 	for _, want := range []string{"denied: exit 3", "hello\nworld\n", "1\n3\n6\n", "leadership moved from", "decision changes:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("quickstart output lacks %q", want)
@@ -70,16 +73,13 @@ func TestQuickstart(t *testing.T) {
 }
 
 // runScript runs a bash script in dir with binDir first on PATH and
-// returns its combined output; a failure shows the output.
-func runScript(t *testing.T, dir, binDir, script string) string {
+// returns its combined output.
+func runScript(dir, binDir, script string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("quickstart failed: %v\n%s", err, out)
-	}
-	return string(out)
+	return string(out), err
 }

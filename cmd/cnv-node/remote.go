@@ -22,7 +22,7 @@ import (
 // command that talks to a node.
 func addRemoteFlags(cmd *cobra.Command, withKey bool) {
 	cmd.Flags().String("addr", "", "node HTTP addresses, comma-separated: a request fails over to the next (host:port or URL; env CNV_ADDR)")
-	cmd.Flags().Duration("timeout", 30*time.Second, "request timeout")
+	cmd.Flags().Duration("timeout", 30*time.Second, "timeout of each attempt of a request")
 	cmd.Flags().Duration("retry-for", 10*time.Second, "keep retrying (with backoff) this long while no endpoint answers or the cluster has no leader")
 	cmd.Flags().String("token", "", "cluster token for membership changes (env CNV_TOKEN)")
 	if withKey {
@@ -101,7 +101,8 @@ func remote(cmd *cobra.Command, needKey bool) (*client.Client, string, context.C
 	if opts.Token == "" {
 		opts.Token = os.Getenv("CNV_TOKEN")
 	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	// --timeout bounds each attempt; retries add up to --retry-for.
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout+opts.RetryFor)
 	return client.New(opts), addr, ctx, cancel, nil
 }
 

@@ -20,9 +20,15 @@ type supervisor struct {
 	nodes   []*upNode
 	out     io.Writer
 	restart bool
-	died    chan *upNode
+	died    chan death
 	due     chan *upNode
 	ready   chan readyResult
+}
+
+// death is a process of a node that exited; done tells which process.
+type death struct {
+	n    *upNode
+	done chan struct{}
 }
 
 type readyResult struct {
@@ -43,7 +49,7 @@ func (s *supervisor) run() error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sig)
-	s.died, s.due, s.ready = make(chan *upNode, len(s.nodes)), make(chan *upNode, len(s.nodes)), make(chan readyResult, len(s.nodes))
+	s.died, s.due, s.ready = make(chan death, len(s.nodes)), make(chan *upNode, len(s.nodes)), make(chan readyResult, len(s.nodes))
 	for _, n := range s.nodes {
 		s.watch(n)
 	}
@@ -55,8 +61,10 @@ func (s *supervisor) run() error {
 				return nil
 			}
 			s.restartAllDead()
-		case n := <-s.died:
-			s.onDeath(n)
+		case d := <-s.died:
+			if d.done == d.n.done { // not a process already replaced by a restart
+				s.onDeath(d.n)
+			}
 		case n := <-s.due:
 			s.start(n)
 		case r := <-s.ready:
@@ -70,17 +78,16 @@ func (s *supervisor) watch(n *upNode) {
 	done := n.done
 	go func() {
 		<-done
-		s.died <- n
+		s.died <- death{n, done}
 	}()
 }
 
 func (s *supervisor) onDeath(n *upNode) {
-	log := filepath.Join(n.dir, "node.log")
 	if n.err == nil {
 		fmt.Fprintf(s.out, "%s left the cluster and stopped (exit status 0); it is not restarted\n", n.id)
 		return
 	}
-	fmt.Fprintf(s.out, "%s died (%s); the other nodes keep serving; see %s\n", n.id, exitStatus(n.err), log)
+	s.report(n)
 	if !s.restart {
 		fmt.Fprintf(s.out, "  restart it with: kill -USR1 %d\n", os.Getpid())
 		return
@@ -94,11 +101,21 @@ func (s *supervisor) onDeath(n *upNode) {
 	time.AfterFunc(wait, func() { s.due <- n })
 }
 
+// report says, once per process, that n's process died and how.
+func (s *supervisor) report(n *upNode) {
+	if n.reported == n.done {
+		return
+	}
+	n.reported = n.done
+	fmt.Fprintf(s.out, "%s died (%s); the other nodes keep serving; see %s\n", n.id, exitStatus(n.err), filepath.Join(n.dir, "node.log"))
+}
+
 // restartAllDead restarts every node that died (not one that left).
 func (s *supervisor) restartAllDead() {
 	count := 0
 	for _, n := range s.nodes {
 		if n.exited() && n.err != nil {
+			s.report(n)
 			s.start(n)
 			count++
 		}
