@@ -9,13 +9,17 @@ RACE_PKGS ?= ./runtime/... ./fsm/... ./cluster/... ./forward/... ./httpapi/... .
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 DATA_DIR  ?= ./data
+# The version and commit cnv-node version prints (without them it falls
+# back to the build info); the Go version comes from the build info.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 
 .PHONY: all build test unit race lint deps-check run bench fuzz clean jepsen
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/cnv-node
+	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/cnv-node
 
 ## test: everything CI runs — lint, import direction, unit and system tests, race subset,
 ## and the short fault-injection suite.
@@ -35,9 +39,12 @@ lint:
 deps-check:
 	$(GO) run ./scripts/depscheck
 
-## run: a local 3-node cluster of real processes on loopback.
+## run: a local 3-node cluster of real processes on loopback; a node that
+## dies is reported and the others keep serving (UP_FLAGS=--restart-dead
+## restarts it on its own).
+UP_FLAGS ?=
 run: build
-	./scripts/run-cluster.sh $(DATA_DIR)
+	./scripts/run-cluster.sh $(DATA_DIR) $(UP_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)

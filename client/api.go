@@ -117,6 +117,15 @@ func (c *Client) Remove(ctx context.Context, addr, nodeID string) error {
 	return c.Do(ctx, http.MethodPost, addr, "/v1/cluster/remove", wire.RemoveRequest{NodeID: nodeID}, nil, nil)
 }
 
+// TransferLeader asks the cluster (through addr) to hand leadership to
+// the voter to ("" for any up-to-date voter); the answer names the new
+// leader.
+func (c *Client) TransferLeader(ctx context.Context, addr, to string) (wire.TransferLeaderResponse, error) {
+	var out wire.TransferLeaderResponse
+	err := c.Do(ctx, http.MethodPost, addr, "/v1/cluster/transfer-leader", wire.TransferLeaderRequest{To: to}, &out, nil)
+	return out, err
+}
+
 // LedgerStatus returns the ledger's size and root at the read's index.
 func (c *Client) LedgerStatus(ctx context.Context, addr string, r Read) (wire.LedgerStatus, error) {
 	var st wire.LedgerStatus

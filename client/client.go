@@ -16,7 +16,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/codec"
@@ -45,12 +48,19 @@ type Options struct {
 	// cluster's CA checks the server; a client certificate, if the
 	// config carries one, is offered).
 	TLS *tls.Config
+	// RetryFor is how long a request keeps passing over its endpoints
+	// (with backoff) after a pass in which every endpoint failed with a
+	// connection error or a 503; 0 makes one pass.
+	RetryFor time.Duration
+	// Logger, when set, hears of each endpoint that failed (Debug).
+	Logger hclog.Logger
 }
 
 // Client is safe for concurrent use.
 type Client struct {
 	opts Options
 	hc   *http.Client
+	pref sync.Map // endpoint list -> index of the endpoint that answered last
 }
 
 // New returns a client.
@@ -152,8 +162,23 @@ func (c *Client) Do(ctx context.Context, method, addr, path string, in, out any,
 	return c.DoRaw(ctx, method, addr, path, body, out, hdr)
 }
 
-// DoRaw is Do with an already encoded body.
+// DoRaw is Do with an already encoded body. addr may list several
+// endpoints (see Endpoints): the request fails over between them.
 func (c *Client) DoRaw(ctx context.Context, method, addr, path string, body io.Reader, out any, hdr http.Header) error {
+	var b []byte
+	if body != nil {
+		var err error
+		if b, err = io.ReadAll(body); err != nil {
+			return fmt.Errorf("read request body: %w", err)
+		}
+	}
+	return c.failover(ctx, addr, b, func(ep string, body io.Reader) error {
+		return c.doOne(ctx, method, ep, path, body, out, hdr)
+	})
+}
+
+// doOne sends one request to one endpoint.
+func (c *Client) doOne(ctx context.Context, method, addr, path string, body io.Reader, out any, hdr http.Header) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.URL(addr)+path, body)
 	if err != nil {
 		return err

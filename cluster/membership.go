@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -142,6 +143,9 @@ func (n *Node) Join(ctx context.Context, addrs []string) error {
 				n.log.Info("joined the cluster", "via", a)
 				return nil
 			}
+			if refused(last) {
+				return fmt.Errorf("join via %s refused: %w", a, last)
+			}
 			n.log.Debug("join attempt failed", "via", a, "error", last)
 		}
 		select {
@@ -152,6 +156,13 @@ func (n *Node) Join(ctx context.Context, addrs []string) error {
 		case <-time.After(backoff(attempt)):
 		}
 	}
+}
+
+// refused reports whether a member refused to add this node (a wrong
+// cluster token, a key it does not accept): retrying cannot help.
+func refused(err error) bool {
+	k := cnverr.KindOf(err)
+	return k == cnverr.Unauthenticated || k == cnverr.PermissionDenied
 }
 
 func backoff(attempt int) time.Duration {
@@ -168,6 +179,12 @@ func (n *Node) RemoveServer(ctx context.Context, req RemoveRequest) error {
 	if !n.IsLeader() {
 		return ErrNotLeader
 	}
+	if _, err := n.server(req.NodeID); err != nil {
+		return err
+	}
+	if req.NodeID == n.cfg.NodeID {
+		return n.removeSelf(ctx, req)
+	}
 	if err := n.raft.RemoveServer(raft.ServerID(req.NodeID), 0, 0).Error(); err != nil {
 		return raftErr(err)
 	}
@@ -175,6 +192,16 @@ func (n *Node) RemoveServer(ctx context.Context, req RemoveRequest) error {
 	cmd := fsm.Command{Kind: fsm.KindNodeLeft, NodeLeft: &fsm.NodeLeft{ID: req.NodeID, Reason: req.Reason}}
 	_, _, err := n.props.submit(ctx, []fsm.Command{cmd})
 	return err
+}
+
+// removeSelf removes the leader itself: it hands leadership over first
+// and has the new leader remove it, so the removal is committed and
+// recorded by a leader that stays.
+func (n *Node) removeSelf(ctx context.Context, req RemoveRequest) error {
+	if _, err := n.TransferLeadership(ctx, ""); err != nil {
+		return fmt.Errorf("remove %s: hand leadership over first: %w", req.NodeID, err)
+	}
+	return n.cfg.Remote.Remove(ctx, req)
 }
 
 // Leave removes this node from the cluster, handing leadership over first

@@ -25,7 +25,7 @@ type nodeMetrics struct {
 var latencyBuckets = prometheus.ExponentialBuckets(0.0002, 2, 16) // 0.2 ms … 6.5 s
 
 func newNodeMetrics() *nodeMetrics {
-	return &nodeMetrics{
+	m := &nodeMetrics{
 		invocations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cnv_invocations_total",
 			Help: "Invocations decided in entries this node applied, by decision (allow, deny, require_approval) and kind (direct, delegated, governance).",
@@ -47,6 +47,8 @@ func newNodeMetrics() *nodeMetrics {
 			Help: "Raft RPCs refused before Raft saw them (terms out of range, forged or malformed entries, hand-overs not from the leader), by RPC.",
 		}, []string{"rpc"}),
 	}
+	m.damage.WithLabelValues("state_file") // exported at 0 before the first detection
+	return m
 }
 
 // register reports the node's metrics through r (nil: nowhere).

@@ -50,6 +50,8 @@ type Server struct {
 	keys atomic.Pointer[[]wire.NodeKey]
 	fwd  *forward.Forwarder
 	stop chan struct{}
+	// patterns are the registered routes, in order.
+	patterns []string
 }
 
 // NewServer returns an edge API and starts learning node keys.
@@ -62,23 +64,32 @@ func New(cfg Config) *Server {
 	}
 	e := &Server{cfg: cfg, log: cfg.Logger.Named("edge"), mux: http.NewServeMux(), stop: make(chan struct{})}
 	e.fwd = forward.New(forward.Config{Peers: cfg.Peers, Targets: e.servers, Logger: cfg.Logger})
-	m := e.mux
-	m.HandleFunc("POST /v1/invoke", e.handleInvoke)
-	m.HandleFunc("POST /v1/graph/query", e.handleGraphQuery)
-	m.HandleFunc("GET /v1/graph/snapshot", e.handleGraphSnapshot)
-	m.HandleFunc("GET /v1/capabilities", e.handleCapabilities)
-	m.HandleFunc("GET /v1/cluster/members", e.handleMembers)
-	m.HandleFunc("GET /v1/cluster/keys", e.handleKeys)
-	m.HandleFunc("GET /v1/cluster/status", e.handleStatus)
-	m.HandleFunc("POST /v1/certificates/verify", e.handleVerify)
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	e.handleFunc("POST /v1/invoke", e.handleInvoke)
+	e.handleFunc("POST /v1/graph/query", e.handleGraphQuery)
+	e.handleFunc("GET /v1/graph/snapshot", e.handleGraphSnapshot)
+	e.handleFunc("GET /v1/capabilities", e.handleCapabilities)
+	e.handleFunc("GET /v1/cluster/members", e.handleMembers)
+	e.handleFunc("GET /v1/cluster/keys", e.handleKeys)
+	e.handleFunc("GET /v1/cluster/status", e.handleStatus)
+	e.handleFunc("POST /v1/certificates/verify", e.handleVerify)
+	e.handleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.Write(w, r, http.StatusOK, map[string]string{"status": "ok", "node_id": cfg.NodeID, "role": "edge"})
 	})
-	m.HandleFunc("GET /readyz", e.handleReady)
+	e.handleFunc("GET /readyz", e.handleReady)
+	e.handleFunc("GET /v1/openapi.json", httpx.ServeOpenAPI)
 	e.http = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	go e.learnKeys()
 	return e
 }
+
+// handleFunc registers a route and remembers its pattern (Routes).
+func (e *Server) handleFunc(pattern string, h http.HandlerFunc) {
+	e.mux.HandleFunc(pattern, h)
+	e.patterns = append(e.patterns, pattern)
+}
+
+// Routes lists the patterns the edge API registers ("GET /healthz").
+func (e *Server) Routes() []string { return append([]string(nil), e.patterns...) }
 
 // ServeHTTP serves the edge API.
 func (e *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -138,6 +138,11 @@ func (f *Forwarder) leaderChanged() <-chan struct{} {
 	return f.changed
 }
 
+// changesLeader names the operations whose success itself may move the
+// leadership (a transfer; removing the leader hands it over first): they
+// are never cut off and sent again on a leader change.
+var changesLeader = map[string]bool{"transfer_leader": true, "remove": true}
+
 // errLeaderChanged cuts off an attempt whose leader lost its office.
 var errLeaderChanged = errors.New("forward: the leader changed")
 
@@ -213,7 +218,12 @@ func toLeader[T any](ctx context.Context, f *Forwarder, op string, remote func(c
 		if err != nil {
 			return zero, err
 		}
-		v, err := attempt(ctx, f, addr, remote)
+		var v T
+		if changesLeader[op] {
+			v, err = remote(ctx, addr)
+		} else {
+			v, err = attempt(ctx, f, addr, remote)
+		}
 		switch {
 		case errors.Is(err, errLeaderChanged):
 			f.log.Debug("leader changed while relaying; sending again to the new one", "op", op, "from", addr)

@@ -167,7 +167,7 @@ func TestGovernanceFlow(t *testing.T) {
 	if _, ok := h.f.View().Capability(capability.Ref{Path: "user.create", Version: "1.0.0"}); !ok {
 		t.Fatal("capability not registered")
 	}
-	if h.f.View().Graph.Len() != len(builtins)+3 {
+	if h.f.View().Graph.Len() != len(builtins)+len(hotBuiltins)+3 {
 		t.Fatalf("graph has %d nodes", h.f.View().Graph.Len())
 	}
 	// Registering the same capability again is refused.

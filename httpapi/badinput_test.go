@@ -41,12 +41,13 @@ type fakeNode struct {
 
 var errUnused = errors.New("fake node: not used by this test")
 
-func (f *fakeNode) ID() string                         { return "fake" }
-func (f *fakeNode) Now() time.Time                     { return time.Now() }
-func (f *fakeNode) Status() cluster.Status             { return cluster.Status{NodeID: "fake"} }
-func (f *fakeNode) Members() ([]cluster.Member, error) { return nil, errUnused }
-func (f *fakeNode) Ready() error                       { return nil }
-func (f *fakeNode) AppliedIndex() uint64               { return 0 }
+func (f *fakeNode) ID() string                                                 { return "fake" }
+func (f *fakeNode) Now() time.Time                                             { return time.Now() }
+func (f *fakeNode) Status() cluster.Status                                     { return cluster.Status{NodeID: "fake"} }
+func (f *fakeNode) Members() ([]cluster.Member, error)                         { return nil, errUnused }
+func (f *fakeNode) Ready() error                                               { return nil }
+func (f *fakeNode) TransferLeadership(context.Context, string) (string, error) { return "", errUnused }
+func (f *fakeNode) AppliedIndex() uint64                                       { return 0 }
 func (f *fakeNode) AddServer(context.Context, cluster.JoinRequest) error {
 	return errUnused
 }
@@ -264,7 +265,7 @@ func TestBadInputThroughTheAPI(t *testing.T) {
 		{"oversize body", append([]byte(`{"body":"`), bytes.Repeat([]byte("A"), 5<<20)...), 413, cnverr.TooLarge},
 		{"unknown capability", signed(c.Admin(), invocation.Invocation{Capability: "nope.missing"}), 404, cnverr.CommandNotFound},
 		{"forged signature", forged, 401, cnverr.Unauthenticated},
-		{"missing signature", unsigned, 401, cnverr.Unauthenticated},
+		{"missing signature", unsigned, 400, cnverr.InvalidInput},
 		{"unregistered key", signed(stranger, userCreate("x", "")), 401, cnverr.Unauthenticated},
 		{"widened chain", withChain(carolPriv, root, child), 0, ""},
 	}

@@ -93,6 +93,31 @@ func (s *Server) joinerUnlessInternal(r *http.Request, nodeID string) error {
 	return s.joiner(r, nodeID)
 }
 
+// handleTransferLeader hands leadership over, on the leader (forwarded
+// there from a follower), and names the new leader.
+func (s *Server) handleTransferLeader(w http.ResponseWriter, r *http.Request) {
+	var req wire.TransferLeaderRequest
+	if err := httpx.Decode(w, r, 64<<10, &req); err != nil {
+		httpx.Error(w, r, err)
+		return
+	}
+	local := func() (wire.TransferLeaderResponse, error) {
+		id, err := s.node.TransferLeadership(r.Context(), req.To)
+		return wire.TransferLeaderResponse{Status: "transferred", From: s.node.ID(), LeaderID: id}, err
+	}
+	var out wire.TransferLeaderResponse
+	var err error
+	if isInternal(r) {
+		out, err = local()
+	} else {
+		out, err = forward.Do(r.Context(), s.cfg.Forward, "transfer_leader", local,
+			func(ctx context.Context, leader string) (wire.TransferLeaderResponse, error) {
+				return s.cfg.Forward.Peers().TransferLeader(ctx, leader, req.To)
+			})
+	}
+	httpx.Respond(w, r, out, err)
+}
+
 // leaderOnly runs a leader-only change here, or through the forwarder on
 // the leader; a request another member relayed (internal) is served here.
 func (s *Server) leaderOnly(r *http.Request, op string, local func() error, remote func(ctx context.Context, leader string) error) error {

@@ -25,7 +25,11 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var signed invocation.Signed
-	if err := httpx.DecodeBytes(body, httpx.IsMsgpack(r), &signed); err != nil {
+	err = httpx.DecodeBytes(body, httpx.IsMsgpack(r), &signed)
+	if err == nil {
+		err = signed.CheckPresent()
+	}
+	if err != nil {
 		s.metrics.reject(err, 1)
 		httpx.Error(w, r, err)
 		return

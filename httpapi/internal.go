@@ -21,6 +21,7 @@ func (s *Server) internalHandler() http.Handler {
 	m.HandleFunc("POST /v1/invoke", s.handleInvoke)
 	m.HandleFunc("POST /v1/cluster/join", s.handleJoin)
 	m.HandleFunc("POST /v1/cluster/remove", s.handleRemove)
+	m.HandleFunc("POST /v1/cluster/transfer-leader", s.handleTransferLeader)
 	m.HandleFunc("POST /v1/internal/register", s.handleRegister)
 	m.HandleFunc("GET /v1/internal/read-index", s.handleReadIndex)
 	m.HandleFunc("POST /v1/internal/propose", s.handlePropose)

@@ -26,6 +26,7 @@ type Node interface {
 	Invoke(ctx context.Context, s *invocation.Signed) ([]cluster.Outcome, error)
 	AddServer(ctx context.Context, req cluster.JoinRequest) error
 	RemoveServer(ctx context.Context, req cluster.RemoveRequest) error
+	TransferLeadership(ctx context.Context, to string) (string, error)
 	Join(ctx context.Context, members []string) error
 	Leave(ctx context.Context) error
 	RegisterNode(ctx context.Context, sn cluster.SignedNode) error

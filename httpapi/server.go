@@ -55,6 +55,8 @@ type Server struct {
 	mux     *http.ServeMux
 	// internal serves node-to-node calls (internal.go).
 	internal *http.Server
+	// patterns are the registered routes, in order.
+	patterns []string
 }
 
 // NewServer returns a server for cfg.Node.
@@ -81,34 +83,44 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
+// handleFunc registers a route and remembers its pattern (Routes).
+func (s *Server) handleFunc(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
+
+// Routes lists the patterns the server registers ("GET /healthz").
+func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
+
 func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("POST /v1/invoke", s.handleInvoke)
-	m.HandleFunc("GET /v1/cluster/status", s.handleStatus)
-	m.HandleFunc("GET /v1/cluster/members", s.handleMembers)
-	m.HandleFunc("GET /v1/cluster/keys", s.handleKeys)
-	m.HandleFunc("POST /v1/cluster/join", s.guarded(s.handleJoin))
-	m.HandleFunc("POST /v1/cluster/leave", s.guarded(s.handleLeave))
-	m.HandleFunc("POST /v1/cluster/remove", s.guarded(s.handleRemove))
-	m.HandleFunc("GET /v1/ledger/status", s.handleLedgerStatus)
-	m.HandleFunc("GET /v1/ledger/events", s.handleLedgerEvents)
-	m.HandleFunc("GET /v1/ledger/events/{index}", s.handleLedgerEvent)
-	m.HandleFunc("GET /v1/ledger/query", s.handleLedgerQuery)
-	m.HandleFunc("GET /v1/ledger/proof", s.handleLedgerProof)
-	m.HandleFunc("GET /v1/ledger/consistency", s.handleLedgerConsistency)
-	m.HandleFunc("GET /v1/ledger/checkpoints", s.handleLedgerCheckpoints)
-	m.HandleFunc("GET /v1/ledger/verify", s.handleLedgerVerify)
-	m.HandleFunc("GET /v1/ledger/export", s.handleLedgerExport)
-	m.HandleFunc("GET /v1/delegations/{hash}", s.handleDelegation)
-	m.HandleFunc("GET /v1/capabilities", s.handleCapabilities)
-	m.HandleFunc("GET /v1/graph/snapshot", s.handleGraphSnapshot)
-	m.HandleFunc("POST /v1/graph/query", s.handleGraphQuery)
-	m.HandleFunc("GET /v1/policy", s.handlePolicy)
-	m.HandleFunc("GET /v1/principals", s.handlePrincipals)
-	m.HandleFunc("POST /v1/certificates/verify", s.handleVerify)
-	m.HandleFunc("GET /metrics", s.handleMetrics)
-	m.HandleFunc("GET /healthz", s.handleHealth)
-	m.HandleFunc("GET /readyz", s.handleReady)
+	s.handleFunc("POST /v1/invoke", s.handleInvoke)
+	s.handleFunc("GET /v1/cluster/status", s.handleStatus)
+	s.handleFunc("GET /v1/cluster/members", s.handleMembers)
+	s.handleFunc("GET /v1/cluster/keys", s.handleKeys)
+	s.handleFunc("POST /v1/cluster/join", s.guarded(s.handleJoin))
+	s.handleFunc("POST /v1/cluster/leave", s.guarded(s.handleLeave))
+	s.handleFunc("POST /v1/cluster/remove", s.guarded(s.handleRemove))
+	s.handleFunc("POST /v1/cluster/transfer-leader", s.guarded(s.handleTransferLeader))
+	s.handleFunc("GET /v1/ledger/status", s.handleLedgerStatus)
+	s.handleFunc("GET /v1/ledger/events", s.handleLedgerEvents)
+	s.handleFunc("GET /v1/ledger/events/{index}", s.handleLedgerEvent)
+	s.handleFunc("GET /v1/ledger/query", s.handleLedgerQuery)
+	s.handleFunc("GET /v1/ledger/proof", s.handleLedgerProof)
+	s.handleFunc("GET /v1/ledger/consistency", s.handleLedgerConsistency)
+	s.handleFunc("GET /v1/ledger/checkpoints", s.handleLedgerCheckpoints)
+	s.handleFunc("GET /v1/ledger/verify", s.handleLedgerVerify)
+	s.handleFunc("GET /v1/ledger/export", s.handleLedgerExport)
+	s.handleFunc("GET /v1/delegations/{hash}", s.handleDelegation)
+	s.handleFunc("GET /v1/capabilities", s.handleCapabilities)
+	s.handleFunc("GET /v1/graph/snapshot", s.handleGraphSnapshot)
+	s.handleFunc("POST /v1/graph/query", s.handleGraphQuery)
+	s.handleFunc("GET /v1/policy", s.handlePolicy)
+	s.handleFunc("GET /v1/principals", s.handlePrincipals)
+	s.handleFunc("POST /v1/certificates/verify", s.handleVerify)
+	s.handleFunc("GET /metrics", s.handleMetrics)
+	s.handleFunc("GET /healthz", s.handleHealth)
+	s.handleFunc("GET /readyz", s.handleReady)
+	s.handleFunc("GET /v1/openapi.json", httpx.ServeOpenAPI)
 }
 
 // errBadToken is a membership change without the cluster token.

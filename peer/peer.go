@@ -62,6 +62,14 @@ func (p *Client) Remove(ctx context.Context, addr string, req cluster.RemoveRequ
 	return Err(p.m.Do(ctx, http.MethodPost, addr, "/v1/cluster/remove", body, nil, nil))
 }
 
+// TransferLeader asks the leader at addr to hand leadership to to ("" for
+// any voter) and returns its answer.
+func (p *Client) TransferLeader(ctx context.Context, addr, to string) (wire.TransferLeaderResponse, error) {
+	var out wire.TransferLeaderResponse
+	err := p.m.Do(ctx, http.MethodPost, addr, "/v1/cluster/transfer-leader", wire.TransferLeaderRequest{To: to}, &out, nil)
+	return out, Err(err)
+}
+
 // RegisterNode sends a signed node record to the leader at addr.
 func (p *Client) RegisterNode(ctx context.Context, addr string, rec cluster.SignedNode) error {
 	return Err(p.m.Do(ctx, http.MethodPost, addr, "/v1/internal/register", rec, nil, nil))

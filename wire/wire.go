@@ -153,6 +153,20 @@ type RemoveRequest struct {
 	Forwarded bool   `json:"forwarded,omitempty"`
 }
 
+// TransferLeaderRequest is the body of POST /v1/cluster/transfer-leader:
+// the voter to hand leadership to ("" for any up-to-date voter).
+type TransferLeaderRequest struct {
+	To        string `json:"to,omitempty"`
+	Forwarded bool   `json:"forwarded,omitempty"`
+}
+
+// TransferLeaderResponse names the leader after the transfer.
+type TransferLeaderResponse struct {
+	Status   string `json:"status"`
+	From     string `json:"from"`
+	LeaderID string `json:"leader_id"`
+}
+
 // ReadIndexResponse answers the leader's read-index RPC.
 type ReadIndexResponse struct {
 	Index uint64 `json:"index"`

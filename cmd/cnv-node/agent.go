@@ -99,7 +99,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	}
 	admins, err := loadAdminKeys(f.adminKeys)
 	if err != nil {
-		return exitWith(exitUsage, "%v", err)
+		return inputErr(err)
 	}
 	dial, err := f.hooks.dialer()
 	if err != nil {
@@ -127,7 +127,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	}
 	token, err := readToken(f.tokenFile)
 	if err != nil {
-		return exitWith(exitUsage, "%v", err)
+		return inputErr(err)
 	}
 	// The Raft port carries Raft and the node-to-node calls; it proves
 	// every connection (the cluster token's challenge) before anything

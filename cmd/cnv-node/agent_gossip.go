@@ -133,7 +133,7 @@ func runEdge(f agentFlags, log hclog.Logger) error {
 	}
 	key, err := f.gossip.secret()
 	if err != nil {
-		return exitWith(exitUsage, "%v", err)
+		return inputErr(err)
 	}
 	timing, err := f.gossip.timing()
 	if err != nil {

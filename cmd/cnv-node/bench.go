@@ -34,9 +34,8 @@ node i mod len) for a duration, each sending signed batches of --batch
 invocations, and report committed invocations/s and p50/p99/p99.9 latency per
 request. It registers bench.run (read_only) with the key when missing.
 
-With --hot it measures the hot path instead: it registers hot.counter and
-hot.echo (the agents' built-in FastPath capabilities), obtains one certificate
-per connection through --addr with the key, opens one session per connection
+With --hot it measures the hot path instead, with the built-in FastPath
+capabilities hot.counter and hot.echo: it obtains one certificate per connection through --addr with the key, opens one session per connection
 on the --hot-addr addresses (round-robin) and keeps --pipeline invocations in
 flight on each; latency is per invocation. With --max-uses N the sessions run
 as a fresh agent under a delegation link with max_uses N, so they lease their

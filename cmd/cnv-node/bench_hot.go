@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,18 +17,11 @@ import (
 	hotclient "github.com/cnv-project/cnv/hot/client"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
-	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
-
-// hotBenchCaps registers the agents' built-in hot-path capabilities, so
-// certificates can be issued for them.
-const hotBenchCaps = `{"capabilities":[
- {"path":"hot.counter","effects":["mutate_state"],"description":"hot-path counter (built in)"},
- {"path":"hot.echo","effects":["read_only"],"description":"hot-path echo (built in)"}]}`
 
 // hotBench is `cnv-node bench --hot`.
 type hotBench struct {
@@ -58,9 +50,6 @@ func runHotBench(cmd *cobra.Command, b hotBench) error {
 	cl := client.New(client.Options{Key: b.key, Timeout: 30 * time.Second})
 	defer cl.Close()
 	ctx := cmd.Context()
-	if err := ensureHotCaps(ctx, cl, b.apiAddrs[0]); err != nil {
-		return err
-	}
 	var chain [][]byte
 	var err error
 	if b.maxUses > 0 {
@@ -125,15 +114,6 @@ func hotAgent(ctx context.Context, admin *client.Client, b *hotBench) (*client.C
 	}
 	b.key = priv
 	return client.New(client.Options{Key: priv, Timeout: 30 * time.Second}), [][]byte{tok}, nil
-}
-
-func ensureHotCaps(ctx context.Context, cl *client.Client, addr string) error {
-	_, err := cl.Invoke(ctx, addr, invocationOf("capability.register", []byte(hotBenchCaps)))
-	var ae *client.APIError
-	if err == nil || errors.As(err, &ae) && ae.Err.Kind == cnverr.Conflict {
-		return nil
-	}
-	return remoteErr(err)
 }
 
 // hotCertificates invokes capPath n times in one signed batch and returns

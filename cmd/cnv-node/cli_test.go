@@ -83,7 +83,7 @@ func TestPolicyCheckCommand(t *testing.T) {
 	}
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(bad, []byte(`{"rules":[{"name":"x","action":{"type":"deny"}}]}`), 0o644)
-	if _, errOut, code := cli(t, "policy", "check", "--policy", bad, "--capability", "user.read"); code != exitError || !strings.Contains(errOut, "reason") {
+	if _, errOut, code := cli(t, "policy", "check", "--policy", bad, "--capability", "user.read"); code != exitInput || !strings.Contains(errOut, "reason") {
 		t.Fatalf("invalid policy: %d %q", code, errOut)
 	}
 }

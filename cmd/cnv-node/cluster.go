@@ -15,7 +15,7 @@ import (
 func newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "Run a local cluster, join, leave, remove and inspect members"}
 	cmd.AddCommand(newClusterUpCmd(), newClusterJoinCmd(), newClusterLeaveCmd(), newClusterRemoveCmd(),
-		newClusterMembersCmd(), newClusterStatusCmd(), newClusterKeysCmd())
+		newClusterTransferLeaderCmd(), newClusterMembersCmd(), newClusterStatusCmd(), newClusterKeysCmd())
 	return cmd
 }
 
@@ -25,6 +25,9 @@ func newClusterJoinCmd() *cobra.Command {
 		Short: "Make the node at --addr join the cluster MEMBER (an HTTP address) belongs to",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := nodeAddrOf(cmd); err != nil {
+				return err
+			}
 			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
 				if err := cl.Join(ctx, addr, args[0]); err != nil {
 					return err
@@ -46,6 +49,9 @@ func newClusterLeaveCmd() *cobra.Command {
 		Short: "Make the node at --addr leave the cluster (handing leadership over first) and stop",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := nodeAddrOf(cmd); err != nil {
+				return err
+			}
 			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
 				if err := cl.Leave(ctx, addr); err != nil {
 					return err
@@ -63,7 +69,7 @@ func newClusterLeaveCmd() *cobra.Command {
 func newClusterRemoveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "remove --addr NODE NODE-ID",
-		Short: "Remove server NODE-ID from the cluster",
+		Short: "Remove server NODE-ID from the cluster (the leader hands leadership over first)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
@@ -77,6 +83,29 @@ func newClusterRemoveCmd() *cobra.Command {
 		},
 	}
 	addRemoteFlags(cmd, false)
+	return cmd
+}
+
+func newClusterTransferLeaderCmd() *cobra.Command {
+	var to string
+	cmd := &cobra.Command{
+		Use:   "transfer-leader --addr NODES [--to NODE-ID]",
+		Short: "Hand Raft leadership to another voter (--to, or any up-to-date voter) and name the new leader",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
+				res, err := cl.TransferLeader(ctx, addr, to)
+				if err != nil {
+					return err
+				}
+				return emit(cmd, res, func(w io.Writer) {
+					fmt.Fprintf(w, "leadership moved from %s to %s\n", res.From, res.LeaderID)
+				})
+			})
+		},
+	}
+	addRemoteFlags(cmd, false)
+	cmd.Flags().StringVar(&to, "to", "", "node ID of the voter to hand leadership to (default: any up-to-date voter)")
 	return cmd
 }
 

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -26,6 +25,7 @@ type upFlags struct {
 	nodes, raftPort, httpPort int
 	gossipPort, hotPort       int
 	dataDir, logLevel         string
+	restartDead               bool
 }
 
 func newClusterUpCmd() *cobra.Command {
@@ -36,7 +36,15 @@ func newClusterUpCmd() *cobra.Command {
 		Long: `Start a local cluster: one cnv-node agent process per node on 127.0.0.1, each
 with its own data directory under --data-dir (logs in DIR/nN/node.log). The first
 node bootstraps with an admin key (written to DIR/admin.key once); the others
-join it. Running it again on the same --data-dir restarts the same cluster.`,
+join it. Running it again on the same --data-dir restarts the same cluster.
+DIR/cluster.env sets the CLI's environment for the cluster: . DIR/cluster.env
+
+A node that dies does not stop the others: the supervisor reports which node
+died and how (exit status or signal) and keeps the rest serving. With
+--restart-dead it restarts a dead node on its own (backoff from 1s to 30s); without
+it, send the supervisor SIGUSR1 to restart every dead node:
+  kill -USR1 $(cat DIR/cluster-up.pid)
+A restarted node rejoins with its data. Each node's pid is in DIR/nN/node.pid.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runClusterUp(cmd, f) },
 	}
@@ -47,13 +55,24 @@ join it. Running it again on the same --data-dir restarts the same cluster.`,
 	cmd.Flags().IntVar(&f.gossipPort, "gossip-port", 7101, "gossip port of the first node (the others count up; 0 turns gossip off)")
 	cmd.Flags().IntVar(&f.hotPort, "hot-port", 9001, "hot-path port of the first node (the others count up; 0 turns the hot path off)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "nodes' log level")
+	cmd.Flags().BoolVar(&f.restartDead, "restart-dead", false, "restart a node that dies, with backoff (otherwise: kill -USR1 the supervisor)")
 	return cmd
 }
 
 type upNode struct {
 	id, dir, raft, http, gossip, hot string
+	args                             []string
 	cmd                              *exec.Cmd
-	exited                           chan error
+	// done is closed when the process exited; err is then its exit.
+	done    chan struct{}
+	err     error
+	started time.Time
+	// restarts counts restarts in a row that died soon after starting
+	// (the backoff grows with it).
+	restarts int
+	// reported is the done channel of the last process whose death the
+	// supervisor reported.
+	reported chan struct{}
 }
 
 func runClusterUp(cmd *cobra.Command, f upFlags) error {
@@ -102,7 +121,8 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 		} else {
 			args = append(args, "--join", nodes[0].http)
 		}
-		if err := startNode(exe, n, args); err != nil {
+		n.args = args
+		if err := startNode(exe, n); err != nil {
 			return exitWith(exitError, "%s: %v", n.id, err)
 		}
 	}
@@ -113,8 +133,33 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 			return exitWith(exitError, "%s did not become ready: %v (see %s)", n.id, err, filepath.Join(n.dir, "node.log"))
 		}
 	}
-	printUp(cmd.OutOrStdout(), nodes, adminBase+".key", displayPath(exe))
-	return waitUp(cmd.ErrOrStderr(), nodes)
+	if err := waitAllVoters(nodes, 60*time.Second); err != nil {
+		return exitWith(exitError, "the nodes did not all become voters: %v", err)
+	}
+	pidFile := filepath.Join(f.dataDir, "cluster-up.pid")
+	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o600); err != nil {
+		return exitWith(exitError, "%v", err)
+	}
+	defer os.Remove(pidFile)
+	envFile := filepath.Join(f.dataDir, "cluster.env")
+	token, err := os.ReadFile(tokenFile)
+	if err == nil {
+		err = writeEnv(envFile, nodes, adminBase+".key", strings.TrimSpace(string(token)))
+	}
+	if err != nil {
+		return exitWith(exitError, "%s: %v", envFile, err)
+	}
+	printUp(cmd.OutOrStdout(), nodes, adminBase+".key", envFile, displayPath(exe))
+	fmt.Fprintf(cmd.OutOrStdout(), "A dead node is %s.\n", restartHint(f.restartDead, pidFile))
+	sv := &supervisor{exe: exe, nodes: nodes, out: cmd.ErrOrStderr(), restart: f.restartDead}
+	return sv.run()
+}
+
+func restartHint(auto bool, pidFile string) string {
+	if auto {
+		return "restarted on its own (--restart-dead)"
+	}
+	return "restarted with: kill -USR1 $(cat " + pidFile + ")"
 }
 
 // ensureToken writes a random cluster token to path unless it exists.
@@ -142,7 +187,7 @@ func ensureKeyPair(base string) error {
 	return principal.WriteKeyPair(base, pub, priv)
 }
 
-func startNode(exe string, n *upNode, args []string) error {
+func startNode(exe string, n *upNode) error {
 	if err := os.MkdirAll(n.dir, 0o700); err != nil {
 		return err
 	}
@@ -150,36 +195,85 @@ func startNode(exe string, n *upNode, args []string) error {
 	if err != nil {
 		return err
 	}
-	n.cmd = exec.Command(exe, args...)
+	n.cmd = exec.Command(exe, n.args...)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
 	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := n.cmd.Start(); err != nil {
 		logf.Close()
 		return err
 	}
-	n.exited = make(chan error, 1)
-	go func() { n.exited <- n.cmd.Wait(); logf.Close() }()
+	n.started, n.done = time.Now(), make(chan struct{})
+	os.WriteFile(filepath.Join(n.dir, "node.pid"), []byte(fmt.Sprintf("%d\n", n.cmd.Process.Pid)), 0o600)
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		n.err = cmd.Wait()
+		logf.Close()
+		close(done)
+	}(n.cmd, n.done)
 	return nil
 }
 
-func waitReady(n *upNode, d time.Duration) error {
+// exited reports whether n's process has exited.
+func (n *upNode) exited() bool {
+	select {
+	case <-n.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func waitReady(n *upNode, d time.Duration) error { return waitReadyOn(n.http, n.done, d) }
+
+// waitReadyOn polls the node at addr until it is ready, its process
+// exits (done closes) or d passes.
+func waitReadyOn(addr string, done chan struct{}, d time.Duration) error {
 	cl := client.New(client.Options{Timeout: 2 * time.Second})
 	defer cl.Close()
 	deadline := time.Now().Add(d)
 	var last error
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-n.exited:
-			n.exited <- err
-			return fmt.Errorf("process exited: %v", err)
+		case <-done:
+			return errors.New("process exited")
 		default:
 		}
-		if last = cl.Get(context.Background(), n.http, "/readyz", nil); last == nil {
+		if last = cl.Get(context.Background(), addr, "/readyz", nil); last == nil {
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return last
+}
+
+// waitAllVoters waits until every node is a Raft voter (with gossip, a
+// joined server is promoted once it has been stable a while), so that the
+// cluster announced as up tolerates the loss of a node.
+func waitAllVoters(nodes []*upNode, d time.Duration) error {
+	cl := client.New(client.Options{Timeout: 2 * time.Second})
+	defer cl.Close()
+	addrs := joinAddrs(nodes, func(n *upNode) string { return n.http })
+	deadline := time.Now().Add(d)
+	for {
+		voters, err := countVoters(cl, addrs)
+		if err == nil && voters == len(nodes) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d voters (%v)", voters, len(nodes), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func countVoters(cl *client.Client, addrs string) (int, error) {
+	ms, err := cl.Members(context.Background(), addrs)
+	n := 0
+	for _, m := range ms {
+		if m.Raft == "voter" {
+			n++
+		}
+	}
+	return n, err
 }
 
 // displayPath is exe relative to the working directory when it is below it.
@@ -194,75 +288,55 @@ func displayPath(exe string) string {
 	return exe
 }
 
-func printUp(w io.Writer, nodes []*upNode, adminKey, bin string) {
+func printUp(w io.Writer, nodes []*upNode, adminKey, envFile, bin string) {
 	fmt.Fprintf(w, "cnv cluster of %d nodes is up\n\n", len(nodes))
 	for _, n := range nodes {
 		fmt.Fprintf(w, "  %s  http %s  raft %s  gossip %s  hot %s  data %s\n", n.id, n.http, n.raft, orDefault(n.gossip, "-"), orDefault(n.hot, "-"), n.dir)
 	}
-	a := nodes[0].http
-	fmt.Fprintf(w, "\nadmin key: %s\n\ntry:\n", adminKey)
-	fmt.Fprintf(w, "  export CNV_ADDR=%s CNV_KEY=%s CNV_TOKEN=$(cat %s)\n", a, adminKey, filepath.Join(filepath.Dir(adminKey), "cluster.token"))
+	fmt.Fprintf(w, "\nadmin key: %s\n\ntry (docs/QUICKSTART.md goes on from here):\n", adminKey)
+	fmt.Fprintf(w, "  . %s     # CNV_ADDR (every node), CNV_KEY, CNV_TOKEN, CNV_HOT_ADDR\n", envFile)
 	fmt.Fprintf(w, "  %s cluster members\n", bin)
-	fmt.Fprintf(w, "  %s capability register runtime/graph/testdata/caps.json\n", bin)
-	fmt.Fprintf(w, "  %s invoke --addr %s user create --name alice\n", bin, nodes[len(nodes)-1].http)
-	fmt.Fprintf(w, "  %s ledger query --addr %s\n", bin, a)
-	if nodes[0].hot != "" {
-		fmt.Fprintf(w, "  %s bench --hot --addr %s --hot-addr %s\n", bin, joinAddrs(nodes, func(n *upNode) string { return n.http }),
-			joinAddrs(nodes, func(n *upNode) string { return n.hot }))
-	}
+	fmt.Fprintf(w, "  %s capability register docs/examples/caps.json\n", bin)
+	fmt.Fprintf(w, "  %s invoke user create --name alice\n", bin)
+	fmt.Fprintf(w, "  %s ledger query --type PolicyDecision\n", bin)
 	fmt.Fprintf(w, "\nCtrl-C stops the cluster (data stays in place; run again to restart it).\n")
 }
 
-// waitUp blocks until a signal (then stops the nodes) or until a node
-// dies. A node that exits cleanly (it left the cluster) is reported and
-// the others keep running.
-func waitUp(errw io.Writer, nodes []*upNode) error {
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	died := make(chan *upNode, len(nodes))
+// writeEnv writes the shell environment that points the CLI at the
+// cluster: every node (failover), the admin key, the token, a hot-path
+// address and each node's own address.
+func writeEnv(path string, nodes []*upNode, adminKey, token string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# written by cnv-node cluster up; use it with: . %s\n", path)
+	fmt.Fprintf(&b, "export CNV_ADDR=%s\n", joinAddrs(nodes, func(n *upNode) string { return n.http }))
+	fmt.Fprintf(&b, "export CNV_KEY=%s\nexport CNV_TOKEN=%s\n", adminKey, token)
+	if nodes[0].hot != "" {
+		fmt.Fprintf(&b, "export CNV_HOT_ADDR=%s\n", joinAddrs(nodes, func(n *upNode) string { return n.hot }))
+	}
 	for _, n := range nodes {
-		go func() {
-			err := <-n.exited
-			n.exited <- err
-			died <- n
-		}()
+		fmt.Fprintf(&b, "export CNV_%s_ADDR=%s\n", strings.ToUpper(n.id), n.http)
 	}
-	for running := len(nodes); running > 0; running-- {
-		select {
-		case <-sig:
-			fmt.Fprintln(errw, "stopping the cluster")
-			return nil
-		case n := <-died:
-			if err := <-n.exited; err != nil {
-				n.exited <- err
-				return exitWith(exitError, "%s exited unexpectedly (%v); see %s", n.id, err, filepath.Join(n.dir, "node.log"))
-			}
-			n.exited <- nil
-			fmt.Fprintf(errw, "%s left the cluster and stopped\n", n.id)
-		}
-	}
-	return nil
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 // stopNodes sends SIGTERM to every running node, then SIGKILL to any
 // still running after 10s.
 func stopNodes(errw io.Writer, nodes []*upNode) {
 	for _, n := range nodes {
-		if n != nil && n.cmd != nil && n.cmd.Process != nil {
+		if n != nil && n.cmd != nil && n.done != nil && !n.exited() {
 			n.cmd.Process.Signal(syscall.SIGTERM)
 		}
 	}
 	for _, n := range nodes {
-		if n == nil || n.cmd == nil || n.exited == nil {
+		if n == nil || n.done == nil {
 			continue
 		}
 		select {
-		case err := <-n.exited:
-			n.exited <- err
+		case <-n.done:
 		case <-time.After(10 * time.Second):
 			fmt.Fprintf(errw, "%s did not stop; killing it\n", n.id)
 			n.cmd.Process.Kill()
+			<-n.done
 		}
 	}
 }

@@ -68,17 +68,17 @@ func runGrant(cmd *cobra.Command, f grantFlags) error {
 	}
 	key, err := principal.LoadPrivate(f.key)
 	if err != nil {
-		return exitWith(exitUsage, "%v", err)
+		return inputErr(err)
 	}
 	audience, err := principal.LoadPublic(f.to)
 	if err != nil {
-		return exitWith(exitUsage, "%v", err)
+		return inputErr(err)
 	}
 	var parent *delegation.Link
 	if f.parent != "" {
 		p, err := loadToken(f.parent)
 		if err != nil {
-			return exitWith(exitUsage, "%v", err)
+			return inputErr(err)
 		}
 		parent = &p
 	}
@@ -88,11 +88,11 @@ func runGrant(cmd *cobra.Command, f grantFlags) error {
 	}
 	g, err := spec.Resolve(audience, parent, time.Now().UnixNano())
 	if err != nil {
-		return delegationExit(err)
+		return delegationExit(err, exitUsage)
 	}
 	link, err := delegation.Issue(key, g, parent, nil)
 	if err != nil {
-		return delegationExit(err)
+		return delegationExit(err, exitUsage)
 	}
 	return writeGrant(cmd, link, f.out)
 }
@@ -166,11 +166,12 @@ func loadToken(path string) (delegation.Link, error) {
 }
 
 // delegationExit maps a delegation error to an exit code: refusals exit 3,
-// bad input 2, anything else 1.
-func delegationExit(err error) error {
+// a malformed grant or chain malformed (usage for a grant made from
+// flags, input for a chain read from files), anything else 1.
+func delegationExit(err error, malformed int) error {
 	switch reason := delegation.Reason(err); reason {
 	case "malformed", "too_deep", "too_complex":
-		return exitWith(exitUsage, "%v", err)
+		return exitWith(malformed, "%v", err)
 	case "":
 		return err
 	default:
@@ -190,7 +191,7 @@ func newDelegationInspectCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			link, err := loadToken(args[0])
 			if err != nil {
-				return exitWith(exitUsage, "%v", err)
+				return inputErr(err)
 			}
 			sigErr := link.VerifySignature()
 			res := struct {
@@ -282,7 +283,10 @@ type verifyResult struct {
 
 func runVerify(cmd *cobra.Command, f verifyFlags) error {
 	chain, invoker, path, level, now, err := verifyInputs(f)
-	if err != nil {
+	var ee *exitError_
+	if errors.As(err, &ee) {
+		return err
+	} else if err != nil {
 		return exitWith(exitUsage, "%v", err)
 	}
 	eff, verr := delegation.NewVerifier(0).Verify(chain, invoker, path, level, now, nil)
@@ -296,7 +300,7 @@ func runVerify(cmd *cobra.Command, f verifyFlags) error {
 		return err
 	}
 	if verr != nil {
-		return delegationExit(verr)
+		return delegationExit(verr, exitInput)
 	}
 	return nil
 }
@@ -308,12 +312,12 @@ func verifyInputs(f verifyFlags) (chain []delegation.Link, invoker ed25519.Publi
 	for _, file := range f.chain {
 		l, err := loadToken(strings.TrimSpace(file))
 		if err != nil {
-			return nil, nil, "", 0, 0, err
+			return nil, nil, "", 0, 0, inputErr(err)
 		}
 		chain = append(chain, l)
 	}
 	if invoker, err = principal.LoadPublic(f.invoker); err != nil {
-		return nil, nil, "", 0, 0, err
+		return nil, nil, "", 0, 0, inputErr(err)
 	}
 	if path, err = capability.ParsePath(f.path); err != nil {
 		return nil, nil, "", 0, 0, err

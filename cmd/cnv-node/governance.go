@@ -32,10 +32,10 @@ func newCapabilityRegisterCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := readFileLimit(args[0], limits.MaxCapabilityFileBytes)
 			if err != nil {
-				return exitWith(exitUsage, "%v", err)
+				return inputErr(err)
 			}
 			if _, err := graph.ParseFile(data); err != nil {
-				return exitWith(exitUsage, "%s: %v", args[0], err)
+				return exitWith(exitInput, "%s: %v", args[0], err)
 			}
 			return govInvoke(cmd, "capability.register", data)
 		},
@@ -102,7 +102,7 @@ func newPolicySetCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := readFileLimit(args[0], limits.MaxPolicyBytes)
 			if err != nil {
-				return exitWith(exitUsage, "%v", err)
+				return inputErr(err)
 			}
 			return govInvoke(cmd, "policy.set", data)
 		},
@@ -148,7 +148,7 @@ func newPrincipalRegisterCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pub, err := principal.LoadPublic(args[0])
 			if err != nil {
-				return exitWith(exitUsage, "%v", err)
+				return inputErr(err)
 			}
 			at, err := principal.ParseAgentType(agentType)
 			if err != nil {
@@ -247,13 +247,13 @@ func newCertVerifyCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := readFileLimit(args[0], limits.MaxCertificateBytes)
 			if err != nil {
-				return exitWith(exitUsage, "%v", err)
+				return inputErr(err)
 			}
 			var keys certificate.Trust = certificate.Trust{}
 			for _, f := range trust {
 				pub, err := principal.LoadPublic(f)
 				if err != nil {
-					return exitWith(exitUsage, "--trust %s: %v", f, err)
+					return exitWith(exitInput, "--trust %s: %v", f, err)
 				}
 				keys[principal.IDOf(pub)] = pub
 			}
@@ -262,7 +262,7 @@ func newCertVerifyCmd() *cobra.Command {
 				Signature   []byte `json:"signature"`
 			}
 			if err := json.Unmarshal(data, &doc); err != nil || len(doc.SignedBytes) == 0 {
-				return exitWith(exitUsage, "%s: not a certificate document (want signed_bytes and signature)", args[0])
+				return exitWith(exitInput, "%s: not a certificate document (want signed_bytes and signature)", args[0])
 			}
 			c, err := certificate.ImportSigned(doc.SignedBytes, doc.Signature, keys, time.Now().UnixNano())
 			if err != nil {

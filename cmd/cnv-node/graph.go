@@ -167,18 +167,18 @@ func graphQuery(cmd *cobra.Command, req graph.Request) (any, error) {
 	}
 	data, err := readFileLimit(file, limits.MaxCapabilityFileBytes)
 	if err != nil {
-		return nil, exitWith(exitError, "%v", err)
+		return nil, inputErr(err)
 	}
 	snap, err := graph.BuildFile(data, 0)
 	if err != nil {
-		return nil, exitWith(exitError, "%s: %v", file, err)
+		return nil, exitWith(exitInput, "%s: %v", file, err)
 	}
 	res, err := graph.Execute(snap, req)
 	switch {
 	case errors.Is(err, graph.ErrInvalidQuery):
 		return nil, exitWith(exitUsage, "%v", err)
 	case err != nil:
-		return nil, exitWith(exitError, "%v", err)
+		return nil, exitWith(codeOf(err), "%v", err)
 	}
 	return res, nil
 }

@@ -104,11 +104,11 @@ func TestGraphCommandErrors(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"graph", "stats"}, exitUsage, "--file is required"},
-		{[]string{"graph", "path", "user.create", "user.nope", "--file", file}, exitError, "not in graph"},
-		{[]string{"graph", "stats", "--file", bad}, exitError, "capabilities[0].colour: unknown field"},
+		{[]string{"graph", "path", "user.create", "user.nope", "--file", file}, exitNotFound, "not in graph"},
+		{[]string{"graph", "stats", "--file", bad}, exitInput, "capabilities[0].colour: unknown field"},
 		{[]string{"graph", "paths", "user.create", "user.view", "--max-depth", "0", "--file", file}, exitUsage, "--max-depth 0"},
 		{[]string{"graph", "compose", "--from", "User", "--file", file}, exitUsage, "--from and --to"},
-		{[]string{"graph", "stats", "--file", filepath.Join(t.TempDir(), "missing.json")}, exitError, "no such file"},
+		{[]string{"graph", "stats", "--file", filepath.Join(t.TempDir(), "missing.json")}, exitInput, "no such file"},
 	}
 	for _, c := range cases {
 		_, errOut, code := cli(t, c.args...)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cnv-project/cnv/client"
 	hotclient "github.com/cnv-project/cnv/hot/client"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/limits"
@@ -56,12 +58,12 @@ JSON with --json).`,
 			}
 			cert, err := hotReadFile(certPath, limits.MaxCertificateBytes)
 			if err != nil {
-				return exitWith(exitUsage, "--certificate: %v", err)
+				return exitWith(exitInput, "--certificate: %v", err)
 			}
 			return runHotSession(cmd, addr, hotclient.Options{Key: key, Window: window, Name: "cnv-node hot session"}, cert)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "", "node hot-path address host:port (env CNV_HOT_ADDR)")
+	cmd.Flags().StringVar(&addr, "addr", "", "node hot-path addresses host:port, comma-separated: the first that answers (env CNV_HOT_ADDR)")
 	cmd.Flags().String("key", "", "private key the certificate was issued to (env CNV_KEY)")
 	cmd.Flags().StringVar(&certPath, "certificate", "", "certificate JSON file")
 	cmd.Flags().IntVar(&window, "window", 0, "invocations in flight to ask for (0: the server's)")
@@ -69,9 +71,9 @@ JSON with --json).`,
 }
 
 func runHotSession(cmd *cobra.Command, addr string, opts hotclient.Options, cert []byte) error {
-	conn, err := hotclient.Dial(addr, opts)
+	conn, err := dialAny(client.Endpoints(addr), opts)
 	if err != nil {
-		return err
+		return exitWith(exitUnavailable, "%v", err)
 	}
 	defer conn.Close()
 	ctx := cmd.Context()
@@ -102,14 +104,20 @@ func runHotSession(cmd *cobra.Command, addr string, opts hotclient.Options, cert
 	return nil
 }
 
-// hotExitCode maps a refusal to exitDenied and anything else to exitError.
-func hotExitCode(err error) int {
-	switch cnverr.KindOf(err) {
-	case cnverr.PermissionDenied, cnverr.Unauthenticated:
-		return exitDenied
+// dialAny dials the first hot-path address of addrs that answers.
+func dialAny(addrs []string, opts hotclient.Options) (*hotclient.Conn, error) {
+	err := errors.New("no hot-path address given")
+	for _, a := range addrs {
+		var conn *hotclient.Conn
+		if conn, err = hotclient.Dial(a, opts); err == nil {
+			return conn, nil
+		}
 	}
-	return exitError
+	return nil, err
 }
+
+// hotExitCode maps an error to the exit-code table by its kind.
+func hotExitCode(err error) int { return codeOfKind(cnverr.KindOf(err)) }
 
 // hotReadFile reads a file of at most max bytes.
 func hotReadFile(path string, max int) ([]byte, error) {

@@ -23,7 +23,8 @@ func newInvokeCmd() *cobra.Command {
 form "cnv-node invoke user.create --name alice". Flags of this command go before
 the capability words; everything after them is the invocation.
 
-Exit status: 0 allowed, 3 denied, 1 on error.`,
+Exit status: 0 allowed, 3 denied or approval required; the other codes are in
+cnv-node --help (4 a file or request refused as invalid, 5 no such capability, 6 no node answered).`,
 		Args:               cobra.MinimumNArgs(1),
 		DisableFlagParsing: false,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -35,13 +36,13 @@ Exit status: 0 allowed, 3 denied, 1 on error.`,
 			for _, f := range chain {
 				tok, err := readFileLimit(f, limits.MaxTokenBytes)
 				if err != nil {
-					return exitWith(exitUsage, "--chain: %v", err)
+					return exitWith(exitInput, "--chain: %v", err)
 				}
 				inv.Chain = append(inv.Chain, tok)
 			}
 			if payloadFile != "" {
 				if inv.Payload, err = readFileLimit(payloadFile, limits.MaxPayloadBytes); err != nil {
-					return exitWith(exitUsage, "--payload: %v", err)
+					return exitWith(exitInput, "--payload: %v", err)
 				}
 			}
 			return runInvoke(cmd, inv)
@@ -70,7 +71,7 @@ func runInvoke(cmd *cobra.Command, inv invocation.Invocation) error {
 	}
 	o := outs[0]
 	if o.Error != nil {
-		return exitWith(exitError, "%s: %s", o.Error.Kind, o.Error.Message)
+		return exitWith(codeOfKind(o.Error.Kind), "%s: %s", o.Error.Kind, o.Error.Message)
 	}
 	if err := emit(cmd, o, func(w io.Writer) { printOutcome(w, &o) }); err != nil {
 		return err

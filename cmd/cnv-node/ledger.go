@@ -91,7 +91,7 @@ func openLedger(cmd *cobra.Command, write bool) (*ledger.Store, error) {
 	path := filepath.Join(dir, ledgerFile)
 	if !write {
 		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("no ledger at %s: %w", path, err)
+			return nil, exitWith(exitNotFound, "no ledger at %s: %v", path, err)
 		}
 		return ledger.Open(path, ledger.Options{ReadOnly: true})
 	}
@@ -111,10 +111,11 @@ func withLedger(cmd *cobra.Command, write bool, fn func(s *ledger.Store) error) 
 	return fn(s)
 }
 
-// ledgerExit maps ledger errors to exit codes: bad input is a usage error.
+// ledgerExit maps ledger errors to exit codes: a range or query the
+// ledger refuses is invalid input, as a node's 400 for it is.
 func ledgerExit(err error) error {
 	if errors.Is(err, ledger.ErrInvalidQuery) || errors.Is(err, ledger.ErrOutOfRange) {
-		return exitWith(exitUsage, "%v", err)
+		return inputErr(err)
 	}
 	return err
 }
@@ -434,7 +435,7 @@ func newLedgerCheckpointCmd() *cobra.Command {
 			}
 			priv, err := principal.LoadPrivate(keyFile)
 			if err != nil {
-				return err
+				return inputErr(err)
 			}
 			signer, err := checkpoint.NewSigner("", priv)
 			if err != nil {
@@ -486,31 +487,37 @@ func printLedgerCheckpoint(w io.Writer, rec ledger.CheckpointRecord) {
 // ---- replay ----
 
 type ledgerReplayFlags struct {
-	policyFile string
-	from, to   uint64
-	progress   bool
+	policyFile  string
+	from, to    uint64
+	progress    bool
+	ruleChanges bool
 }
 
 func newLedgerReplayCmd() *cobra.Command {
 	var f ledgerReplayFlags
 	cmd := &cobra.Command{
 		Use:   "replay --data-dir D --policy NEW.json [--from N] [--to M]",
-		Short: "Re-evaluate recorded decisions in events [N, M) under another policy; list every difference",
-		Args:  cobra.NoArgs,
+		Short: "Re-evaluate recorded decisions in events [N, M) under another policy; decision changes first",
+		Long: "Re-evaluate the recorded decisions in events [N, M) under another policy. Decision\n" +
+			"changes (allow→deny, deny→allow, any other) come first, grouped by capability and by\n" +
+			"agent; rule-only changes (the same decision through another rule or reason) are only\n" +
+			"counted unless --rule-changes. --json carries both (decision_changes, rule_changes).",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.policyFile == "" {
 				return exitWith(exitUsage, "--policy is required")
 			}
 			set, err := loadPolicy(f.policyFile)
 			if err != nil {
-				return exitWith(exitUsage, "%v", err)
+				return inputErr(err)
 			}
 			return withReader(cmd, func(s ledgerReader) error {
 				rep, err := ledgerReplay(s, set, f, ledgerProgress(cmd, f.progress))
 				if err != nil {
 					return ledgerExit(err)
 				}
-				return emit(cmd, rep, func(w io.Writer) { printLedgerReplay(w, rep) })
+				out := newReplayOutput(rep)
+				return emit(cmd, out, func(w io.Writer) { printReplay(w, out, f.ruleChanges) })
 			})
 		},
 	}
@@ -518,6 +525,7 @@ func newLedgerReplayCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&f.from, "from", 0, "first event index")
 	cmd.Flags().Uint64Var(&f.to, "to", 0, "end of the range, exclusive (default: the ledger's size)")
 	cmd.Flags().BoolVar(&f.progress, "progress", false, "print progress on stderr even when it is not a terminal")
+	cmd.Flags().BoolVar(&f.ruleChanges, "rule-changes", false, "also list the rule-only changes (same decision, another rule)")
 	return cmd
 }
 
@@ -547,28 +555,6 @@ func ledgerReplay(r ledgerReader, ev replay.Evaluator, f ledgerReplayFlags, prog
 		}
 	}
 	return r.Replay(ev, opts)
-}
-
-func printLedgerReplay(w io.Writer, rep *replay.Report) {
-	fmt.Fprintf(w, "ledger size %d root %s, events [%d, %d)\n", rep.Size, rep.Root, rep.From, rep.To)
-	fmt.Fprintf(w, "policy %s -> %s\n", strings.Join(rep.OldPolicyHashes, ","), rep.NewPolicyHash)
-	fmt.Fprintf(w, "%d decisions: allow %d deny %d approval %d -> allow %d deny %d approval %d; %d differences\n",
-		rep.PolicyDecisions, rep.Original.Allow, rep.Original.Deny, rep.Original.RequireApproval,
-		rep.Replayed.Allow, rep.Replayed.Deny, rep.Replayed.RequireApproval, len(rep.Differences))
-	for _, d := range rep.Differences {
-		fmt.Fprintf(w, "  %d %s %s %s: %s -> %s %s\n", d.Index, d.Kind, d.Capability, d.Agent,
-			d.Original.Decision, d.New.Decision, d.New.Reason)
-	}
-	for _, g := range rep.ByCapability {
-		if g.Differences > 0 {
-			fmt.Fprintf(w, "capability %s: %d of %d decisions differ\n", g.Key, g.Differences, g.Decisions)
-		}
-	}
-	for _, g := range rep.ByAgent {
-		if g.Differences > 0 {
-			fmt.Fprintf(w, "agent %s: %d of %d decisions differ\n", g.Key, g.Differences, g.Decisions)
-		}
-	}
 }
 
 // ---- export, import ----
@@ -686,7 +672,7 @@ func newLedgerAppendCmd() *cobra.Command {
 			return withLedger(cmd, true, func(s *ledger.Store) error {
 				res, err := s.AppendBatch([]event.Event{e}, ledger.AppendOptions{}, nil)
 				if err != nil {
-					return exitWith(exitUsage, "%v", err)
+					return inputErr(err)
 				}
 				a := res.Events[0]
 				out := ledgerAppendResult{Index: a.Index, Time: a.Time, LeafHash: a.LeafHash, Size: res.Head.Size, Root: res.Head.Root}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -135,20 +134,13 @@ func (r *remoteLedger) Verify(opts ledger.VerifyOptions) (*ledger.VerifyReport, 
 
 // Export streams the node's events as JSON lines.
 func (r *remoteLedger) Export(w io.Writer, from, to uint64) (uint64, error) {
-	req, err := http.NewRequestWithContext(r.ctx, http.MethodGet,
-		r.cl.URL(r.addr)+fmt.Sprintf("/v1/ledger/export?from=%d&to=%d", from, to), nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
+	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Minute)
+	defer cancel()
+	resp, err := r.cl.Stream(ctx, r.addr, fmt.Sprintf("/v1/ledger/export?from=%d&to=%d", from, to))
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, fmt.Errorf("export: HTTP %d: %s", resp.StatusCode, b)
-	}
 	var n uint64
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)

@@ -150,7 +150,7 @@ func checkProofCommands(t *testing.T, dir, root string) {
 	if err := proof.VerifyConsistency(h, 3, 6, unhex(t, c.Proof...), unhex(t, c.FromRoot)[0], unhex(t, c.ToRoot)[0]); err != nil || c.ToRoot != root {
 		t.Fatalf("consistency proof %+v: %v", c, err)
 	}
-	if _, code := ledgerCLI(t, dir, nil, "proof", "--index", "9"); code != exitUsage {
+	if _, code := ledgerCLI(t, dir, nil, "proof", "--index", "9"); code != exitInput {
 		t.Fatalf("proof out of range: exit %d", code)
 	}
 }

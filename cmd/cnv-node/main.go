@@ -7,20 +7,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
-)
-
-// Exit codes shared by every command.
-const (
-	exitOK     = 0
-	exitError  = 1
-	exitUsage  = 2
-	exitDenied = 3
 )
 
 func main() {
@@ -40,15 +31,10 @@ func runIO(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	var ee *exitError_
-	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintln(stderr, "error:", ee.msg)
-		}
-		return ee.code
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(stderr, "error:", msg)
 	}
-	fmt.Fprintln(stderr, "error:", err)
-	return exitError
+	return codeOf(err)
 }
 
 func newRootCmd() *cobra.Command {
@@ -57,8 +43,11 @@ func newRootCmd() *cobra.Command {
 		Short:         "cnv: governed capability invocations for agent swarms, replicated with Raft",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Long:          "cnv: governed capability invocations for agent swarms, replicated with Raft.\n\n" + exitHelp(),
 	}
 	root.PersistentFlags().Bool("json", false, "print data as JSON")
+	root.Version = readBuildInfo().Version
+	root.SetVersionTemplate(readBuildInfo().String())
 	// A flag mistake is a usage mistake, whatever the command.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitWith(exitUsage, "%v", err) })
 	// Each noun contributes one constructor; keep this list sorted.
@@ -77,8 +66,41 @@ func newRootCmd() *cobra.Command {
 		newPolicyCmd,
 		newPrincipalCmd,
 		newTLSCmd,
+		newVersionCmd,
 	} {
 		root.AddCommand(newCmd())
 	}
+	usageErrors(root)
 	return root
+}
+
+// usageErrors makes every command-line mistake cobra finds a usage error
+// (exit 2): a wrong number of arguments, and an unknown subcommand of a
+// command group (which otherwise prints help and exits 0, or exits 1).
+func usageErrors(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		usageErrors(sub)
+	}
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args, c.RunE = cobra.ArbitraryArgs, runGroup
+		return
+	}
+	if c.Args != nil {
+		check := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return exitWith(exitUsage, "%s: %v", cmd.CommandPath(), err)
+			}
+			return nil
+		}
+	}
+}
+
+// runGroup runs a command group: its help, or a usage error for a
+// subcommand it does not have.
+func runGroup(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return exitWith(exitUsage, "unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
+	return cmd.Help()
 }

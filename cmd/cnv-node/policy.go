@@ -59,7 +59,7 @@ func runPolicyCheck(cmd *cobra.Command, f policyCheckFlags) error {
 	}
 	set, err := loadPolicy(f.file)
 	if err != nil {
-		return err
+		return inputErr(err)
 	}
 	req, err := policyRequest(f)
 	if err != nil {

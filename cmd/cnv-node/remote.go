@@ -14,43 +14,56 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cnv-project/cnv/client"
-	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
 
-// addRemoteFlags adds --addr (env CNV_ADDR) and, when withKey, --key (env
-// CNV_KEY) to a command that talks to a node.
+// addRemoteFlags adds --addr (env CNV_ADDR), --timeout, --retry-for,
+// --token (env CNV_TOKEN) and, when withKey, --key (env CNV_KEY) to a
+// command that talks to a node.
 func addRemoteFlags(cmd *cobra.Command, withKey bool) {
-	cmd.Flags().String("addr", "", "node HTTP address (host:port or URL; env CNV_ADDR)")
-	cmd.Flags().Duration("timeout", 30*time.Second, "request timeout")
+	cmd.Flags().String("addr", "", "node HTTP addresses, comma-separated: a request fails over to the next (host:port or URL; env CNV_ADDR)")
+	cmd.Flags().Duration("timeout", 30*time.Second, "timeout of each attempt of a request")
+	cmd.Flags().Duration("retry-for", 10*time.Second, "keep retrying (with backoff) this long while no endpoint answers or the cluster has no leader")
 	cmd.Flags().String("token", "", "cluster token for membership changes (env CNV_TOKEN)")
 	if withKey {
 		cmd.Flags().String("key", "", "private key file that signs (env CNV_KEY)")
 	}
 }
 
-// addrOf returns --addr or $CNV_ADDR; required.
+// addrOf returns --addr or $CNV_ADDR (a comma-separated endpoint list,
+// which the client fails over between); required.
 func addrOf(cmd *cobra.Command) (string, error) {
-	a, _ := cmd.Flags().GetString("addr")
-	if a == "" {
-		a = os.Getenv("CNV_ADDR")
+	eps, err := addrsOf(cmd)
+	if err != nil {
+		return "", err
 	}
-	if a == "" {
-		return "", exitWith(exitUsage, "--addr (or CNV_ADDR) is required")
-	}
-	return strings.Split(a, ",")[0], nil
+	return strings.Join(eps, ","), nil
 }
 
 // addrsOf returns every address of a comma-separated --addr.
 func addrsOf(cmd *cobra.Command) ([]string, error) {
-	if _, err := addrOf(cmd); err != nil {
-		return nil, err
+	a, _ := cmd.Flags().GetString("addr")
+	if a == "" {
+		a = os.Getenv("CNV_ADDR")
 	}
-	all, _ := cmd.Flags().GetString("addr")
-	if all == "" {
-		all = os.Getenv("CNV_ADDR")
+	eps := client.Endpoints(a)
+	if len(eps) == 0 {
+		return nil, exitWith(exitUsage, "--addr (or CNV_ADDR) is required")
 	}
-	return strings.Split(all, ","), nil
+	return eps, nil
+}
+
+// nodeAddrOf returns the one node a command acts on (join, leave): a
+// list would let the command act on another node than meant.
+func nodeAddrOf(cmd *cobra.Command) (string, error) {
+	eps, err := addrsOf(cmd)
+	if err != nil {
+		return "", err
+	}
+	if len(eps) != 1 {
+		return "", exitWith(exitUsage, "%s acts on one node: give --addr NODE (one address, not %s)", cmd.CommandPath(), strings.Join(eps, ","))
+	}
+	return eps[0], nil
 }
 
 func keyOf(cmd *cobra.Command) (ed25519.PrivateKey, error) {
@@ -63,7 +76,7 @@ func keyOf(cmd *cobra.Command) (ed25519.PrivateKey, error) {
 	}
 	priv, err := principal.LoadPrivate(k)
 	if err != nil {
-		return nil, exitWith(exitUsage, "--key: %v", err)
+		return nil, inputErr(fmt.Errorf("--key: %w", err))
 	}
 	return priv, nil
 }
@@ -83,27 +96,27 @@ func remote(cmd *cobra.Command, needKey bool) (*client.Client, string, context.C
 	}
 	timeout, _ := cmd.Flags().GetDuration("timeout")
 	opts.Timeout = timeout
+	opts.RetryFor, _ = cmd.Flags().GetDuration("retry-for")
 	opts.Token, _ = cmd.Flags().GetString("token")
 	if opts.Token == "" {
 		opts.Token = os.Getenv("CNV_TOKEN")
 	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	// --timeout bounds each attempt; retries add up to --retry-for.
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout+opts.RetryFor)
 	return client.New(opts), addr, ctx, cancel, nil
 }
 
-// remoteErr turns a client error into the command's exit: 3 for a
-// permission denial, 2 for invalid input, 1 otherwise.
+// remoteErr turns a client error into the command's exit (exitcodes.go):
+// an API answer by its kind, no answer at all as unavailable.
 func remoteErr(err error) error {
 	var ae *client.APIError
 	if errors.As(err, &ae) {
-		code := exitError
-		switch ae.Err.Kind {
-		case cnverr.PermissionDenied:
-			code = exitDenied
-		}
-		return exitWith(code, "%s: %s", ae.Err.Kind, ae.Err.Message)
+		return exitWith(codeOfKind(ae.Err.Kind), "%s: %s", ae.Err.Kind, ae.Err.Message)
 	}
-	return exitWith(exitError, "%v", err)
+	if code := codeOf(err); code != exitError {
+		return exitWith(code, "%v", err)
+	}
+	return exitWith(exitUnavailable, "%v", err)
 }
 
 // decodeGossipKey accepts a raw 16/24/32-byte key or its base64 form.

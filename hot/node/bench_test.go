@@ -18,7 +18,6 @@ import (
 // in-process cluster: the cost a session pays per LeaseBlock uses.
 func BenchmarkLeaseThroughFollower(b *testing.B) {
 	c := newHotCluster(b, 3, nil)
-	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(hotCaps))
 	bot := c.RegisterAPI(c.Leader(), "bot", principal.Agent, principal.DefaultTenant)
 	link := c.grant(bot.Public().(ed25519.PublicKey), 0, time.Now().Add(time.Hour))
 	c.certify(c.Leader(), bot, "hot.counter", link)

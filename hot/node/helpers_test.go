@@ -74,14 +74,8 @@ func (c *hotCluster) hotAddr(tn *testcluster.Node) string {
 	return "127.0.0.1:0"
 }
 
-// hotCaps registers the built-in hot-path capabilities in the cluster's
-// registry, so certificates can be issued for them.
-const hotCaps = `{"capabilities":[
- {"path":"hot.counter","effects":["mutate_state"],"description":"hot-path counter"},
- {"path":"hot.echo","effects":["read_only"],"description":"hot-path echo"}]}`
-
-// grant issues a root link for the hot-path capabilities from the admin to
-// audience.
+// grant issues a root link for the hot-path capabilities (built into
+// every registry) from the admin to audience.
 func (c *hotCluster) grant(audience ed25519.PublicKey, maxUses uint64, notAfter time.Time) delegation.Link {
 	return c.Grant(audience, maxUses, notAfter, "hot.*")
 }
@@ -121,10 +115,9 @@ func (c *hotCluster) open(tn *testcluster.Node, key ed25519.PrivateKey, cert []b
 	return conn, s, err
 }
 
-// setup starts n nodes with the hot capabilities registered and returns an
-// agent key.
+// setup starts n nodes and returns an agent key; the hot-path
+// capabilities are built in, nothing is registered.
 func setup(t *testing.T, n int, tune func(*ServiceConfig)) (*hotCluster, ed25519.PrivateKey) {
 	c := newHotCluster(t, n, tune)
-	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(hotCaps))
 	return c, c.RegisterAPI(c.Leader(), "bot", principal.Agent, principal.DefaultTenant)
 }

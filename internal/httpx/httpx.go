@@ -170,3 +170,10 @@ type GraphAnswer struct {
 	Hash   string `json:"hash"`
 	Result any    `json:"result"`
 }
+
+// ServeOpenAPI answers the API's OpenAPI 3 document (wire.OpenAPI).
+func ServeOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", wire.ContentJSON)
+	w.WriteHeader(http.StatusOK)
+	w.Write(wire.OpenAPI)
+}

@@ -2,7 +2,6 @@ package httpx
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/cnv-project/cnv/runtime/cnverr"
 )
@@ -23,7 +22,7 @@ func Serve(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) string {
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", probe.header.Get("Allow"))
 		Error(w, r, cnverr.New(cnverr.MethodNotAllowed, "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path,
-			strings.ReplaceAll(probe.header.Get("Allow"), ",", ", ")))
+			probe.header.Get("Allow")))
 	default:
 		Error(w, r, cnverr.New(cnverr.NotFound, "no such route: %s %s", r.Method, r.URL.Path))
 	}

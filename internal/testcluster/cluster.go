@@ -289,6 +289,15 @@ func (n *Node) Node() *cluster.Node {
 	return nil
 }
 
+// Server is the running node's API server (HTTP flavour; nil in memory or
+// while stopped).
+func (n *Node) Server() *httpapi.Server {
+	if r := n.cur.Load(); r != nil && r.http != nil {
+		return r.http.srv
+	}
+	return nil
+}
+
 // Metrics is the running node's metrics registry (HTTP flavour; nil in
 // memory or while stopped).
 func (n *Node) Metrics() *metrics.Registry {

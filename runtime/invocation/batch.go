@@ -4,8 +4,10 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"sync"
 
+	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/limits"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -26,6 +28,24 @@ type Batch struct {
 type Signed struct {
 	Body      []byte `json:"body"`
 	Signature []byte `json:"signature"`
+}
+
+// CheckPresent names the fields of a signed batch that are missing (a
+// body such as {} from a client that does not know the format), before
+// anything is decoded.
+func (s *Signed) CheckPresent() error {
+	var missing []string
+	if len(s.Body) == 0 {
+		missing = append(missing, "body (base64 of the batch's canonical msgpack bytes)")
+	}
+	if len(s.Signature) == 0 {
+		missing = append(missing, "signature (base64 of the invoker's Ed25519 signature of body)")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return cnverr.New(cnverr.InvalidInput, "invalid invocation: missing %s; the format is in docs/SIGNING.md",
+		strings.Join(missing, " and ")).With("missing", missing)
 }
 
 // Sign encodes and signs invocations with priv.
