@@ -199,6 +199,9 @@ func (c *Client) doOne(ctx context.Context, method, addr, path string, body io.R
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if c.opts.TLS != nil && strings.Contains(err.Error(), "does not look like a TLS handshake") {
+			return cnverr.New(cnverr.Unauthenticated, "%s speaks plain HTTP, not TLS: drop the CA option (--ca, CNV_CA) for this cluster", addr)
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -208,6 +211,9 @@ func (c *Client) doOne(ctx context.Context, method, addr, path string, body io.R
 	}
 	if len(b) > limits.MaxResponseBody {
 		return cnverr.New(cnverr.TooLarge, "response from %s exceeds %d bytes", addr, limits.MaxResponseBody)
+	}
+	if resp.StatusCode == http.StatusBadRequest && c.opts.TLS == nil && bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
+		return cnverr.New(cnverr.Unauthenticated, "%s speaks HTTPS: give the cluster CA certificate (--ca or CNV_CA; cluster up's cluster.env sets it)", addr)
 	}
 	if resp.StatusCode/100 != 2 {
 		return apiError(resp.StatusCode, b)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/wire"
 )
 
@@ -44,6 +45,10 @@ func retryable(err error) bool {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae.Status == http.StatusServiceUnavailable
+	}
+	var ce *cnverr.Error
+	if errors.As(err, &ce) && ce.Kind == cnverr.Unauthenticated { // TLS on one side only
+		return false
 	}
 	return err != nil
 }

@@ -50,14 +50,19 @@ uses through Raft (the run ends refusing with quota exhausted once N are spent).
 			if err != nil {
 				return err
 			}
+			tlsc, err := tlsOf(cmd)
+			if err != nil {
+				return err
+			}
 			if hotOn {
+				hot.tls = tlsc
 				hot.apiAddrs, hot.hotAddrs, hot.key, hot.duration = addrs, strings.Split(hotAddrs, ","), key, duration
 				if hot.capPath = capPath; !cmd.Flags().Changed("capability") {
 					hot.capPath = "hot.echo"
 				}
 				return runHotBench(cmd, hot)
 			}
-			cl := client.New(client.Options{Key: key, Timeout: 30 * time.Second, MaxConnsPerHost: clients + 8})
+			cl := client.New(client.Options{Key: key, Timeout: 30 * time.Second, MaxConnsPerHost: clients + 8, TLS: tlsc})
 			defer cl.Close()
 			if err := ensureBenchCapability(cmd, cl, addrs[0], capPath); err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,6 +36,8 @@ type hotBench struct {
 	// maxUses > 0 runs the sessions as a delegated agent under a link with
 	// that max_uses, so every session leases its uses through Raft.
 	maxUses uint64
+	// tls, when set, speaks TLS to the API and the hot path.
+	tls *tls.Config
 }
 
 // runHotBench registers the hot capabilities, obtains one certificate per
@@ -47,7 +50,7 @@ func runHotBench(cmd *cobra.Command, b hotBench) error {
 	if b.connections < 1 || b.connections > limits.MaxBatchInvocations {
 		return exitWith(exitUsage, "--connections must be between 1 and %d", limits.MaxBatchInvocations)
 	}
-	cl := client.New(client.Options{Key: b.key, Timeout: 30 * time.Second})
+	cl := client.New(client.Options{Key: b.key, Timeout: 30 * time.Second, TLS: b.tls})
 	defer cl.Close()
 	ctx := cmd.Context()
 	var chain [][]byte
@@ -113,7 +116,7 @@ func hotAgent(ctx context.Context, admin *client.Client, b *hotBench) (*client.C
 		return nil, nil, err
 	}
 	b.key = priv
-	return client.New(client.Options{Key: priv, Timeout: 30 * time.Second}), [][]byte{tok}, nil
+	return client.New(client.Options{Key: priv, Timeout: 30 * time.Second, TLS: b.tls}), [][]byte{tok}, nil
 }
 
 // hotCertificates invokes capPath n times in one signed batch and returns
@@ -159,7 +162,7 @@ func openHotSessions(ctx context.Context, b hotBench, certs [][]byte) ([]*hotcli
 	}
 	for i, cert := range certs {
 		addr := b.hotAddrs[i%len(b.hotAddrs)]
-		conn, err := hotclient.Dial(addr, hotclient.Options{Key: b.key, Name: "cnv-node bench --hot"})
+		conn, err := hotclient.Dial(addr, hotclient.Options{Key: b.key, Name: "cnv-node bench --hot", TLS: b.tls})
 		if err != nil {
 			return nil, closeAll, fmt.Errorf("%s: %w", addr, err)
 		}

@@ -26,6 +26,7 @@ type upFlags struct {
 	gossipPort, hotPort       int
 	dataDir, logLevel         string
 	restartDead               bool
+	insecure, verifyIncoming  bool
 }
 
 func newClusterUpCmd() *cobra.Command {
@@ -38,6 +39,12 @@ with its own data directory under --data-dir (logs in DIR/nN/node.log). The firs
 node bootstraps with an admin key (written to DIR/admin.key once); the others
 join it. Running it again on the same --data-dir restarts the same cluster.
 DIR/cluster.env sets the CLI's environment for the cluster: . DIR/cluster.env
+
+The cluster runs with TLS (a CA and certificates in DIR/tls: a node
+certificate per node and a client certificate "ops" for the CLI), an
+encrypted gossip key (DIR/gossip.key) and a cluster token
+(DIR/cluster.token), all made on the first run. --insecure runs plaintext
+instead (loopback only).
 
 A node that dies does not stop the others: the supervisor reports which node
 died and how (exit status or signal) and keeps the rest serving. With
@@ -56,6 +63,8 @@ A restarted node rejoins with its data. Each node's pid is in DIR/nN/node.pid.`,
 	cmd.Flags().IntVar(&f.hotPort, "hot-port", 9001, "hot-path port of the first node (the others count up; 0 turns the hot path off)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "nodes' log level")
 	cmd.Flags().BoolVar(&f.restartDead, "restart-dead", false, "restart a node that dies, with backoff (otherwise: kill -USR1 the supervisor)")
+	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "run the nodes without TLS and without gossip encryption (plaintext on loopback)")
+	cmd.Flags().BoolVar(&f.verifyIncoming, "verify-incoming", false, "with TLS: every API client must present a certificate of the cluster's CA (cluster.env points the CLI at one)")
 	return cmd
 }
 
@@ -94,6 +103,10 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 	if err := ensureToken(tokenFile); err != nil {
 		return exitWith(exitError, "cluster token: %v", err)
 	}
+	sec, err := ensureSecurity(f)
+	if err != nil {
+		return exitWith(exitError, "%v", err)
+	}
 	nodes := make([]*upNode, f.nodes)
 	for i := range nodes {
 		id := fmt.Sprintf("n%d", i+1)
@@ -113,6 +126,7 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 		if n.gossip != "" {
 			args = append(args, "--gossip-addr", n.gossip, "--autopilot-stabilization", "3s")
 		}
+		args = append(args, sec.agentArgs(n.id, f.verifyIncoming)...)
 		if n.hot != "" {
 			args = append(args, "--hot-addr", n.hot)
 		}
@@ -129,11 +143,11 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 	// All nodes start at once: a restarted cluster needs a quorum before
 	// any node is ready, and joining nodes retry until the first is up.
 	for _, n := range nodes {
-		if err := waitReady(n, 60*time.Second); err != nil {
+		if err := waitReadyOn(sec.client, n.http, n.done, 60*time.Second); err != nil {
 			return exitWith(exitError, "%s did not become ready: %v (see %s)", n.id, err, filepath.Join(n.dir, "node.log"))
 		}
 	}
-	if err := waitAllVoters(nodes, 60*time.Second); err != nil {
+	if err := waitAllVoters(sec.client, nodes, 60*time.Second); err != nil {
 		return exitWith(exitError, "the nodes did not all become voters: %v", err)
 	}
 	pidFile := filepath.Join(f.dataDir, "cluster-up.pid")
@@ -144,14 +158,14 @@ func runClusterUp(cmd *cobra.Command, f upFlags) error {
 	envFile := filepath.Join(f.dataDir, "cluster.env")
 	token, err := os.ReadFile(tokenFile)
 	if err == nil {
-		err = writeEnv(envFile, nodes, adminBase+".key", strings.TrimSpace(string(token)))
+		err = writeEnv(envFile, nodes, adminBase+".key", strings.TrimSpace(string(token)), sec)
 	}
 	if err != nil {
 		return exitWith(exitError, "%s: %v", envFile, err)
 	}
 	printUp(cmd.OutOrStdout(), nodes, adminBase+".key", envFile, displayPath(exe))
 	fmt.Fprintf(cmd.OutOrStdout(), "A dead node is %s.\n", restartHint(f.restartDead, pidFile))
-	sv := &supervisor{exe: exe, nodes: nodes, out: cmd.ErrOrStderr(), restart: f.restartDead}
+	sv := &supervisor{cl: sec.client, exe: exe, nodes: nodes, out: cmd.ErrOrStderr(), restart: f.restartDead}
 	return sv.run()
 }
 
@@ -222,13 +236,9 @@ func (n *upNode) exited() bool {
 	}
 }
 
-func waitReady(n *upNode, d time.Duration) error { return waitReadyOn(n.http, n.done, d) }
-
 // waitReadyOn polls the node at addr until it is ready, its process
 // exits (done closes) or d passes.
-func waitReadyOn(addr string, done chan struct{}, d time.Duration) error {
-	cl := client.New(client.Options{Timeout: 2 * time.Second})
-	defer cl.Close()
+func waitReadyOn(cl *client.Client, addr string, done chan struct{}, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	var last error
 	for time.Now().Before(deadline) {
@@ -248,9 +258,7 @@ func waitReadyOn(addr string, done chan struct{}, d time.Duration) error {
 // waitAllVoters waits until every node is a Raft voter (with gossip, a
 // joined server is promoted once it has been stable a while), so that the
 // cluster announced as up tolerates the loss of a node.
-func waitAllVoters(nodes []*upNode, d time.Duration) error {
-	cl := client.New(client.Options{Timeout: 2 * time.Second})
-	defer cl.Close()
+func waitAllVoters(cl *client.Client, nodes []*upNode, d time.Duration) error {
 	addrs := joinAddrs(nodes, func(n *upNode) string { return n.http })
 	deadline := time.Now().Add(d)
 	for {
@@ -294,7 +302,7 @@ func printUp(w io.Writer, nodes []*upNode, adminKey, envFile, bin string) {
 		fmt.Fprintf(w, "  %s  http %s  raft %s  gossip %s  hot %s  data %s\n", n.id, n.http, n.raft, orDefault(n.gossip, "-"), orDefault(n.hot, "-"), n.dir)
 	}
 	fmt.Fprintf(w, "\nadmin key: %s\n\ntry (docs/QUICKSTART.md goes on from here):\n", adminKey)
-	fmt.Fprintf(w, "  . %s     # CNV_ADDR (every node), CNV_KEY, CNV_TOKEN, CNV_HOT_ADDR\n", envFile)
+	fmt.Fprintf(w, "  . %s     # CNV_ADDR (every node), CNV_KEY, CNV_TOKEN, CNV_HOT_ADDR, CNV_CA/CNV_CERT/CNV_KEY_FILE\n", envFile)
 	fmt.Fprintf(w, "  %s cluster members\n", bin)
 	fmt.Fprintf(w, "  %s capability register docs/examples/caps.json\n", bin)
 	fmt.Fprintf(w, "  %s invoke user create --name alice\n", bin)
@@ -305,11 +313,14 @@ func printUp(w io.Writer, nodes []*upNode, adminKey, envFile, bin string) {
 // writeEnv writes the shell environment that points the CLI at the
 // cluster: every node (failover), the admin key, the token, a hot-path
 // address and each node's own address.
-func writeEnv(path string, nodes []*upNode, adminKey, token string) error {
+func writeEnv(path string, nodes []*upNode, adminKey, token string, sec *upSecurity) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# written by cnv-node cluster up; use it with: . %s\n", path)
 	fmt.Fprintf(&b, "export CNV_ADDR=%s\n", joinAddrs(nodes, func(n *upNode) string { return n.http }))
 	fmt.Fprintf(&b, "export CNV_KEY=%s\nexport CNV_TOKEN=%s\n", adminKey, token)
+	if sec.tls != nil {
+		fmt.Fprintf(&b, "export CNV_CA=%s\nexport CNV_CERT=%s\nexport CNV_KEY_FILE=%s\n", sec.tls.CA, sec.tls.Cert, sec.tls.Key)
+	}
 	if nodes[0].hot != "" {
 		fmt.Fprintf(&b, "export CNV_HOT_ADDR=%s\n", joinAddrs(nodes, func(n *upNode) string { return n.hot }))
 	}

@@ -78,7 +78,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 		t.Skip("builds and runs real processes")
 	}
 	dir := t.TempDir()
-	u := startUp(t, buildBinary(t, dir), dir, 3)
+	u := startUp(t, buildBinary(t, dir), dir, 3, "--insecure") // scraped with plain HTTP
 	cl := u.admin(t)
 	for _, a := range u.https { // through every node: the followers forward
 		if _, err := cl.Invoke(context.Background(), a, invocation.Invocation{Capability: "hot.echo"}); err != nil {

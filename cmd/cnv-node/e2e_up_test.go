@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/cnv-project/cnv/internal/testcluster"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/principal"
+	"github.com/cnv-project/cnv/tlsutil"
 )
 
 // syncBuffer is a bytes.Buffer safe for a process writing while the test
@@ -45,9 +47,12 @@ func (s *syncBuffer) String() string {
 // upCluster is a `cnv-node cluster up` supervisor process and its nodes.
 type upCluster struct {
 	bin, data, token string
-	https            []string
+	https, rafts     []string
 	cmd              *exec.Cmd
 	out, errOut      *syncBuffer
+	// tls is the CLI's TLS (the "ops" client certificate cluster up made;
+	// nil with --insecure).
+	tls *tls.Config
 }
 
 // freePorts returns a base port with n consecutive free loopback ports.
@@ -80,9 +85,11 @@ func portsFree(base, n int) bool {
 func startUp(t *testing.T, bin, dir string, nodes int, extra ...string) *upCluster {
 	t.Helper()
 	u := &upCluster{bin: bin, data: filepath.Join(dir, "data"), out: &syncBuffer{}, errOut: &syncBuffer{}}
-	raft, http, gossip, hot := freePorts(t, nodes), freePorts(t, nodes), freePorts(t, nodes), freePorts(t, nodes)
+	base := freePorts(t, 4*nodes) // one block, so the four ranges never overlap
+	raft, http, gossip, hot := base, base+nodes, base+2*nodes, base+3*nodes
 	for i := 0; i < nodes; i++ {
 		u.https = append(u.https, fmt.Sprintf("127.0.0.1:%d", http+i))
+		u.rafts = append(u.rafts, fmt.Sprintf("127.0.0.1:%d", raft+i))
 	}
 	args := append([]string{"cluster", "up", "--nodes", strconv.Itoa(nodes), "--data-dir", u.data, "--log-level", "warn",
 		"--raft-port", strconv.Itoa(raft), "--http-port", strconv.Itoa(http), "--gossip-port", strconv.Itoa(gossip), "--hot-port", strconv.Itoa(hot)}, extra...)
@@ -95,7 +102,7 @@ func startUp(t *testing.T, bin, dir string, nodes int, extra ...string) *upClust
 	t.Cleanup(func() { u.stop(t, nodes) })
 	testcluster.WaitFor(t, "cluster up", 90*time.Second, func() error {
 		if u.cmd.ProcessState != nil || strings.Contains(u.errOut.String(), "error:") {
-			return fmt.Errorf("cluster up failed: %s", u.errOut.String())
+			return fmt.Errorf("cluster up failed: %s%s", u.errOut.String(), u.nodeLogs(nodes))
 		}
 		if !strings.Contains(u.out.String(), "is up") {
 			return fmt.Errorf("not up yet")
@@ -107,7 +114,28 @@ func startUp(t *testing.T, bin, dir string, nodes int, extra ...string) *upClust
 		t.Fatal(err)
 	}
 	u.token = strings.TrimSpace(string(tok))
+	if ok, _ := exists(filepath.Join(u.data, "tls", caCertFile)); ok {
+		b, err := tlsutil.Load(tlsutil.Files{CA: filepath.Join(u.data, "tls", caCertFile),
+			Cert: filepath.Join(u.data, "tls", "client-ops.pem"), Key: filepath.Join(u.data, "tls", "client-ops-key.pem")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.tls = b.APIClient()
+	}
 	return u
+}
+
+// nodeLogs is the end of every node's log.
+func (u *upCluster) nodeLogs(nodes int) string {
+	var b strings.Builder
+	for i := 1; i <= nodes; i++ {
+		log, _ := os.ReadFile(filepath.Join(u.data, fmt.Sprintf("n%d", i), "node.log"))
+		if len(log) > 4000 {
+			log = log[len(log)-4000:]
+		}
+		fmt.Fprintf(&b, "\n--- n%d/node.log:\n%s", i, log)
+	}
+	return b.String()
 }
 
 func (u *upCluster) stop(t *testing.T, nodes int) {
@@ -146,7 +174,7 @@ func (u *upCluster) admin(t *testing.T) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := client.New(client.Options{Key: key, Timeout: 5 * time.Second, RetryFor: 20 * time.Second, Token: u.token})
+	cl := client.New(client.Options{Key: key, Timeout: 5 * time.Second, RetryFor: 20 * time.Second, Token: u.token, TLS: u.tls})
 	t.Cleanup(cl.Close)
 	return cl
 }
@@ -314,7 +342,7 @@ func TestClusterCLIBehaviour(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
-	u := startUp(t, bin, dir, 3)
+	u := startUp(t, bin, dir, 3, "--insecure") // what the cluster token guards, without TLS
 	cl := u.admin(t)
 	env := []string{"--token", u.token}
 	wrong := filepath.Join(dir, "wrong.token")
@@ -368,4 +396,77 @@ func waitVoters(t *testing.T, cl *client.Client, addrs string, n int) {
 		}
 		return nil
 	})
+}
+
+// cluster up is secure without being asked: the API answers only HTTPS
+// with the cluster CA's node certificate, the Raft port refuses a plain
+// connection, gossip is encrypted with a key only the owner can read,
+// and the CLI reaches the cluster through cluster.env alone.
+func TestClusterUpIsSecureByDefault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	u := startUp(t, bin, dir, 3)
+	if u.tls == nil {
+		t.Fatal("cluster up made no CA")
+	}
+	plain := client.New(client.Options{Timeout: 2 * time.Second})
+	defer plain.Close()
+	if err := plain.Get(context.Background(), u.https[0], "/v1/status", nil); err == nil {
+		t.Fatal("plain HTTP answered")
+	}
+	conn, err := tls.Dial("tcp", u.https[0], &tls.Config{}) // the system roots, not the cluster CA
+	if err == nil {
+		conn.Close()
+		t.Fatal("the API's certificate verified against the system roots")
+	}
+	raw, err := net.DialTimeout("tcp", u.rafts[0], 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.SetDeadline(time.Now().Add(10 * time.Second))
+	raw.Write([]byte{'R', 0, 0, 0, 0, 0, 0, 0, 0})
+	if n, err := raw.Read(make([]byte, 64)); err == nil {
+		t.Fatalf("the Raft port answered a plain connection with %d bytes", n)
+	}
+	raw.Close()
+	fi, err := os.Stat(filepath.Join(u.data, "gossip.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("gossip.key mode %v", fi.Mode().Perm())
+	}
+	for i := 1; i <= 3; i++ {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", u.pid(t, fmt.Sprintf("n%d", i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, flag := range []string{"--gossip-key", "--tls-ca", "--tls-cert"} {
+			if !bytes.Contains(cmdline, []byte(flag)) {
+				t.Fatalf("n%d runs without %s", i, flag)
+			}
+		}
+	}
+	env := filepath.Join(u.data, "cluster.env")
+	sh := func(script string) (string, int) {
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Env = append(os.Environ(), "BIN="+bin, "ENVFILE="+env)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	if out, code := sh(`. "$ENVFILE" && "$BIN" cluster status`); code != 0 {
+		t.Fatalf("status through cluster.env: exit %d: %s", code, out)
+	}
+	// Without the CA the CLI says what is missing, at once.
+	if out, code := sh(`. "$ENVFILE" && unset CNV_CA CNV_CERT CNV_KEY_FILE && "$BIN" cluster status --retry-for 30s`); code != exitDenied || !strings.Contains(out, "CNV_CA") {
+		t.Fatalf("status without the CA: exit %d: %s", code, out)
+	}
 }

@@ -24,6 +24,7 @@ func newGraphCmd() *cobra.Command {
 	}
 	cmd.PersistentFlags().String("file", "", "capability file (JSON) to build the graph from")
 	cmd.PersistentFlags().String("addr", "", "query a running node's graph instead of --file (env CNV_ADDR)")
+	addClientTLSFlags(cmd.PersistentFlags())
 	cmd.PersistentFlags().Duration("timeout", 30*time.Second, "with --addr: request timeout")
 	cmd.PersistentFlags().String("consistency", "", "with --addr: stale (default: the node's local snapshot) or linearizable")
 	cmd.PersistentFlags().Uint64("min-index", 0, "with --addr: wait until the node's snapshot reflects this Raft index")

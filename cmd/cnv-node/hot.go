@@ -60,13 +60,18 @@ JSON with --json).`,
 			if err != nil {
 				return exitWith(exitInput, "--certificate: %v", err)
 			}
-			return runHotSession(cmd, addr, hotclient.Options{Key: key, Window: window, Name: "cnv-node hot session"}, cert)
+			tlsc, err := tlsOf(cmd)
+			if err != nil {
+				return err
+			}
+			return runHotSession(cmd, addr, hotclient.Options{Key: key, Window: window, Name: "cnv-node hot session", TLS: tlsc}, cert)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "node hot-path addresses host:port, comma-separated: the first that answers (env CNV_HOT_ADDR)")
 	cmd.Flags().String("key", "", "private key the certificate was issued to (env CNV_KEY)")
 	cmd.Flags().StringVar(&certPath, "certificate", "", "certificate JSON file")
 	cmd.Flags().IntVar(&window, "window", 0, "invocations in flight to ask for (0: the server's)")
+	addClientTLSFlags(cmd.Flags())
 	return cmd
 }
 

@@ -68,6 +68,7 @@ func newLedgerCmd() *cobra.Command {
 	}
 	cmd.PersistentFlags().String("data-dir", "", "node data directory (offline)")
 	cmd.PersistentFlags().String("addr", "", "read commands: a running node's HTTP address instead of --data-dir (env CNV_ADDR)")
+	addClientTLSFlags(cmd.PersistentFlags())
 	cmd.PersistentFlags().Duration("timeout", 60*time.Second, "with --addr: request timeout")
 	cmd.PersistentFlags().String("consistency", "", "with --addr: linearizable (default) or stale")
 	cmd.PersistentFlags().Uint64("min-index", 0, "with --addr and stale reads: wait for this Raft index")

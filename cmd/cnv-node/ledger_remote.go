@@ -33,7 +33,11 @@ var _ ledgerReader = (*remoteLedger)(nil)
 
 func newRemoteLedger(cmd *cobra.Command, addr string) (*remoteLedger, error) {
 	timeout, _ := cmd.Flags().GetDuration("timeout")
-	r := &remoteLedger{cl: client.New(client.Options{Timeout: timeout}), addr: addr, ctx: cmd.Context(), read: url.Values{}}
+	tlsc, err := tlsOf(cmd)
+	if err != nil {
+		return nil, err
+	}
+	r := &remoteLedger{cl: client.New(client.Options{Timeout: timeout, TLS: tlsc}), addr: addr, ctx: cmd.Context(), read: url.Values{}}
 	if c, _ := cmd.Flags().GetString("consistency"); c != "" {
 		r.read.Set("consistency", c)
 	}

@@ -28,6 +28,7 @@ func addRemoteFlags(cmd *cobra.Command, withKey bool) {
 	if withKey {
 		cmd.Flags().String("key", "", "private key file that signs (env CNV_KEY)")
 	}
+	addClientTLSFlags(cmd.Flags())
 }
 
 // addrOf returns --addr or $CNV_ADDR (a comma-separated endpoint list,
@@ -97,6 +98,9 @@ func remote(cmd *cobra.Command, needKey bool) (*client.Client, string, context.C
 	timeout, _ := cmd.Flags().GetDuration("timeout")
 	opts.Timeout = timeout
 	opts.RetryFor, _ = cmd.Flags().GetDuration("retry-for")
+	if opts.TLS, err = tlsOf(cmd); err != nil {
+		return nil, "", nil, nil, err
+	}
 	opts.Token, _ = cmd.Flags().GetString("token")
 	if opts.Token == "" {
 		opts.Token = os.Getenv("CNV_TOKEN")

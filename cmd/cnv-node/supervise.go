@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/cnv-project/cnv/client"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 // that dies (with its exit status) while the others keep serving, and
 // restarts dead nodes on their own with --restart-dead or on SIGUSR1.
 type supervisor struct {
+	cl      *client.Client // reaches the nodes (TLS when they use it)
 	exe     string
 	nodes   []*upNode
 	out     io.Writer
@@ -135,7 +137,7 @@ func (s *supervisor) start(n *upNode) {
 	fmt.Fprintf(s.out, "%s restarted (pid %d)\n", n.id, n.cmd.Process.Pid)
 	addr, done := n.http, n.done
 	s.watch(n)
-	go func() { s.ready <- readyResult{n, waitReadyOn(addr, done, 60*time.Second)} }()
+	go func() { s.ready <- readyResult{n, waitReadyOn(s.cl, addr, done, 60*time.Second)} }()
 }
 
 func (s *supervisor) onReady(r readyResult) {
