@@ -66,9 +66,10 @@ func chained(t *testing.T, c *testcluster.Cluster, n *testcluster.Node, bot ed25
 	}
 }
 
-// writeLoad invokes on every node until stop is closed.
-func writeLoad(t *testing.T, c *testcluster.Cluster, stop <-chan struct{}) (wait func() int64) {
-	var n atomic.Int64
+// writeLoad invokes on every node until stop is closed; done counts the
+// writes committed so far.
+func writeLoad(t *testing.T, c *testcluster.Cluster, stop <-chan struct{}) (done *atomic.Int64, wait func()) {
+	done = new(atomic.Int64)
 	var wg sync.WaitGroup
 	for w, tn := range c.Nodes() {
 		wg.Add(1)
@@ -84,15 +85,16 @@ func writeLoad(t *testing.T, c *testcluster.Cluster, stop <-chan struct{}) (wait
 					t.Errorf("write during the snapshot: %v", err)
 					return
 				}
-				n.Add(1)
+				done.Add(1)
 			}
 		}()
 	}
-	return func() int64 { wg.Wait(); return n.Load() }
+	return done, wg.Wait
 }
 
-// saveSnapshot downloads a snapshot through addrs into a file.
-func saveSnapshot(t *testing.T, cl *client.Client, addrs string) (string, *client.SnapshotStream) {
+// saveSnapshot downloads a snapshot through addrs into a file; midway,
+// when set, runs after the first bytes arrived.
+func saveSnapshot(t *testing.T, cl *client.Client, addrs string, midway func()) (string, *client.SnapshotStream) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -107,8 +109,15 @@ func saveSnapshot(t *testing.T, cl *client.Client, addrs string) (string, *clien
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if n, err := io.Copy(f, ss.Body); err != nil || n != ss.Size {
-		t.Fatalf("copied %d of %d: %v", n, ss.Size, err)
+	first, err := io.CopyN(f, ss.Body, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if midway != nil {
+		midway()
+	}
+	if n, err := io.Copy(f, ss.Body); err != nil || first+n != ss.Size {
+		t.Fatalf("copied %d of %d: %v", first+n, ss.Size, err)
 	}
 	return path, ss
 }
@@ -121,18 +130,28 @@ func TestSnapshotSaveRestoreUnderWrites(t *testing.T) {
 	c := testcluster.NewHTTP(t, 3, testcluster.Options{Token: snapToken})
 	g := setUpGovernance(t, c)
 	stop := make(chan struct{})
-	wait := writeLoad(t, c, stop)
+	done, wait := writeLoad(t, c, stop)
 	testcluster.WaitFor(t, "writes under way", 20*time.Second, func() error {
-		if h, _ := c.Head(c.Leader()); h.Size < 30 {
-			return fmt.Errorf("ledger at %d", h.Size)
+		if n := done.Load(); n < 10 {
+			return fmt.Errorf("%d writes", n)
 		}
 		return nil
 	})
 	f := c.Followers()[0]
 	cl := client.New(client.Options{Token: snapToken, Timeout: 10 * time.Second})
-	path, ss := saveSnapshot(t, cl, "127.0.0.1:1,"+f.APIAddr()) // the first endpoint is dead: failover
+	// The first endpoint is dead: failover. While the file streams, the
+	// cluster commits more writes (the snapshot's point is already fixed).
+	path, ss := saveSnapshot(t, cl, "127.0.0.1:1,"+f.APIAddr(), func() {
+		from := done.Load()
+		testcluster.WaitFor(t, "writes while the snapshot streams", 20*time.Second, func() error {
+			if n := done.Load() - from; n < 10 {
+				return fmt.Errorf("%d writes", n)
+			}
+			return nil
+		})
+	})
 	close(stop)
-	t.Logf("%d writes during the test", wait())
+	wait()
 	if ss.Node != f.ID {
 		t.Fatalf("served by %q, want %s", ss.Node, f.ID)
 	}
@@ -160,7 +179,7 @@ func inspect(t *testing.T, path string, c *testcluster.Cluster) *backup.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Ledger.Verified || !rep.Trusted || rep.Meta.RaftIndex < rep.Meta.ReadIndex || rep.Meta.LedgerSize < 30 {
+	if !rep.Ledger.Verified || !rep.Trusted || rep.Meta.RaftIndex < rep.Meta.ReadIndex || rep.Meta.LedgerSize < 20 {
 		t.Fatalf("report %+v", rep)
 	}
 	return rep
@@ -177,8 +196,8 @@ func checkConsistentPoint(t *testing.T, c *testcluster.Cluster, m backup.Meta) {
 	if err != nil || last.RaftIndex > m.RaftIndex {
 		t.Fatalf("event %d at raft index %d is after the snapshot's %d (%v)", m.LedgerSize-1, last.RaftIndex, m.RaftIndex, err)
 	}
-	if next, err := st.Event(m.LedgerSize); err == nil && next.RaftIndex <= m.RaftIndex {
-		t.Fatalf("event %d at raft index %d should be in the snapshot (index %d)", m.LedgerSize, next.RaftIndex, m.RaftIndex)
+	if next, err := st.Event(m.LedgerSize); err != nil || next.RaftIndex <= m.RaftIndex {
+		t.Fatalf("event %d (written after the snapshot) at raft index %d, the snapshot's %d (%v)", m.LedgerSize, next.RaftIndex, m.RaftIndex, err)
 	}
 }
 
@@ -257,7 +276,7 @@ func TestSnapshotNeedsTheToken(t *testing.T) {
 // leaving the directory as it was.
 func TestRestoreRefusals(t *testing.T) {
 	c := testcluster.NewHTTP(t, 1, testcluster.Options{Token: snapToken})
-	path, _ := saveSnapshot(t, client.New(client.Options{Token: snapToken}), c.Node(0).APIAddr())
+	path, _ := saveSnapshot(t, client.New(client.Options{Token: snapToken}), c.Node(0).APIAddr(), nil)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -187,7 +187,7 @@ func tamperViaCLI(t *testing.T, bin, dir, snap string) {
 		path := filepath.Join(dir, tc.name+".snap")
 		os.WriteFile(path, tc.data, 0o600)
 		out, stderr, code := runBinAll(t, bin, "snapshot", "inspect", path, "--json")
-		if code != tc.code || !strings.Contains(stderr, tc.want) || (out != "" && !strings.Contains(out, `"ok": false`)) {
+		if code != tc.code || !strings.Contains(stderr, tc.want) || !strings.Contains(out, `"ok": false`) {
 			t.Errorf("%s: exit %d, want %d naming %q\n%s\n%s", tc.name, code, tc.code, tc.want, out, stderr)
 		}
 	}

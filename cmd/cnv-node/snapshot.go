@@ -164,9 +164,6 @@ events hash to the recorded size and root. Exit 0 only when everything verifies.
 				return err
 			}
 			rep, err := checkSnapshotFile(cmd, args[0], keys)
-			if rep == nil {
-				return err
-			}
 			return emitReport(cmd, args[0], rep, err)
 		},
 	}
@@ -220,12 +217,16 @@ type inspected struct {
 	*backup.Report
 }
 
-// emitReport prints the report (as far as the checks got) and returns
-// the check's error, which sets the exit code.
+// emitReport prints the report (as far as the checks got; with --json
+// also when the file did not decode) and returns the check's error, which
+// sets the exit code.
 func emitReport(cmd *cobra.Command, path string, rep *backup.Report, err error) error {
 	out := inspected{File: path, OK: err == nil, Report: rep}
 	if err != nil {
 		out.Error = err.Error()
+	}
+	if rep == nil && !jsonOutput(cmd) {
+		return err
 	}
 	if perr := emit(cmd, out, func(w io.Writer) { printReport(w, out) }); perr != nil {
 		return perr
