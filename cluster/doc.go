@@ -8,8 +8,10 @@
 // membership (bootstrap, join, leave, remove, node records), gossip with
 // autopilot on the leader (cluster/gossip), node-signed proposals for the
 // hot path, and the checks that keep a damaged data dir from serving
-// (bbolt truncation, start-up verify, Raft log scan). DESIGN.md explains
-// the choices.
+// (bbolt truncation, start-up verify, Raft log scan), snapshots of the
+// whole state for backup (backup.go, the file format in cluster/backup) and
+// seeding a new cluster from one (restore.go). DESIGN.md explains the
+// choices.
 //
 // cluster speaks to other nodes only through the Remote interface, which
 // the forward package implements (peer carries the calls); it imports

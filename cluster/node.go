@@ -62,6 +62,8 @@ type Node struct {
 	// barrierTerm is the last term in which this node, as leader, applied
 	// a barrier (see termBarrier).
 	barrierTerm atomic.Uint64
+	// backups counts the snapshots being served (backup.go).
+	backups atomic.Int32
 
 	shutdownCh   chan struct{}
 	shutdownOnce sync.Once
@@ -279,6 +281,10 @@ func (n *Node) openRaft() error {
 			Stream: stream, MaxPool: 4, Timeout: 10 * time.Second, Logger: n.cfg.Logger.Named("raft-net"),
 		})
 		n.trans = n.netTrans
+	}
+	if err := n.seedFromBackup(); err != nil { // a restored snapshot's first start (restore.go)
+		n.closeTransport()
+		return err
 	}
 	has, err := raft.HasExistingState(n.logs, n.stable, n.snaps)
 	if err != nil {

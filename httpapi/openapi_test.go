@@ -167,7 +167,7 @@ func exerciseServer(t *testing.T, c *testcluster.Cluster, rec *apiRecorder) {
 		"/v1/ledger/events?start=0&limit=2", "/v1/ledger/events/1", "/v1/ledger/events/999", "/v1/ledger/query?type=PolicyDecision&decision=allow",
 		"/v1/ledger/proof?index=1", "/v1/ledger/proof", "/v1/ledger/consistency?from=1&to=3", "/v1/ledger/checkpoints", "/v1/ledger/verify",
 		"/v1/ledger/export?from=0&to=2", "/v1/delegations/" + delegation.Hash{}.String(), "/v1/capabilities", "/v1/graph/snapshot",
-		"/v1/policy", "/v1/principals", "/metrics", "/healthz", "/readyz", "/v1/openapi.json", "/v1/nosuch"} {
+		"/v1/policy", "/v1/principals", "/v1/snapshot", "/metrics", "/healthz", "/readyz", "/v1/openapi.json", "/v1/nosuch"} {
 		rec.get(fa, p)
 	}
 	rec.do(http.MethodDelete, fa, "/v1/cluster/status", nil)

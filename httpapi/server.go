@@ -34,7 +34,7 @@ type Config struct {
 	// (the agent then shuts down).
 	OnLeave func()
 	// Token, when set, is required (header X-Cnv-Token) on membership
-	// changes (join, leave, remove) when the API is not TLS.
+	// changes (join, leave, remove) and snapshots when the API is not TLS.
 	Token string
 	// TLS reports that the API is served over TLS with the cluster's CA
 	// checking client certificates: membership changes then need one, and
@@ -101,6 +101,7 @@ func (s *Server) routes() {
 	s.handleFunc("POST /v1/cluster/leave", s.guarded(s.handleLeave))
 	s.handleFunc("POST /v1/cluster/remove", s.guarded(s.handleRemove))
 	s.handleFunc("POST /v1/cluster/transfer-leader", s.guarded(s.handleTransferLeader))
+	s.handleFunc("GET /v1/snapshot", s.guarded(s.handleSnapshot))
 	s.handleFunc("GET /v1/ledger/status", s.handleLedgerStatus)
 	s.handleFunc("GET /v1/ledger/events", s.handleLedgerEvents)
 	s.handleFunc("GET /v1/ledger/events/{index}", s.handleLedgerEvent)
@@ -128,9 +129,10 @@ var errBadToken = cnverr.New(cnverr.Unauthenticated, "missing or wrong cluster t
 
 // errNoClientCert is a membership change over TLS without a certificate of
 // the cluster's CA.
-var errNoClientCert = cnverr.New(cnverr.Unauthenticated, "membership changes need a client or node certificate of the cluster's CA")
+var errNoClientCert = cnverr.New(cnverr.Unauthenticated, "membership changes and snapshots need a client or node certificate of the cluster's CA")
 
-// guarded admits membership changes: over TLS, the caller presented a
+// guarded admits membership changes and snapshots (which carry the whole
+// state): over TLS, the caller presented a
 // certificate of the cluster's CA (the TLS config verified it); else,
 // when a cluster token is configured, the request carries it. Without TLS
 // and without a token anyone who reaches the API may change membership

@@ -65,6 +65,7 @@ func newRootCmd() *cobra.Command {
 		newLedgerCmd,
 		newPolicyCmd,
 		newPrincipalCmd,
+		newSnapshotCmd,
 		newTLSCmd,
 		newVersionCmd,
 	} {

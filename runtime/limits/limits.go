@@ -420,3 +420,25 @@ const (
 	// leases).
 	MaxHotLeaseIDLen = 64
 )
+
+// Snapshots of a running cluster (cluster/backup, GET /v1/snapshot).
+const (
+	// MaxSnapshotMetaBytes bounds the metadata section of a snapshot file:
+	// a JSON object of a dozen fields is well under 1 KiB. The decoder reads
+	// the section into memory, so a claimed length beyond this is refused as
+	// damage before anything is allocated.
+	MaxSnapshotMetaBytes = 64 << 10
+
+	// MaxSnapshotStateBytes bounds the state section a snapshot file may
+	// claim: 1 TiB, beyond any state.db a node maps (bbolt maps the whole
+	// file). A larger claimed length is damage; restore refuses it before
+	// writing a byte.
+	MaxSnapshotStateBytes = 1 << 40
+
+	// MaxConcurrentSnapshots is how many snapshots one node serves at once.
+	// Each spools a full copy of state.db to the node's disk before it is
+	// streamed (a slow reader must not hold a bbolt read transaction: that
+	// blocks the file's growth and with it every apply), so one at a time
+	// bounds the extra disk to one copy of the state.
+	MaxConcurrentSnapshots = 1
+)
