@@ -69,6 +69,7 @@ func (f *FSM) reload() error {
 		return err
 	}
 	v.Index = f.store.AppliedIndex()
+	f.state.Reset() // the request table's index, rebuilt by the next batch
 	g, err := v.Registry.Snapshot(v.RegistryIndex)
 	if err != nil {
 		return fmt.Errorf("fsm: build graph snapshot: %w", err)
@@ -147,7 +148,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		if err != nil {
 			return err
 		}
-		st := state.NewWriter(kvtx) // the state's writes commit with the ledger's
+		st := f.state.Writer(kvtx) // the state's writes commit with the ledger's
 		for i, l := range logs {
 			if l.Index <= tx.AppliedIndex() {
 				continue // applied before a restart

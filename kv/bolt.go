@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -80,6 +81,32 @@ func (t *BoltTx) Put(bucket, key, value []byte) error {
 	}
 	return nil
 }
+
+// Append implements Tx. The bucket's fill percent becomes 1 for the rest
+// of the transaction, as for the ledger's own append-only buckets.
+func (t *BoltTx) Append(bucket, key, value []byte) error {
+	if err := checkKey(bucket, key); err != nil {
+		return err
+	}
+	b, err := t.bucket(bucket, true)
+	if err != nil {
+		return err
+	}
+	if last, _ := b.Cursor().Last(); last != nil && bytes.Compare(key, last) <= 0 {
+		return fmt.Errorf("%w: %x after %x in %s%s", ErrNotAppend, key, last, t.prefix, bucket)
+	}
+	b.FillPercent = 1
+	if value == nil {
+		value = []byte{}
+	}
+	if err := b.Put(key, value); err != nil {
+		return boltErr(err)
+	}
+	return nil
+}
+
+// OnCommit implements Tx (bbolt's Tx.OnCommit).
+func (t *BoltTx) OnCommit(fn func()) { t.tx.OnCommit(fn) }
 
 // Delete implements Tx.
 func (t *BoltTx) Delete(bucket, key []byte) error {

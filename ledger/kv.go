@@ -55,6 +55,13 @@ func (k *txKV) Put(bucket, key, value []byte) error {
 	return nil
 }
 
+func (k *txKV) Append(bucket, key, value []byte) error {
+	if err := k.BoltTx.Append(bucket, key, value); err != nil {
+		return k.t.fail(err)
+	}
+	return nil
+}
+
 func (k *txKV) Delete(bucket, key []byte) error {
 	if err := k.BoltTx.Delete(bucket, key); err != nil {
 		return k.t.fail(err)

@@ -144,6 +144,23 @@ func (t *Tx) nodes() *ledgerNodes {
 	return &ledgerNodes{tree: t.b.tree, events: t.b.events, pending: &t.tiles}
 }
 
+// Event reads event i as of this Tx (events appended in it included),
+// with its leaf hash.
+func (t *Tx) Event(i uint64) (event.Event, Hash, error) {
+	if i >= t.st.size {
+		return event.Event{}, nil, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, t.st.size)
+	}
+	v := t.b.events.Get(u64(i))
+	if len(v) < leafSize {
+		return event.Event{}, nil, fmt.Errorf("%w: event %d missing", ErrCorrupt, i)
+	}
+	e, err := event.UnmarshalEvent(v[leafSize:])
+	if err != nil {
+		return event.Event{}, nil, fmt.Errorf("event %d: %w", i, err)
+	}
+	return e, append(Hash(nil), v[:leafSize]...), nil
+}
+
 // AppliedIndex is the applied Raft index as of this Tx.
 func (t *Tx) AppliedIndex() uint64 { return t.st.applied }
 
