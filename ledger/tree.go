@@ -32,10 +32,17 @@ var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
 // LeafHash is the RFC 6962 leaf hash of an event's canonical bytes:
 // SHA-256(0x00 || bytes).
 func LeafHash(canonical []byte) []byte {
+	out := make([]byte, sha256.Size)
+	leafHashInto(out, canonical)
+	return out
+}
+
+// leafHashInto writes the leaf hash of canonical into dst (32 bytes).
+func leafHashInto(dst, canonical []byte) {
 	h := sha256.New()
 	h.Write([]byte{rfc6962.RFC6962LeafHashPrefix})
 	h.Write(canonical)
-	return h.Sum(make([]byte, 0, sha256.Size))
+	h.Sum(dst[:0])
 }
 
 // EmptyRoot is the root of the empty tree (SHA-256 of nothing).

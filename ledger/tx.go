@@ -206,20 +206,20 @@ func (t *Tx) Append(opts AppendOptions, events ...event.Event) ([]Appended, erro
 		if err := t.finish(p, opts); err != nil {
 			return nil, t.fail(fmt.Errorf("event %d of %d: %w", i, len(events), err))
 		}
-		if err := t.store(&p.e, p.b, p.leaf); err != nil {
+		if err := t.store(&p.e, p.val); err != nil {
 			return nil, t.fail(fmt.Errorf("event %d of %d: %w", i, len(events), err))
 		}
-		out[i] = Appended{Index: p.e.Index, Time: p.e.Time, LeafHash: p.leaf}
+		out[i] = Appended{Index: p.e.Index, Time: p.e.Time, LeafHash: p.val[:leafSize:leafSize]}
 	}
 	return out, nil
 }
 
 // prepared is an event on its way in: assigned, then encoded and hashed.
 type prepared struct {
-	e    event.Event
-	b    []byte
-	leaf []byte
-	err  error
+	e event.Event
+	// val is the stored value: the leaf hash, then the canonical bytes.
+	val []byte
+	err error
 	// late events (checkpoints) derive fields from the tree as it is just
 	// before them, so they are encoded in order, not in parallel.
 	late bool
@@ -246,7 +246,7 @@ func (t *Tx) prepareAll(events []event.Event, o AppendOptions) ([]prepared, erro
 	}
 	parallel(len(prep), func(i int) {
 		if p := &prep[i]; !p.late {
-			p.b, p.leaf, p.err = encode(&p.e)
+			p.val, p.err = encode(&p.e)
 		}
 	})
 	return prep, nil
@@ -275,16 +275,28 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-func encode(e *event.Event) ([]byte, []byte, error) {
+// encode validates an event and returns what the ledger stores for it,
+// its leaf hash followed by its canonical bytes, in one allocation.
+func encode(e *event.Event) (val []byte, err error) {
 	if err := e.Validate(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	b, err := e.MarshalCanonical()
-	if err != nil {
-		return nil, nil, err
+	sp := scratch.Get().(*[]byte)
+	b, err := e.AppendCanonical((*sp)[:0])
+	if err == nil {
+		val = make([]byte, leafSize+len(b))
+		copy(val[leafSize:], b)
+		leafHashInto(val[:leafSize], b)
 	}
-	return b, LeafHash(b), nil
+	if cap(b) <= 64<<10 {
+		*sp = b
+		scratch.Put(sp)
+	}
+	return val, err
 }
+
+// scratch holds encoding buffers (encode runs on several goroutines).
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // finish completes a prepared event just before it is stored: a late
 // event gets its derived fields from the current tree and is encoded.
@@ -295,7 +307,7 @@ func (t *Tx) finish(p *prepared, o AppendOptions) error {
 	if err := t.derive(&p.e, o.Exact); err != nil {
 		return err
 	}
-	p.b, p.leaf, p.err = encode(&p.e)
+	p.val, p.err = encode(&p.e)
 	return p.err
 }
 
@@ -349,12 +361,11 @@ func (t *Tx) derive(e *event.Event, check bool) error {
 	return nil
 }
 
-// store writes one validated, encoded event: its bytes, its tree nodes, its
-// index entries, and advances the in-memory state.
-func (t *Tx) store(e *event.Event, b, leaf []byte) error {
-	val := make([]byte, leafSize+len(b))
-	copy(val, leaf)
-	copy(val[leafSize:], b)
+// store writes one validated, encoded event (val: its leaf hash, then its
+// canonical bytes): its bytes, its tree nodes, its index entries, and
+// advances the in-memory state.
+func (t *Tx) store(e *event.Event, val []byte) error {
+	leaf := val[:leafSize:leafSize]
 	if err := t.b.events.Put(u64(e.Index), val); err != nil {
 		return fmt.Errorf("store event %d: %w", e.Index, err)
 	}
