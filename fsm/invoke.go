@@ -8,7 +8,6 @@ import (
 	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
-	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/graph"
 	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -17,7 +16,7 @@ import (
 // invoke decides, charges and ledgers one invocation.
 func (a *applier) invoke(c *Invoke) Result {
 	inv := &c.Invocation
-	args := inv.ArgsDigest()
+	args := argsDigest(inv)
 	digest := requestDigest(c, args)
 	if e, found, err := a.st.Request(c.Invoker, inv.RequestID); err != nil {
 		panic(err)
@@ -62,11 +61,7 @@ func requestDigest(c *Invoke, args string) [32]byte {
 	h.Write([]byte(c.Invocation.Capability))
 	h.Write([]byte{0})
 	h.Write([]byte(args))
-	h.Write(codec.MustMarshal(struct {
-		Tenant, Correlation string
-		DryRun              bool
-		Links               []string
-	}{c.Invocation.Tenant, c.Invocation.CorrelationID, c.Invocation.DryRun, linkHashes(c.Links)}))
+	requestDigestFields(h, c.Invocation.Tenant, c.Invocation.CorrelationID, c.Invocation.DryRun, c.Links)
 	var d [32]byte
 	h.Sum(d[:0])
 	return d
