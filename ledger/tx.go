@@ -29,6 +29,7 @@ type Tx struct {
 	arena []byte
 	post  pending
 	tiles tileWriter
+	batch *batchRecorder // between BeginBatch and EndBatch
 	err   error
 }
 
@@ -159,6 +160,23 @@ func (t *Tx) Event(i uint64) (event.Event, Hash, error) {
 		return event.Event{}, nil, fmt.Errorf("event %d: %w", i, err)
 	}
 	return e, append(Hash(nil), v[:leafSize]...), nil
+}
+
+// BeginBatch starts recording a proof batch: EndBatch returns the
+// inclusion proofs of the events appended from now on, against the tree
+// as it stands then. A batch already begun is dropped.
+func (t *Tx) BeginBatch() { t.batch = newBatchRecorder(t.st.rng) }
+
+// EndBatch ends the batch BeginBatch began and returns its proofs (nil
+// when none was begun). Its events are not committed yet: the proofs hold
+// once Update returns without error.
+func (t *Tx) EndBatch() *BatchProofs {
+	if t.batch == nil {
+		return nil
+	}
+	p := t.batch.finish(t.st.rng)
+	t.batch = nil
+	return p
 }
 
 // AppliedIndex is the applied Raft index as of this Tx.
@@ -373,6 +391,9 @@ func (t *Tx) store(e *event.Event, val []byte) error {
 		if id.Level >= minStoredLevel {
 			t.tiles.set(t.b.tree, id, h)
 		}
+		if t.batch != nil {
+			t.batch.node(id, h)
+		}
 		return nil
 	})
 	if err != nil {
@@ -456,6 +477,9 @@ func firstErr(errs ...error) error {
 type BatchResult struct {
 	Events []Appended `json:"events"`
 	Head   Head       `json:"head"`
+	// Proofs proves each appended event in the tree of size
+	// Proofs.Size(): Head.Size, unless extra appended more.
+	Proofs *BatchProofs `json:"-"`
 }
 
 // AppendBatch appends events in one transaction (one fsync). When
@@ -476,9 +500,11 @@ func (s *Store) AppendBatch(events []event.Event, opts AppendOptions, extra func
 			}
 		}
 		var err error
+		tx.BeginBatch()
 		if res.Events, err = tx.Append(opts, events...); err != nil {
 			return err
 		}
+		res.Proofs = tx.EndBatch()
 		if extra != nil {
 			return extra(tx)
 		}

@@ -235,6 +235,20 @@ const (
 	// rebuilt from the ledger event) and 16 bytes of the in-memory lookup
 	// index, so the table costs ~18 MB of file and ~5 MB of memory.
 	MaxRequestIDs = 200000
+
+	// MaxRecentEntryProofs is how many applied Raft entries keep their
+	// ledger batch proofs in memory (fsm.FSM.BatchProofs). The write path
+	// asks for an entry's proofs as soon as it is applied, to answer the
+	// entry's invocations, so a second of entries at a busy leader's rate
+	// (hundreds of entries a second) is plenty; older entries' proofs are
+	// read from the stored tree.
+	MaxRecentEntryProofs = 1024
+
+	// MaxRecentProofEvents bounds the events those entries may hold
+	// together: a batch keeps about two 32-byte hashes an event, so 2^16
+	// events are ~4 MiB whatever the entries' sizes (the newest entry is
+	// kept even alone beyond it).
+	MaxRecentProofEvents = 1 << 16
 )
 
 // Hot path (runtime/hotpath).
