@@ -30,6 +30,7 @@ type Tx struct {
 	post  pending
 	tiles tileWriter
 	batch *batchRecorder // between BeginBatch and EndBatch
+	kvs   map[string]*txKV
 	err   error
 }
 

@@ -205,7 +205,7 @@ func (w *Writer) Remember(invoker principal.KeyID, id string, digest [32]byte, a
 		return err
 	}
 	key := requestKey(invoker, id)
-	seq := w.u64(bucketMeta, keyReqSeq) + 1
+	seq := w.reqs.seq + 1
 	err := firstErr(
 		w.putU64(bucketMeta, keyReqSeq, seq),
 		w.tx.Append(bucketReqLog, u64key(seq), encodeEntry(key, &digest, answer)),
@@ -250,7 +250,7 @@ type requestTx struct {
 	added map[string]uint64   // remembered in this transaction
 	gone  map[string]struct{} // forgotten in this transaction
 	ops   []requestOp
-	seq   uint64 // the last sequence number remembered
+	seq   uint64 // the table's last sequence number, as of this transaction
 }
 
 type requestOp struct {
@@ -272,7 +272,7 @@ func (t *requestTx) begin(w *Writer) error {
 	if err := t.ix.sync(&w.Reader); err != nil {
 		return err
 	}
-	t.begun = true
+	t.begun, t.seq = true, w.u64(bucketMeta, keyReqSeq)
 	if !private {
 		w.tx.OnCommit(t.commit)
 	}

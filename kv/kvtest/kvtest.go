@@ -38,6 +38,7 @@ func RunTests(t *testing.T, open Opener) {
 		{"WriteAfterEnd", testWriteAfterEnd},
 		{"ManyKeys", testManyKeys},
 		{"Append", testAppend},
+		{"AbsentThenCreated", testAbsentThenCreated},
 		{"OnCommit", testOnCommit},
 		{"Reopen", testReopen},
 	} {
@@ -423,6 +424,46 @@ func testAppend(t *testing.T, db kv.DB, _ func() kv.DB) {
 	}
 	update(t, db, func(tx kv.Tx) error { return tx.Append(bB, []byte("first"), nil) })
 	want(t, db, bB, "first", "", true)
+	// Puts and deletes in the same transaction move the bucket's end.
+	c := []byte("c")
+	update(t, db, func(tx kv.Tx) error {
+		return errors.Join(tx.Append(c, []byte("k5"), []byte("k5")), tx.Put(c, []byte("k9"), []byte("k9")),
+			tx.Put(c, []byte("k3"), []byte("k3")), tx.Delete(c, []byte("k9")), tx.Append(c, []byte("k8"), []byte("k8")))
+	})
+	for _, setup := range []func(tx kv.Tx) error{
+		func(tx kv.Tx) error { return tx.Append(c, []byte("k6"), nil) },
+		func(tx kv.Tx) error {
+			if err := tx.Put(c, []byte("k99"), nil); err != nil {
+				return err
+			}
+			return tx.Append(c, []byte("k90"), nil)
+		},
+	} {
+		if err := db.Update(setup); !errors.Is(err, kv.ErrNotAppend) {
+			t.Errorf("append below the end: %v", err)
+		}
+	}
+	if got := fmt.Sprint(dump(t, db, c)); got != "[6b33=k3 6b35=k5 6b38=k8]" {
+		t.Fatalf("c holds %s", got)
+	}
+}
+
+// A bucket read while absent and created later in the same transaction
+// is seen.
+func testAbsentThenCreated(t *testing.T, db kv.DB, _ func() kv.DB) {
+	update(t, db, func(tx kv.Tx) error {
+		if tx.Get([]byte("late"), []byte("k")) != nil || tx.Delete([]byte("late"), []byte("k")) != nil {
+			return errors.New("absent bucket")
+		}
+		if err := tx.Put([]byte("late"), []byte("k"), []byte("v")); err != nil {
+			return err
+		}
+		if v := tx.Get([]byte("late"), []byte("k")); string(v) != "v" {
+			return fmt.Errorf("created bucket reads %q", v)
+		}
+		return nil
+	})
+	want(t, db, []byte("late"), "k", "v", true)
 }
 
 // OnCommit functions run, in order, after a commit and never after a
