@@ -36,6 +36,8 @@ type reader struct {
 	size                          uint64
 	empty                         bool
 	events, tree, checkpoints, tm *bolt.Bucket
+	tails                         *bolt.Bucket
+	tailsOpen                     bool
 	idx                           [numIndexes]*bolt.Bucket
 	nodeReader                    *ledgerNodes
 }
@@ -65,6 +67,14 @@ func (r *reader) treeB() *bolt.Bucket        { return r.open(&r.tree, bucketTree
 func (r *reader) checkpointsB() *bolt.Bucket { return r.open(&r.checkpoints, bucketCheckpoints) }
 func (r *reader) timeB() *bolt.Bucket        { return r.open(&r.tm, bucketIdxTime) }
 func (r *reader) idxB(i int) *bolt.Bucket    { return r.open(&r.idx[i], indexDefs[i].bucket) }
+
+// tailsB is the posting lists' tails (nil in a file of the first layout).
+func (r *reader) tailsB() *bolt.Bucket {
+	if !r.tailsOpen {
+		r.tails, r.tailsOpen = r.tx.Bucket(bucketIdxTails), true
+	}
+	return r.tails
+}
 
 func (r *reader) event(i uint64) (event.Event, error) {
 	if i >= r.size {

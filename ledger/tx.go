@@ -35,8 +35,8 @@ type Tx struct {
 }
 
 type txBuckets struct {
-	meta, events, tree, checkpoints, time *bolt.Bucket
-	idx                                   [numIndexes]*bolt.Bucket
+	meta, events, tree, checkpoints, time, tails *bolt.Bucket
+	idx                                          [numIndexes]*bolt.Bucket
 }
 
 // AppendOptions control how Append assigns what the ledger owns.
@@ -97,7 +97,7 @@ func (s *Store) Update(fn func(tx *Tx) error) (Head, error) {
 func (t *Tx) commit() error {
 	err := t.err
 	if err == nil {
-		err = t.post.flush(&t.b.idx, t.alloc)
+		err = t.post.flush(&t.b.idx, t.b.tails, t.alloc)
 	}
 	if err == nil {
 		err = t.tiles.flush(t.b.tree, t.alloc)
@@ -121,7 +121,7 @@ func newTx(btx *bolt.Tx, st state) (*Tx, error) {
 		p    **bolt.Bucket
 		name []byte
 	}{{&b.meta, bucketMeta}, {&b.events, bucketEvents}, {&b.tree, bucketTree},
-		{&b.checkpoints, bucketCheckpoints}, {&b.time, bucketIdxTime}} {
+		{&b.checkpoints, bucketCheckpoints}, {&b.time, bucketIdxTime}, {&b.tails, bucketIdxTails}} {
 		if *x.p = btx.Bucket(x.name); *x.p == nil {
 			return nil, fmt.Errorf("%w: missing bucket %s", ErrCorrupt, x.name)
 		}
