@@ -20,7 +20,9 @@ func (s *Store) view(fn func(r *reader) error) error {
 				err = fmt.Errorf("%w: missing bucket %s", ErrCorrupt, string(ce))
 			}
 		}()
-		return fn(newReader(tx))
+		r := newReader(tx)
+		r.roots = &s.roots
+		return fn(r)
 	})
 }
 
@@ -40,6 +42,8 @@ type reader struct {
 	tailsOpen                     bool
 	idx                           [numIndexes]*bolt.Bucket
 	nodeReader                    *ledgerNodes
+	// roots, when set, remembers the roots of recent sizes (the store's).
+	roots *rootCache
 }
 
 func newReader(tx *bolt.Tx) *reader {
@@ -111,7 +115,14 @@ func (r *reader) root(size uint64) ([]byte, error) {
 	if size == 0 {
 		return EmptyRoot(), nil
 	}
-	return rootAt(r.nodes(), size)
+	if h := r.roots.get(size); h != nil {
+		return h, nil
+	}
+	root, err := rootAt(r.nodes(), size)
+	if err == nil {
+		r.roots.put(size, root)
+	}
+	return root, err
 }
 
 // Event returns the event at index i.

@@ -72,3 +72,32 @@ func TestRestoreGarbageLeavesStore(t *testing.T) {
 		t.Fatalf("temp files left: %v", matches)
 	}
 }
+
+// The roots a store remembers are of its ledger: after a restore, the
+// restored ledger's roots and proofs are served, not the ones of the
+// ledger it replaced (at the same sizes).
+func TestRootsAfterRestore(t *testing.T) {
+	a, b := openTest(t), openTest(t)
+	mustAppend(t, a, AppendOptions{Time: t0}, benchBatch(0, 9)...)
+	mustAppend(t, b, AppendOptions{Time: t0}, benchBatch(100, 9)...)
+	for size := uint64(1); size <= 9; size++ {
+		if _, err := a.Root(size); err != nil { // remembered
+			t.Fatal(err)
+		}
+	}
+	var snap bytes.Buffer
+	if _, err := b.WriteTo(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Restore(&snap); err != nil {
+		t.Fatal(err)
+	}
+	for size := uint64(1); size <= 9; size++ {
+		got, _ := a.Root(size)
+		want, _ := b.Root(size)
+		p, err := a.InclusionProof(size-1, size)
+		if !bytes.Equal(got, want) || err != nil || !bytes.Equal(p.Root, want) {
+			t.Fatalf("size %d: root %x, the restored ledger's %x (%v)", size, got, want, err)
+		}
+	}
+}

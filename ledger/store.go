@@ -93,6 +93,10 @@ type Store struct {
 	wmu  sync.Mutex // serializes writers; guards st
 	st   state
 	head atomic.Pointer[Head]
+	// roots remembers the roots of the latest sizes: a tree's root at a
+	// size never changes, and proofs ask for the head's (or a recent
+	// checkpoint's) again and again.
+	roots rootCache
 }
 
 // Open opens (creating when needed, unless ReadOnly) the ledger file at
@@ -144,8 +148,54 @@ func (s *Store) init(db *bolt.DB) error {
 		return err
 	}
 	s.st = st
-	s.head.Store(st.head())
+	h := st.head()
+	s.head.Store(h)
+	s.roots.reset() // a restored file is another ledger
+	s.roots.put(h.Size, h.Root)
 	return nil
+}
+
+// rootCache holds the roots of a few tree sizes (a nil cache holds none).
+type rootCache struct {
+	mu    sync.Mutex
+	sizes [16]uint64
+	roots [16][]byte
+	next  int
+}
+
+func (c *rootCache) get(size uint64) []byte {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, s := range c.sizes {
+		if s == size && c.roots[i] != nil {
+			return append([]byte(nil), c.roots[i]...)
+		}
+	}
+	return nil
+}
+
+func (c *rootCache) put(size uint64, root []byte) {
+	if c == nil || size == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.sizes {
+		if s == size {
+			return
+		}
+	}
+	c.sizes[c.next], c.roots[c.next] = size, append([]byte(nil), root...)
+	c.next = (c.next + 1) % len(c.sizes)
+}
+
+func (c *rootCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sizes, c.roots, c.next = [16]uint64{}, [16][]byte{}, 0
 }
 
 func createBuckets(tx *bolt.Tx) error {

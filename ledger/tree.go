@@ -103,6 +103,19 @@ type ledgerNodes struct {
 	// group caches four consecutive leaf hashes starting at groupAt.
 	group   [][]byte
 	groupAt uint64
+	// slab is memory the copies handed out are carved from.
+	slab []byte
+}
+
+// own returns a copy of h carved from the reader's slab: a proof's 20-odd
+// nodes cost one allocation, not one each.
+func (n *ledgerNodes) own(h []byte) []byte {
+	if len(n.slab)+len(h) > cap(n.slab) {
+		n.slab = make([]byte, 0, max(len(h), 32*sha256.Size))
+	}
+	start := len(n.slab)
+	n.slab = append(n.slab, h...)
+	return n.slab[start:len(n.slab):len(n.slab)]
 }
 
 func (n *ledgerNodes) node(id compact.NodeID) ([]byte, error) {
@@ -117,7 +130,7 @@ func (n *ledgerNodes) node(id compact.NodeID) ([]byte, error) {
 	if isZero(h) {
 		return nil, fmt.Errorf("%w: tree node (level %d, index %d) missing", ErrCorrupt, id.Level, id.Index)
 	}
-	return append([]byte(nil), h...), nil
+	return n.own(h), nil
 }
 
 // readTile returns a tile's bytes (all zero when absent or malformed).
@@ -175,12 +188,16 @@ func (n *ledgerNodes) leaf(i uint64) ([]byte, error) {
 }
 
 func (n *ledgerNodes) readGroup(g uint64) {
-	n.group, n.groupAt = make([][]byte, 4), g
+	if n.group == nil {
+		n.group = make([][]byte, 4)
+	}
+	n.groupAt = g
+	clear(n.group)
 	c := n.events.Cursor()
 	k, v := c.Seek(u64(g))
 	for j := uint64(0); j < 4 && k != nil; j++ {
 		if bytes.Equal(k, u64(g+j)) && len(v) >= sha256.Size {
-			n.group[j] = append([]byte(nil), v[:sha256.Size]...)
+			n.group[j] = n.own(v[:sha256.Size])
 		}
 		k, v = c.Next()
 	}

@@ -89,6 +89,7 @@ func (s *Store) Update(fn func(tx *Tx) error) (Head, error) {
 	s.st = tx.st
 	h := tx.st.head()
 	s.head.Store(h)
+	s.roots.put(h.Size, h.Root)
 	return *h, nil
 }
 
