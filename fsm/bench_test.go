@@ -1,8 +1,12 @@
 package fsm
 
 import (
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -53,4 +57,57 @@ func BenchmarkApplyInvocations(b *testing.B) {
 			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+var growthEvents = flag.Int("growth.events", 0, "BenchmarkApplyGrowth: invocations to apply (64 per entry); 0 skips it")
+
+// BenchmarkApplyGrowth applies -growth.events invocations, 64 per entry,
+// to an empty ledger and compares the cost per invocation of the first
+// and of the last 64,000 (ns and cpu-ns, "start-" and "end-"), and
+// reports the file's size per event at the end (state.db: events, tree,
+// indexes, the request-id table, free pages). It is skipped unless the
+// flag is given; run it once:
+//
+//	go test ./fsm -run '^$' -bench ApplyGrowth -benchtime 1x -growth.events=1000000
+func BenchmarkApplyGrowth(b *testing.B) {
+	total := *growthEvents
+	if total <= 0 {
+		b.Skip("set -growth.events")
+	}
+	const n, window = 64, 64000
+	h := newHarness(b)
+	h.adminInvoke(CapCapabilityRegister, []byte(`{"capabilities":[{"path":"bench.run","effects":["read_only"]}]}`))
+	b.ResetTimer()
+	type cost struct{ wall, cpu time.Duration }
+	measure := func(from, count int) cost {
+		var c cost
+		for done := from; done < from+count; done += 64 * n {
+			logs := benchEntries(h, done, min(64*n, from+count-done), n)
+			start, cpu := time.Now(), cpuTime()
+			for _, l := range logs {
+				h.f.ApplyBatch([]*raft.Log{l})
+			}
+			c.wall += time.Since(start)
+			c.cpu += time.Duration(cpuTime() - cpu)
+		}
+		return c
+	}
+	first := measure(0, window)
+	measure(window, total-2*window)
+	last := measure(total-window, window)
+	b.StopTimer()
+	size := h.store.Head().Size
+	h.store.Close()
+	fi, err := os.Stat(filepath.Join(h.dir, "state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / window }
+	b.ReportMetric(per(first.wall), "start-ns/inv")
+	b.ReportMetric(per(last.wall), "end-ns/inv")
+	b.ReportMetric(per(first.cpu), "start-cpu-ns/inv")
+	b.ReportMetric(per(last.cpu), "end-cpu-ns/inv")
+	b.ReportMetric(float64(fi.Size())/float64(size), "file-B/event")
+	b.Logf("%d events, state.db %d bytes; end/start wall %.2f, cpu %.2f", size, fi.Size(),
+		per(last.wall)/per(first.wall), per(last.cpu)/per(first.cpu))
 }
