@@ -220,3 +220,15 @@ func FuzzCanonicalDecision(f *testing.F) {
 		sameAsCodec(t, &e)
 	})
 }
+
+// isLowerHex64 accepts exactly what the hex round trip accepted.
+func TestIsLowerHex64(t *testing.T) {
+	ok := strings.Repeat("0123456789abcdef", 4)
+	for _, s := range []string{ok, ok[:63], ok + "0", strings.ToUpper(ok), ok[:63] + "g", ok[:63] + "F", "", ok[:62] + "\x00a"} {
+		b, err := hex.DecodeString(s)
+		want := err == nil && len(b) == 32 && hex.EncodeToString(b) == s
+		if got := isLowerHex64(s); got != want {
+			t.Errorf("%q: %v, want %v", s, got, want)
+		}
+	}
+}
