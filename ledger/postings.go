@@ -63,34 +63,50 @@ func decodeChunk(dst []uint64, first uint64, v []byte) ([]uint64, error) {
 }
 
 // pending collects, per index and value, the indexes appended in a Tx; they
-// are written as chunks once, before commit.
-type pending [numIndexes]map[string][]uint64
+// are written as chunks once, before commit. Consecutive events mostly
+// share their values, so each index remembers its last value's list.
+type pending struct {
+	lists [numIndexes]map[string]*[]uint64
+	last  [numIndexes]struct {
+		value string
+		list  *[]uint64
+	}
+}
 
 func (p *pending) add(i int, value string, idx uint64) {
-	if p[i] == nil {
-		p[i] = map[string][]uint64{}
+	l := &p.last[i]
+	if l.list == nil || l.value != value {
+		if p.lists[i] == nil {
+			p.lists[i] = map[string]*[]uint64{}
+		}
+		list := p.lists[i][value]
+		if list == nil {
+			list = new([]uint64)
+			p.lists[i][value] = list
+		}
+		l.value, l.list = value, list
 	}
-	p[i][value] = append(p[i][value], idx)
+	*l.list = append(*l.list, idx)
 }
 
 // flush writes every pending posting, values in sorted order. alloc
 // provides memory that stays valid until commit (bbolt keeps references to
 // keys and values until then).
 func (p *pending) flush(buckets *[numIndexes]*bolt.Bucket, tails *bolt.Bucket, alloc func(int) []byte) error {
-	for i := range p {
-		values := make([]string, 0, len(p[i]))
-		for v := range p[i] {
+	for i, lists := range p.lists {
+		values := make([]string, 0, len(lists))
+		for v := range lists {
 			values = append(values, v)
 		}
 		sort.Strings(values)
 		w := chunkWriter{b: buckets[i], c: buckets[i].Cursor(), tails: tails, index: i, alloc: alloc}
 		for _, v := range values {
-			if err := w.append(v, p[i][v]); err != nil {
+			if err := w.append(v, *lists[v]); err != nil {
 				return fmt.Errorf("index %s: %w", indexDefs[i].name, err)
 			}
 		}
-		p[i] = nil
 	}
+	*p = pending{}
 	return nil
 }
 
