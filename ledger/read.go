@@ -21,7 +21,7 @@ func (s *Store) view(fn func(r *reader) error) error {
 			}
 		}()
 		r := newReader(tx)
-		r.roots = &s.roots
+		r.roots, r.tiles = &s.roots, &s.tiles
 		return fn(r)
 	})
 }
@@ -42,8 +42,10 @@ type reader struct {
 	tailsOpen                     bool
 	idx                           [numIndexes]*bolt.Bucket
 	nodeReader                    *ledgerNodes
-	// roots, when set, remembers the roots of recent sizes (the store's).
+	// roots and tiles, when set, are the store's caches of the roots of
+	// recent sizes and of complete upper tiles.
 	roots *rootCache
+	tiles *tileCache
 }
 
 func newReader(tx *bolt.Tx) *reader {
@@ -103,7 +105,7 @@ func (r *reader) nodes() *ledgerNodes {
 	case r.empty:
 		r.nodeReader = &ledgerNodes{}
 	default:
-		r.nodeReader = &ledgerNodes{tree: r.treeB(), events: r.eventsB()}
+		r.nodeReader = &ledgerNodes{tree: r.treeB(), events: r.eventsB(), cache: r.tiles}
 	}
 	return r.nodeReader
 }

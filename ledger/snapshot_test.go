@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -73,15 +74,20 @@ func TestRestoreGarbageLeavesStore(t *testing.T) {
 	}
 }
 
-// The roots a store remembers are of its ledger: after a restore, the
-// restored ledger's roots and proofs are served, not the ones of the
-// ledger it replaced (at the same sizes).
+// The roots and tiles a store remembers are of its ledger: after a
+// restore, the restored ledger's roots and proofs are served, not the
+// ones of the ledger it replaced (at the same sizes).
 func TestRootsAfterRestore(t *testing.T) {
 	a, b := openTest(t), openTest(t)
-	mustAppend(t, a, AppendOptions{Time: t0}, benchBatch(0, 9)...)
-	mustAppend(t, b, AppendOptions{Time: t0}, benchBatch(100, 9)...)
-	for size := uint64(1); size <= 9; size++ {
-		if _, err := a.Root(size); err != nil { // remembered
+	const n = 3000 // complete upper tiles (1024 events each) to remember
+	mustAppend(t, a, AppendOptions{Time: t0}, benchBatch(0, n)...)
+	mustAppend(t, b, AppendOptions{Time: t0}, benchBatch(100, n)...)
+	sizes := []uint64{1, 2, 9, 1023, 1024, 1025, 2048, 2999, n}
+	for _, size := range sizes { // remembered
+		if _, err := a.Root(size); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.InclusionProof(0, size); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,12 +98,15 @@ func TestRootsAfterRestore(t *testing.T) {
 	if err := a.Restore(&snap); err != nil {
 		t.Fatal(err)
 	}
-	for size := uint64(1); size <= 9; size++ {
+	for _, size := range sizes {
 		got, _ := a.Root(size)
 		want, _ := b.Root(size)
-		p, err := a.InclusionProof(size-1, size)
-		if !bytes.Equal(got, want) || err != nil || !bytes.Equal(p.Root, want) {
-			t.Fatalf("size %d: root %x, the restored ledger's %x (%v)", size, got, want, err)
+		for _, i := range []uint64{0, size / 2, size - 1} {
+			p, err := a.InclusionProof(i, size)
+			q, _ := b.InclusionProof(i, size)
+			if !bytes.Equal(got, want) || err != nil || !bytes.Equal(p.Root, want) || fmt.Sprint(p.Proof) != fmt.Sprint(q.Proof) {
+				t.Fatalf("size %d, event %d: root %x, the restored ledger's %x (%v)", size, i, got, want, err)
+			}
 		}
 	}
 }

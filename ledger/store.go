@@ -97,6 +97,8 @@ type Store struct {
 	// size never changes, and proofs ask for the head's (or a recent
 	// checkpoint's) again and again.
 	roots rootCache
+	// tiles keeps complete upper tiles for proofs.
+	tiles tileCache
 }
 
 // Open opens (creating when needed, unless ReadOnly) the ledger file at
@@ -151,6 +153,7 @@ func (s *Store) init(db *bolt.DB) error {
 	h := st.head()
 	s.head.Store(h)
 	s.roots.reset() // a restored file is another ledger
+	s.tiles.reset()
 	s.roots.put(h.Size, h.Root)
 	return nil
 }

@@ -6,11 +6,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cnv-project/cnv/runtime/limits"
 )
 
 // hasher is the RFC 6962 SHA-256 tree hasher (what verifiers use).
@@ -98,8 +101,10 @@ type ledgerNodes struct {
 	tree, events *bolt.Bucket
 	// pending, in a write transaction, holds tiles not yet written.
 	pending *tileWriter
-	last    tileKey
-	tile    []byte
+	// cache, for a store's reader, keeps complete upper tiles.
+	cache *tileCache
+	last  tileKey
+	tile  []byte
 	// group caches four consecutive leaf hashes starting at groupAt.
 	group   [][]byte
 	groupAt uint64
@@ -140,11 +145,66 @@ func (n *ledgerNodes) readTile(k tileKey) []byte {
 			return v
 		}
 	}
+	if v := n.cache.get(k); v != nil {
+		return v
+	}
 	v := n.tree.Get(k[:])
 	if len(v) != tileBytes {
 		return make([]byte, tileBytes)
 	}
+	n.cache.offer(k, v)
 	return v
+}
+
+// tileCache keeps complete tiles of the upper levels (tile level >= 1,
+// 1024 events or more below each) in memory for proofs: a complete tile
+// never changes, and every proof crosses the few upper tiles of its tree,
+// so a proof at 1M events reads one tile from the file instead of five.
+// It holds at most limits.MaxCachedTiles (a nil cache holds none).
+type tileCache struct {
+	mu    sync.RWMutex
+	tiles map[tileKey][]byte
+}
+
+func (c *tileCache) get(k tileKey) []byte {
+	if c == nil || k[0] == 0 {
+		return nil
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.tiles[k]
+}
+
+// offer keeps a copy of tile v if it is complete and of an upper level.
+// When full, a tile is dropped to make room (map order: any one will do,
+// the cache's content never changes what is read).
+func (c *tileCache) offer(k tileKey, v []byte) {
+	if c == nil || k[0] == 0 {
+		return
+	}
+	for i := 0; i < tileSlots; i++ {
+		if isZero(v[i*sha256.Size : (i+1)*sha256.Size]) {
+			return // at the tree's right edge: it will change
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tiles == nil {
+		c.tiles = map[tileKey][]byte{}
+	}
+	if len(c.tiles) >= limits.MaxCachedTiles {
+		for old := range c.tiles {
+			delete(c.tiles, old)
+			break
+		}
+	}
+	c.tiles[k] = append([]byte(nil), v...)
+}
+
+func (c *tileCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tiles = nil
 }
 
 func isZero(h []byte) bool {

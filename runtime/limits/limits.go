@@ -141,6 +141,12 @@ const (
 	// in memory until commit; 16,384 events of a few KiB stay under ~64 MB.
 	MaxLedgerBatch = 16384
 
+	// MaxCachedTiles bounds the complete upper Merkle tiles (960 bytes
+	// each, 1024 events or more below each) a ledger store keeps in memory
+	// for proofs: ~4 MiB, every upper tile of a ledger of up to 4M events
+	// and the top levels of any larger one, which every proof crosses.
+	MaxCachedTiles = 4096
+
 	// MaxQueryLimit bounds one page of query results. A page is decoded and
 	// returned in one response; larger reads page with after-index.
 	MaxQueryLimit = 10000
