@@ -62,8 +62,9 @@ func BenchmarkApplyInvocations(b *testing.B) {
 var growthEvents = flag.Int("growth.events", 0, "BenchmarkApplyGrowth: invocations to apply (64 per entry); 0 skips it")
 
 // BenchmarkApplyGrowth applies -growth.events invocations, 64 per entry,
-// to an empty ledger and compares the cost per invocation of the first
-// and of the last 64,000 (ns and cpu-ns, "start-" and "end-"), and
+// to an empty ledger and compares the cost per invocation of the first,
+// the middle and the last 64,000 (ns and cpu-ns, "start-", "mid-" and
+// "end-"), and
 // reports the file's size per event at the end (state.db: events, tree,
 // indexes, the request-id table, free pages). It is skipped unless the
 // flag is given; run it once:
@@ -71,8 +72,8 @@ var growthEvents = flag.Int("growth.events", 0, "BenchmarkApplyGrowth: invocatio
 //	go test ./fsm -run '^$' -bench ApplyGrowth -benchtime 1x -growth.events=1000000
 func BenchmarkApplyGrowth(b *testing.B) {
 	total := *growthEvents
-	if total <= 0 {
-		b.Skip("set -growth.events")
+	if total < 3*64000 {
+		b.Skip("set -growth.events (at least 192000)")
 	}
 	const n, window = 64, 64000
 	h := newHarness(b)
@@ -93,7 +94,10 @@ func BenchmarkApplyGrowth(b *testing.B) {
 		return c
 	}
 	first := measure(0, window)
-	measure(window, total-2*window)
+	mid0 := max(window, total/2-window/2)
+	measure(window, mid0-window)
+	mid := measure(mid0, window)
+	measure(mid0+window, total-window-(mid0+window))
 	last := measure(total-window, window)
 	b.StopTimer()
 	size := h.store.Head().Size
@@ -104,8 +108,10 @@ func BenchmarkApplyGrowth(b *testing.B) {
 	}
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / window }
 	b.ReportMetric(per(first.wall), "start-ns/inv")
+	b.ReportMetric(per(mid.wall), "mid-ns/inv")
 	b.ReportMetric(per(last.wall), "end-ns/inv")
 	b.ReportMetric(per(first.cpu), "start-cpu-ns/inv")
+	b.ReportMetric(per(mid.cpu), "mid-cpu-ns/inv")
 	b.ReportMetric(per(last.cpu), "end-cpu-ns/inv")
 	b.ReportMetric(float64(fi.Size())/float64(size), "file-B/event")
 	b.Logf("%d events, state.db %d bytes; end/start wall %.2f, cpu %.2f", size, fi.Size(),
