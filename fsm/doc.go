@@ -28,6 +28,11 @@
 // delegation, max_uses and request-id scenarios through Apply and checks
 // every printed result (scenario_test.go).
 //
+// The ledger batch proofs of the latest applied entries are kept in
+// memory (BatchProofs): the inclusion proof of each event an entry
+// appended into the ledger at the entry's end, for the write path to
+// hand out without reading the stored tree.
+//
 // fsm knows nothing of the network. It imports fsm/state, ledger,
 // ledger/event and runtime/ only.
 package fsm

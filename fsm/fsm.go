@@ -28,6 +28,8 @@ type FSM struct {
 	view  atomic.Pointer[View]
 	// lastTime is the latest envelope time applied, for clamping.
 	lastTime int64
+	// recent holds the latest applied entries' ledger batch proofs.
+	recent recentProofs
 }
 
 var (
@@ -69,6 +71,8 @@ func (f *FSM) reload() error {
 		return err
 	}
 	v.Index = f.store.AppliedIndex()
+	f.state.Reset() // the request table's index, rebuilt by the next batch
+	f.recent.reset()
 	g, err := v.Registry.Snapshot(v.RegistryIndex)
 	if err != nil {
 		return fmt.Errorf("fsm: build graph snapshot: %w", err)
@@ -142,19 +146,25 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	w := newWork(f.view.Load())
 	lastTime := f.lastTime
 	var lastIndex uint64
+	var proofs []entryProofs
 	_, err := f.store.Update(func(tx *ledger.Tx) error {
+		proofs = proofs[:0]
 		kvtx, err := tx.KV(state.Namespace)
 		if err != nil {
 			return err
 		}
-		st := state.NewWriter(kvtx) // the state's writes commit with the ledger's
+		st := f.state.Writer(kvtx) // the state's writes commit with the ledger's
 		for i, l := range logs {
 			if l.Index <= tx.AppliedIndex() {
 				continue // applied before a restart
 			}
 			if l.Type == raft.LogCommand {
+				tx.BeginBatch()
 				res, t := f.applyEntry(tx, st, w, l, lastTime)
 				out[i], lastTime = res, t
+				if p := tx.EndBatch(); p.Len() > 0 {
+					proofs = append(proofs, entryProofs{index: l.Index, proofs: p})
+				}
 			}
 			if err := tx.SetAppliedIndex(l.Index); err != nil {
 				return err
@@ -168,6 +178,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		panic(fmt.Sprintf("fsm: apply: %v", err))
 	}
 	f.lastTime = lastTime
+	f.recent.add(proofs)
 	if lastIndex != 0 && w.dirty() {
 		v, err := w.publish(lastIndex)
 		if err != nil {

@@ -2,13 +2,12 @@ package fsm
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
+	"fmt"
 
 	"github.com/cnv-project/cnv/fsm/state"
 	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/cnverr"
-	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/graph"
 	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -17,43 +16,61 @@ import (
 // invoke decides, charges and ledgers one invocation.
 func (a *applier) invoke(c *Invoke) Result {
 	inv := &c.Invocation
-	digest := requestDigest(c)
-	if rec, found, err := state.Request[Result](&a.st.Reader, c.Invoker, inv.RequestID); err != nil {
+	args := argsDigest(inv)
+	digest := requestDigest(c, args)
+	if e, found, err := a.st.Request(c.Invoker, inv.RequestID); err != nil {
 		panic(err)
 	} else if found {
-		if rec.Digest != digest {
+		if e.Digest != digest {
 			return errResult(cnverr.Conflict, "request id %q was already used by %s for a different invocation", inv.RequestID, c.Invoker)
 		}
-		rec.Result.Duplicate = true
-		return rec.Result
+		res := a.recalled(e)
+		res.Duplicate = true
+		return res
 	}
-	res, ok := a.decide(c)
+	res, ok := a.decide(c, args)
 	if !ok {
 		return res // rejected: nothing ledgered, nothing remembered
 	}
-	must(state.Remember(a.st, c.Invoker, inv.RequestID, digest, res, maxRequestIDs))
+	ans := answerOf(&res)
+	must(a.st.Remember(c.Invoker, inv.RequestID, digest, ans.encode(), maxRequestIDs))
 	return res
 }
 
+// recalled is the result a request-table entry records.
+func (a *applier) recalled(e state.RequestEntry) Result {
+	if e.Legacy != nil { // written by an earlier version, whole
+		res, err := state.LegacyResult[Result](e)
+		if err != nil {
+			panic(err)
+		}
+		return res
+	}
+	ans, err := decodeAnswer(e.Answer)
+	if err != nil {
+		panic(fmt.Sprintf("fsm: request table entry %d: %v", e.Seq, err))
+	}
+	return a.recall(ans)
+}
+
 // requestDigest identifies what was asked, so a reused request id with a
-// different body is told apart from a retry.
-func requestDigest(c *Invoke) string {
+// different body is told apart from a retry. args is the invocation's
+// ArgsDigest.
+func requestDigest(c *Invoke, args string) [32]byte {
 	h := sha256.New()
 	h.Write([]byte(c.Invocation.Capability))
 	h.Write([]byte{0})
-	h.Write([]byte(c.Invocation.ArgsDigest()))
-	h.Write(codec.MustMarshal(struct {
-		Tenant, Correlation string
-		DryRun              bool
-		Links               []string
-	}{c.Invocation.Tenant, c.Invocation.CorrelationID, c.Invocation.DryRun, linkHashes(c.Links)}))
-	return hex.EncodeToString(h.Sum(nil))
+	h.Write([]byte(args))
+	requestDigestFields(h, c.Invocation.Tenant, c.Invocation.CorrelationID, c.Invocation.DryRun, c.Links)
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
 }
 
 // decide runs every check against the committed state and ledgers the
 // decision. ok is false when the invocation is rejected without a decision
 // (unknown invoker or capability, invalid governance payload).
-func (a *applier) decide(c *Invoke) (Result, bool) {
+func (a *applier) decide(c *Invoke, args string) (Result, bool) {
 	inv := &c.Invocation
 	invoker, found := a.w.principals[c.Invoker]
 	if !found {
@@ -97,7 +114,7 @@ func (a *applier) decide(c *Invoke) (Result, bool) {
 			res.UseCounts = counts
 		}
 	}
-	a.ledgerDecision(c, &res, &req)
+	a.ledgerDecision(c, &res, &req, args)
 	if effect != nil {
 		effect()
 	}
@@ -127,17 +144,22 @@ func (a *applier) baseResult(c *Invoke, ref capability.Ref, node graph.Node, jud
 	if tenant == "" {
 		tenant = judged.Tenant
 	}
-	effects := make([]capability.Metadata, len(node.Effects))
-	for i, e := range node.Effects {
-		effects[i] = capability.NewMetadata(e)
-		effects[i].Sensitivity = node.Sensitivity
-	}
-	return Result{Time: a.now, Capability: ref, Effects: effects, Input: node.Input, Output: node.Output,
+	return Result{Time: a.now, Capability: ref, Effects: effectsOf(node.Effects, node.Sensitivity), Input: node.Input, Output: node.Output,
 		Judged: judged, Invoker: c.Invoker, Tenant: tenant, Chain: linkHashes(c.Links),
 		CorrelationID: c.Invocation.CorrelationID}
 }
 
-func (a *applier) ledgerDecision(c *Invoke, res *Result, req *policy.Request) {
+// effectsOf is what a certificate states of a capability's effects.
+func effectsOf(effects capability.Effects, s capability.Sensitivity) []capability.Metadata {
+	out := make([]capability.Metadata, len(effects))
+	for i, e := range effects {
+		out[i] = capability.NewMetadata(e)
+		out[i].Sensitivity = s
+	}
+	return out
+}
+
+func (a *applier) ledgerDecision(c *Invoke, res *Result, req *policy.Request, args string) {
 	recorded := res.Policy
 	recorded.Decision, recorded.Reason = res.Decision, res.Reason
 	ev := event.Event{
@@ -145,7 +167,7 @@ func (a *applier) ledgerDecision(c *Invoke, res *Result, req *policy.Request) {
 		Capability: res.Capability.Path,
 		Data: event.PolicyDecision{
 			Request: *req, Result: recorded,
-			Command: c.Invocation.CommandLine(), ArgsDigest: c.Invocation.ArgsDigest(),
+			Command: c.Invocation.CommandLine(), ArgsDigest: args,
 			RequestID: c.Invocation.RequestID, ChainLinks: res.Chain, UseCounts: res.UseCounts,
 		},
 	}

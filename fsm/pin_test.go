@@ -130,8 +130,12 @@ func TestPinnedStateBytes(t *testing.T) {
 		"fsm.meta":       "53bcd74a7ebcd930b67db051f24efa13b0daa8f15f392cf7bec2fc44ced4ddc7",
 		"fsm.nodes":      "b91d02be35ae49248cd1f3db85682614de6624116a17a46a264e3a837749addc",
 		"fsm.principals": "1857463378f31afbafad87ae3dc877fe1d595cc790cf0be0abf6b8848b03ea3f",
-		"fsm.reqorder":   "d1c3cfccdd553433a15842a58a804e4ae283501135e30d7b309c2b99c7647e69",
-		"fsm.requests":   "7ed1007d469955050f4c3fedda1567afb83c55e374ca21b0d4fa3478282888a3",
+		// The request-id table: one log of compact entries (sequence →
+		// key, digest, ledger index and what the event does not hold)
+		// since the write-path redesign, in place of fsm.requests (key →
+		// the whole Result) and fsm.reqorder (sequence → key), which
+		// pinned 7ed1007d… and d1c3cfcc… here; see fsm/state/requests.go.
+		"fsm.reqlog": "d8658f7b58b2acd1f60b86434ddac4d313943be45ef99ad35e37141cf6a9de22",
 	}
 	const wantRoot = "fec171f6486a152c01b1549ef8293916c42f43b83e3e0df440c0af1dbbc35bd2"
 	if head.Root.String() != wantRoot || head.Size != 23 {

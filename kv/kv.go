@@ -28,6 +28,16 @@ type Tx interface {
 	Put(bucket, key, value []byte) error
 	// Delete removes key from bucket; an absent key or bucket is no error.
 	Delete(bucket, key []byte) error
+	// Append is Put for a key above every key of bucket, as in a log
+	// (sequence-numbered keys). The bucket's pages are then packed full
+	// rather than split half empty for inserts that will not come. A key
+	// at or below the bucket's last one is ErrNotAppend.
+	Append(bucket, key, value []byte) error
+	// OnCommit registers fn to run after the transaction has committed,
+	// never when it rolls back; functions run in the order registered.
+	// It lets a caller keep derived memory (an index) in step with what
+	// was committed.
+	OnCommit(fn func())
 }
 
 // DB runs transactions: any number of readers alongside one writer.
@@ -47,6 +57,8 @@ var (
 	ErrInvalidKey = errors.New("kv: key or bucket name empty or longer than MaxKeySize")
 	// ErrTxDone is a write to a transaction whose function has returned.
 	ErrTxDone = errors.New("kv: transaction has ended")
+	// ErrNotAppend is an Append whose key is not above the bucket's last.
+	ErrNotAppend = errors.New("kv: appended key is not above the bucket's last key")
 )
 
 func checkKey(bucket, key []byte) error {

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,9 @@ func (m *Mem) Update(fn func(Tx) error) error {
 		next[b] = kvs
 	}
 	m.data.Store(&next)
+	for _, fn := range tx.onCommit {
+		fn()
+	}
 	return nil
 }
 
@@ -58,6 +62,7 @@ type memTx struct {
 	dirty    map[string]map[string][]byte // buckets copied and written in this tx
 	writable bool
 	done     bool
+	onCommit []func()
 }
 
 func (t *memTx) read(bucket []byte) map[string][]byte {
@@ -128,3 +133,20 @@ func (t *memTx) Delete(bucket, key []byte) error {
 	}
 	return nil
 }
+
+// Append implements Tx. Memory has no pages to pack: it checks the key's
+// order (by a walk of the bucket; Mem is for tests) and puts.
+func (t *memTx) Append(bucket, key, value []byte) error {
+	if err := t.check(bucket, key); err != nil {
+		return err
+	}
+	for k := range t.read(bucket) {
+		if k >= string(key) {
+			return fmt.Errorf("%w: %x after %x in %s", ErrNotAppend, key, k, bucket)
+		}
+	}
+	return t.Put(bucket, key, value)
+}
+
+// OnCommit implements Tx.
+func (t *memTx) OnCommit(fn func()) { t.onCommit = append(t.onCommit, fn) }

@@ -20,9 +20,12 @@ import (
 //	                    recomputed from leaf hashes)
 //	ledger.checkpoints  tree size (8 bytes) → signed checkpoint record
 //	ledger.idx.actor, .tenant, .correlation, .capability, .type, .decision
-//	                    value || 0x00 || first index → a chunk of the value's
-//	                    posting list (see postings.go); values never
-//	                    contain 0x00
+//	                    value || 0x00 || first index → a full chunk of the
+//	                    value's posting list (see postings.go); values
+//	                    never contain 0x00
+//	ledger.idx.tails    index number (1 byte) || value → the tail of the
+//	                    value's posting list in that index: every index's
+//	                    tails in one small bucket
 //	ledger.idx.time     time (8 bytes) → the first index with that time
 //	                    (times never decrease, so this maps a time range to
 //	                    an index range)
@@ -32,6 +35,7 @@ var (
 	bucketTree        = []byte("ledger.tree")
 	bucketCheckpoints = []byte("ledger.checkpoints")
 	bucketIdxTime     = []byte("ledger.idx.time")
+	bucketIdxTails    = []byte("ledger.idx.tails")
 )
 
 // Keys in ledger.meta. Numbers are 8-byte big-endian.
@@ -48,8 +52,15 @@ var (
 const leafSize = 32
 
 // formatVersion is the layout version written in ledger.meta; Open refuses
-// a file with another one.
-const formatVersion = 1
+// a file with another one, except a file of version 1 (whose posting
+// lists keep their last, partial chunks among the full ones, and which
+// has no ledger.idx.tails): opened for writing, it is brought to version 2
+// by moving those chunks to tails (migrateTails), and read-only it is read
+// as it is.
+const (
+	formatVersion = 2
+	formatV1      = 1
+)
 
 // indexDef is one equality index.
 type indexDef struct {
@@ -80,7 +91,7 @@ var indexDefs = [numIndexes]indexDef{
 
 // allBuckets lists every bucket the ledger creates.
 func allBuckets() [][]byte {
-	out := [][]byte{bucketMeta, bucketEvents, bucketTree, bucketCheckpoints, bucketIdxTime}
+	out := [][]byte{bucketMeta, bucketEvents, bucketTree, bucketCheckpoints, bucketIdxTime, bucketIdxTails}
 	for _, d := range indexDefs {
 		out = append(out, d.bucket)
 	}

@@ -38,7 +38,15 @@ func (t *Tx) KV(namespace string) (kv.Tx, error) {
 	if err := checkNamespace(namespace); err != nil {
 		return nil, err
 	}
-	return &txKV{BoltTx: kv.OnBolt(t.btx, namespace), t: t}, nil
+	if k := t.kvs[namespace]; k != nil {
+		return k, nil // one view per namespace: it remembers absent buckets
+	}
+	k := &txKV{BoltTx: kv.OnBolt(t.btx, namespace), t: t}
+	if t.kvs == nil {
+		t.kvs = map[string]*txKV{}
+	}
+	t.kvs[namespace] = k
+	return k, nil
 }
 
 // txKV is a namespace's kv.Tx inside a ledger Tx: its failed writes fail
@@ -50,6 +58,13 @@ type txKV struct {
 
 func (k *txKV) Put(bucket, key, value []byte) error {
 	if err := k.BoltTx.Put(bucket, key, value); err != nil {
+		return k.t.fail(err)
+	}
+	return nil
+}
+
+func (k *txKV) Append(bucket, key, value []byte) error {
+	if err := k.BoltTx.Append(bucket, key, value); err != nil {
 		return k.t.fail(err)
 	}
 	return nil

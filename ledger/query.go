@@ -132,7 +132,7 @@ func (r *reader) matcher(q *Query) *matcher {
 		idxCapability: string(q.Capability), idxType: string(q.Type), idxDecision: string(q.Decision),
 	} {
 		if v != "" {
-			m.lists = append(m.lists, newPostingCursor(r.idxB(i), v))
+			m.lists = append(m.lists, newPostingCursor(r.idxB(i), r.tailsB(), i, v))
 		}
 	}
 	return m

@@ -20,7 +20,9 @@ func (s *Store) view(fn func(r *reader) error) error {
 				err = fmt.Errorf("%w: missing bucket %s", ErrCorrupt, string(ce))
 			}
 		}()
-		return fn(newReader(tx))
+		r := newReader(tx)
+		r.roots, r.tiles = &s.roots, &s.tiles
+		return fn(r)
 	})
 }
 
@@ -36,8 +38,14 @@ type reader struct {
 	size                          uint64
 	empty                         bool
 	events, tree, checkpoints, tm *bolt.Bucket
+	tails                         *bolt.Bucket
+	tailsOpen                     bool
 	idx                           [numIndexes]*bolt.Bucket
 	nodeReader                    *ledgerNodes
+	// roots and tiles, when set, are the store's caches of the roots of
+	// recent sizes and of complete upper tiles.
+	roots *rootCache
+	tiles *tileCache
 }
 
 func newReader(tx *bolt.Tx) *reader {
@@ -66,6 +74,14 @@ func (r *reader) checkpointsB() *bolt.Bucket { return r.open(&r.checkpoints, buc
 func (r *reader) timeB() *bolt.Bucket        { return r.open(&r.tm, bucketIdxTime) }
 func (r *reader) idxB(i int) *bolt.Bucket    { return r.open(&r.idx[i], indexDefs[i].bucket) }
 
+// tailsB is the posting lists' tails (nil in a file of the first layout).
+func (r *reader) tailsB() *bolt.Bucket {
+	if !r.tailsOpen {
+		r.tails, r.tailsOpen = r.tx.Bucket(bucketIdxTails), true
+	}
+	return r.tails
+}
+
 func (r *reader) event(i uint64) (event.Event, error) {
 	if i >= r.size {
 		return event.Event{}, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, r.size)
@@ -89,7 +105,7 @@ func (r *reader) nodes() *ledgerNodes {
 	case r.empty:
 		r.nodeReader = &ledgerNodes{}
 	default:
-		r.nodeReader = &ledgerNodes{tree: r.treeB(), events: r.eventsB()}
+		r.nodeReader = &ledgerNodes{tree: r.treeB(), events: r.eventsB(), cache: r.tiles}
 	}
 	return r.nodeReader
 }
@@ -101,7 +117,14 @@ func (r *reader) root(size uint64) ([]byte, error) {
 	if size == 0 {
 		return EmptyRoot(), nil
 	}
-	return rootAt(r.nodes(), size)
+	if h := r.roots.get(size); h != nil {
+		return h, nil
+	}
+	root, err := rootAt(r.nodes(), size)
+	if err == nil {
+		r.roots.put(size, root)
+	}
+	return root, err
 }
 
 // Event returns the event at index i.

@@ -89,7 +89,7 @@ func checkSnapshot(path string) error {
 		if tx.Bucket(bucketMeta) == nil {
 			return fmt.Errorf("%w: snapshot holds no ledger", ErrCorrupt)
 		}
-		_, err := loadState(tx)
+		_, err := loadState(tx, true) // a version-1 snapshot is migrated when opened
 		return err
 	})
 }

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -70,5 +71,42 @@ func TestRestoreGarbageLeavesStore(t *testing.T) {
 	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(s.Path()), "*.restore-*"))
 	if len(matches) != 0 {
 		t.Fatalf("temp files left: %v", matches)
+	}
+}
+
+// The roots and tiles a store remembers are of its ledger: after a
+// restore, the restored ledger's roots and proofs are served, not the
+// ones of the ledger it replaced (at the same sizes).
+func TestRootsAfterRestore(t *testing.T) {
+	a, b := openTest(t), openTest(t)
+	const n = 3000 // complete upper tiles (1024 events each) to remember
+	mustAppend(t, a, AppendOptions{Time: t0}, benchBatch(0, n)...)
+	mustAppend(t, b, AppendOptions{Time: t0}, benchBatch(100, n)...)
+	sizes := []uint64{1, 2, 9, 1023, 1024, 1025, 2048, 2999, n}
+	for _, size := range sizes { // remembered
+		if _, err := a.Root(size); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.InclusionProof(0, size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var snap bytes.Buffer
+	if _, err := b.WriteTo(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Restore(&snap); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range sizes {
+		got, _ := a.Root(size)
+		want, _ := b.Root(size)
+		for _, i := range []uint64{0, size / 2, size - 1} {
+			p, err := a.InclusionProof(i, size)
+			q, _ := b.InclusionProof(i, size)
+			if !bytes.Equal(got, want) || err != nil || !bytes.Equal(p.Root, want) || fmt.Sprint(p.Proof) != fmt.Sprint(q.Proof) {
+				t.Fatalf("size %d, event %d: root %x, the restored ledger's %x (%v)", size, i, got, want, err)
+			}
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -91,6 +93,12 @@ type Store struct {
 	wmu  sync.Mutex // serializes writers; guards st
 	st   state
 	head atomic.Pointer[Head]
+	// roots remembers the roots of the latest sizes: a tree's root at a
+	// size never changes, and proofs ask for the head's (or a recent
+	// checkpoint's) again and again.
+	roots rootCache
+	// tiles keeps complete upper tiles for proofs.
+	tiles tileCache
 }
 
 // Open opens (creating when needed, unless ReadOnly) the ledger file at
@@ -135,15 +143,62 @@ func (s *Store) init(db *bolt.DB) error {
 	var st state
 	err := db.View(func(tx *bolt.Tx) error {
 		var err error
-		st, err = loadState(tx)
+		st, err = loadState(tx, s.opts.ReadOnly)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	s.st = st
-	s.head.Store(st.head())
+	h := st.head()
+	s.head.Store(h)
+	s.roots.reset() // a restored file is another ledger
+	s.tiles.reset()
+	s.roots.put(h.Size, h.Root)
 	return nil
+}
+
+// rootCache holds the roots of a few tree sizes (a nil cache holds none).
+type rootCache struct {
+	mu    sync.Mutex
+	sizes [16]uint64
+	roots [16][]byte
+	next  int
+}
+
+func (c *rootCache) get(size uint64) []byte {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, s := range c.sizes {
+		if s == size && c.roots[i] != nil {
+			return append([]byte(nil), c.roots[i]...)
+		}
+	}
+	return nil
+}
+
+func (c *rootCache) put(size uint64, root []byte) {
+	if c == nil || size == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.sizes {
+		if s == size {
+			return
+		}
+	}
+	c.sizes[c.next], c.roots[c.next] = size, append([]byte(nil), root...)
+	c.next = (c.next + 1) % len(c.sizes)
+}
+
+func (c *rootCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sizes, c.roots, c.next = [16]uint64{}, [16][]byte{}, 0
 }
 
 func createBuckets(tx *bolt.Tx) error {
@@ -153,21 +208,73 @@ func createBuckets(tx *bolt.Tx) error {
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
-	if meta.Get(metaFormat) == nil {
+	switch v, _ := getU64(meta.Get(metaFormat)); {
+	case meta.Get(metaFormat) == nil:
 		return meta.Put(metaFormat, u64(formatVersion))
+	case v == formatV1:
+		if err := migrateTails(tx); err != nil {
+			return err
+		}
+		return meta.Put(metaFormat, u64(formatVersion))
+	}
+	return nil
+}
+
+// migrateTails brings a version-1 file's posting lists to the tail layout:
+// each value's last chunk, when not full, becomes its tail.
+func migrateTails(tx *bolt.Tx) error {
+	tails := tx.Bucket(bucketIdxTails)
+	for i, d := range indexDefs {
+		b := tx.Bucket(d.bucket)
+		type move struct{ key, val []byte }
+		var moves []move
+		var lastK, lastV []byte
+		consider := func() error {
+			if lastK == nil {
+				return nil
+			}
+			if _, n, err := scanChunk(keyIndex(lastK), lastV); err != nil {
+				return fmt.Errorf("index %s: %w", d.name, err)
+			} else if n < postingsPerChunk {
+				moves = append(moves, move{append([]byte(nil), lastK...), append([]byte(nil), lastV...)})
+			}
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) < 10 || k[0] == 0 || k[len(k)-9] != 0 {
+				return fmt.Errorf("%w: index %s: key %x in a version-1 file", ErrCorrupt, d.name, k)
+			}
+			if lastK != nil && !bytes.Equal(lastK[:len(lastK)-8], k[:len(k)-8]) {
+				if err := consider(); err != nil {
+					return err
+				}
+			}
+			lastK, lastV = k, v
+		}
+		if err := consider(); err != nil {
+			return err
+		}
+		for _, m := range moves {
+			value := string(m.key[:len(m.key)-9])
+			tail := append(binary.BigEndian.AppendUint64(nil, keyIndex(m.key)), m.val...)
+			if err := errors.Join(b.Delete(m.key), tails.Put(tailKey(i, value), tail)); err != nil {
+				return fmt.Errorf("index %s: %w", d.name, err)
+			}
+		}
 	}
 	return nil
 }
 
 // loadState reads the meta values and rebuilds the compact range. A file
 // without ledger buckets (a fresh file opened read-only) is an empty ledger.
-func loadState(tx *bolt.Tx) (state, error) {
+func loadState(tx *bolt.Tx, readOnly bool) (state, error) {
 	st := state{rng: rangeFactory.NewEmptyRange(0)}
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
 		return st, nil
 	}
-	if v, ok := getU64(meta.Get(metaFormat)); !ok || v != formatVersion {
+	if v, ok := getU64(meta.Get(metaFormat)); !ok || (v != formatVersion && !(readOnly && v == formatV1)) {
 		return st, fmt.Errorf("%w: layout version %x, want %d", ErrCorrupt, meta.Get(metaFormat), formatVersion)
 	}
 	st.size, _ = getU64(meta.Get(metaSize))

@@ -6,11 +6,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cnv-project/cnv/runtime/limits"
 )
 
 // hasher is the RFC 6962 SHA-256 tree hasher (what verifiers use).
@@ -32,10 +35,17 @@ var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
 // LeafHash is the RFC 6962 leaf hash of an event's canonical bytes:
 // SHA-256(0x00 || bytes).
 func LeafHash(canonical []byte) []byte {
+	out := make([]byte, sha256.Size)
+	leafHashInto(out, canonical)
+	return out
+}
+
+// leafHashInto writes the leaf hash of canonical into dst (32 bytes).
+func leafHashInto(dst, canonical []byte) {
 	h := sha256.New()
 	h.Write([]byte{rfc6962.RFC6962LeafHashPrefix})
 	h.Write(canonical)
-	return h.Sum(make([]byte, 0, sha256.Size))
+	h.Sum(dst[:0])
 }
 
 // EmptyRoot is the root of the empty tree (SHA-256 of nothing).
@@ -91,11 +101,26 @@ type ledgerNodes struct {
 	tree, events *bolt.Bucket
 	// pending, in a write transaction, holds tiles not yet written.
 	pending *tileWriter
-	last    tileKey
-	tile    []byte
+	// cache, for a store's reader, keeps complete upper tiles.
+	cache *tileCache
+	last  tileKey
+	tile  []byte
 	// group caches four consecutive leaf hashes starting at groupAt.
 	group   [][]byte
 	groupAt uint64
+	// slab is memory the copies handed out are carved from.
+	slab []byte
+}
+
+// own returns a copy of h carved from the reader's slab: a proof's 20-odd
+// nodes cost one allocation, not one each.
+func (n *ledgerNodes) own(h []byte) []byte {
+	if len(n.slab)+len(h) > cap(n.slab) {
+		n.slab = make([]byte, 0, max(len(h), 32*sha256.Size))
+	}
+	start := len(n.slab)
+	n.slab = append(n.slab, h...)
+	return n.slab[start:len(n.slab):len(n.slab)]
 }
 
 func (n *ledgerNodes) node(id compact.NodeID) ([]byte, error) {
@@ -110,7 +135,7 @@ func (n *ledgerNodes) node(id compact.NodeID) ([]byte, error) {
 	if isZero(h) {
 		return nil, fmt.Errorf("%w: tree node (level %d, index %d) missing", ErrCorrupt, id.Level, id.Index)
 	}
-	return append([]byte(nil), h...), nil
+	return n.own(h), nil
 }
 
 // readTile returns a tile's bytes (all zero when absent or malformed).
@@ -120,11 +145,66 @@ func (n *ledgerNodes) readTile(k tileKey) []byte {
 			return v
 		}
 	}
+	if v := n.cache.get(k); v != nil {
+		return v
+	}
 	v := n.tree.Get(k[:])
 	if len(v) != tileBytes {
 		return make([]byte, tileBytes)
 	}
+	n.cache.offer(k, v)
 	return v
+}
+
+// tileCache keeps complete tiles of the upper levels (tile level >= 1,
+// 1024 events or more below each) in memory for proofs: a complete tile
+// never changes, and every proof crosses the few upper tiles of its tree,
+// so a proof at 1M events reads one tile from the file instead of five.
+// It holds at most limits.MaxCachedTiles (a nil cache holds none).
+type tileCache struct {
+	mu    sync.RWMutex
+	tiles map[tileKey][]byte
+}
+
+func (c *tileCache) get(k tileKey) []byte {
+	if c == nil || k[0] == 0 {
+		return nil
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.tiles[k]
+}
+
+// offer keeps a copy of tile v if it is complete and of an upper level.
+// When full, a tile is dropped to make room (map order: any one will do,
+// the cache's content never changes what is read).
+func (c *tileCache) offer(k tileKey, v []byte) {
+	if c == nil || k[0] == 0 {
+		return
+	}
+	for i := 0; i < tileSlots; i++ {
+		if isZero(v[i*sha256.Size : (i+1)*sha256.Size]) {
+			return // at the tree's right edge: it will change
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tiles == nil {
+		c.tiles = map[tileKey][]byte{}
+	}
+	if len(c.tiles) >= limits.MaxCachedTiles {
+		for old := range c.tiles {
+			delete(c.tiles, old)
+			break
+		}
+	}
+	c.tiles[k] = append([]byte(nil), v...)
+}
+
+func (c *tileCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tiles = nil
 }
 
 func isZero(h []byte) bool {
@@ -168,12 +248,16 @@ func (n *ledgerNodes) leaf(i uint64) ([]byte, error) {
 }
 
 func (n *ledgerNodes) readGroup(g uint64) {
-	n.group, n.groupAt = make([][]byte, 4), g
+	if n.group == nil {
+		n.group = make([][]byte, 4)
+	}
+	n.groupAt = g
+	clear(n.group)
 	c := n.events.Cursor()
 	k, v := c.Seek(u64(g))
 	for j := uint64(0); j < 4 && k != nil; j++ {
 		if bytes.Equal(k, u64(g+j)) && len(v) >= sha256.Size {
-			n.group[j] = append([]byte(nil), v[:sha256.Size]...)
+			n.group[j] = n.own(v[:sha256.Size])
 		}
 		k, v = c.Next()
 	}

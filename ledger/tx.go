@@ -29,12 +29,14 @@ type Tx struct {
 	arena []byte
 	post  pending
 	tiles tileWriter
+	batch *batchRecorder // between BeginBatch and EndBatch
+	kvs   map[string]*txKV
 	err   error
 }
 
 type txBuckets struct {
-	meta, events, tree, checkpoints, time *bolt.Bucket
-	idx                                   [numIndexes]*bolt.Bucket
+	meta, events, tree, checkpoints, time, tails *bolt.Bucket
+	idx                                          [numIndexes]*bolt.Bucket
 }
 
 // AppendOptions control how Append assigns what the ledger owns.
@@ -87,6 +89,7 @@ func (s *Store) Update(fn func(tx *Tx) error) (Head, error) {
 	s.st = tx.st
 	h := tx.st.head()
 	s.head.Store(h)
+	s.roots.put(h.Size, h.Root)
 	return *h, nil
 }
 
@@ -95,7 +98,7 @@ func (s *Store) Update(fn func(tx *Tx) error) (Head, error) {
 func (t *Tx) commit() error {
 	err := t.err
 	if err == nil {
-		err = t.post.flush(&t.b.idx, t.alloc)
+		err = t.post.flush(&t.b.idx, t.b.tails, t.alloc)
 	}
 	if err == nil {
 		err = t.tiles.flush(t.b.tree, t.alloc)
@@ -119,7 +122,7 @@ func newTx(btx *bolt.Tx, st state) (*Tx, error) {
 		p    **bolt.Bucket
 		name []byte
 	}{{&b.meta, bucketMeta}, {&b.events, bucketEvents}, {&b.tree, bucketTree},
-		{&b.checkpoints, bucketCheckpoints}, {&b.time, bucketIdxTime}} {
+		{&b.checkpoints, bucketCheckpoints}, {&b.time, bucketIdxTime}, {&b.tails, bucketIdxTails}} {
 		if *x.p = btx.Bucket(x.name); *x.p == nil {
 			return nil, fmt.Errorf("%w: missing bucket %s", ErrCorrupt, x.name)
 		}
@@ -142,6 +145,40 @@ func (t *Tx) Root() []byte { return rangeRoot(t.st.rng) }
 
 func (t *Tx) nodes() *ledgerNodes {
 	return &ledgerNodes{tree: t.b.tree, events: t.b.events, pending: &t.tiles}
+}
+
+// Event reads event i as of this Tx (events appended in it included),
+// with its leaf hash.
+func (t *Tx) Event(i uint64) (event.Event, Hash, error) {
+	if i >= t.st.size {
+		return event.Event{}, nil, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, t.st.size)
+	}
+	v := t.b.events.Get(u64(i))
+	if len(v) < leafSize {
+		return event.Event{}, nil, fmt.Errorf("%w: event %d missing", ErrCorrupt, i)
+	}
+	e, err := event.UnmarshalEvent(v[leafSize:])
+	if err != nil {
+		return event.Event{}, nil, fmt.Errorf("event %d: %w", i, err)
+	}
+	return e, append(Hash(nil), v[:leafSize]...), nil
+}
+
+// BeginBatch starts recording a proof batch: EndBatch returns the
+// inclusion proofs of the events appended from now on, against the tree
+// as it stands then. A batch already begun is dropped.
+func (t *Tx) BeginBatch() { t.batch = newBatchRecorder(t.st.rng) }
+
+// EndBatch ends the batch BeginBatch began and returns its proofs (nil
+// when none was begun). Its events are not committed yet: the proofs hold
+// once Update returns without error.
+func (t *Tx) EndBatch() *BatchProofs {
+	if t.batch == nil {
+		return nil
+	}
+	p := t.batch.finish(t.st.rng)
+	t.batch = nil
+	return p
 }
 
 // AppliedIndex is the applied Raft index as of this Tx.
@@ -189,20 +226,20 @@ func (t *Tx) Append(opts AppendOptions, events ...event.Event) ([]Appended, erro
 		if err := t.finish(p, opts); err != nil {
 			return nil, t.fail(fmt.Errorf("event %d of %d: %w", i, len(events), err))
 		}
-		if err := t.store(&p.e, p.b, p.leaf); err != nil {
+		if err := t.store(&p.e, p.val); err != nil {
 			return nil, t.fail(fmt.Errorf("event %d of %d: %w", i, len(events), err))
 		}
-		out[i] = Appended{Index: p.e.Index, Time: p.e.Time, LeafHash: p.leaf}
+		out[i] = Appended{Index: p.e.Index, Time: p.e.Time, LeafHash: p.val[:leafSize:leafSize]}
 	}
 	return out, nil
 }
 
 // prepared is an event on its way in: assigned, then encoded and hashed.
 type prepared struct {
-	e    event.Event
-	b    []byte
-	leaf []byte
-	err  error
+	e event.Event
+	// val is the stored value: the leaf hash, then the canonical bytes.
+	val []byte
+	err error
 	// late events (checkpoints) derive fields from the tree as it is just
 	// before them, so they are encoded in order, not in parallel.
 	late bool
@@ -229,7 +266,7 @@ func (t *Tx) prepareAll(events []event.Event, o AppendOptions) ([]prepared, erro
 	}
 	parallel(len(prep), func(i int) {
 		if p := &prep[i]; !p.late {
-			p.b, p.leaf, p.err = encode(&p.e)
+			p.val, p.err = encode(&p.e)
 		}
 	})
 	return prep, nil
@@ -258,16 +295,28 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-func encode(e *event.Event) ([]byte, []byte, error) {
+// encode validates an event and returns what the ledger stores for it,
+// its leaf hash followed by its canonical bytes, in one allocation.
+func encode(e *event.Event) (val []byte, err error) {
 	if err := e.Validate(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	b, err := e.MarshalCanonical()
-	if err != nil {
-		return nil, nil, err
+	sp := scratch.Get().(*[]byte)
+	b, err := e.AppendCanonical((*sp)[:0])
+	if err == nil {
+		val = make([]byte, leafSize+len(b))
+		copy(val[leafSize:], b)
+		leafHashInto(val[:leafSize], b)
 	}
-	return b, LeafHash(b), nil
+	if cap(b) <= 64<<10 {
+		*sp = b
+		scratch.Put(sp)
+	}
+	return val, err
 }
+
+// scratch holds encoding buffers (encode runs on several goroutines).
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // finish completes a prepared event just before it is stored: a late
 // event gets its derived fields from the current tree and is encoded.
@@ -278,7 +327,7 @@ func (t *Tx) finish(p *prepared, o AppendOptions) error {
 	if err := t.derive(&p.e, o.Exact); err != nil {
 		return err
 	}
-	p.b, p.leaf, p.err = encode(&p.e)
+	p.val, p.err = encode(&p.e)
 	return p.err
 }
 
@@ -332,18 +381,20 @@ func (t *Tx) derive(e *event.Event, check bool) error {
 	return nil
 }
 
-// store writes one validated, encoded event: its bytes, its tree nodes, its
-// index entries, and advances the in-memory state.
-func (t *Tx) store(e *event.Event, b, leaf []byte) error {
-	val := make([]byte, leafSize+len(b))
-	copy(val, leaf)
-	copy(val[leafSize:], b)
+// store writes one validated, encoded event (val: its leaf hash, then its
+// canonical bytes): its bytes, its tree nodes, its index entries, and
+// advances the in-memory state.
+func (t *Tx) store(e *event.Event, val []byte) error {
+	leaf := val[:leafSize:leafSize]
 	if err := t.b.events.Put(u64(e.Index), val); err != nil {
 		return fmt.Errorf("store event %d: %w", e.Index, err)
 	}
 	err := appendLeaf(t.st.rng, leaf, func(id compact.NodeID, h []byte) error {
 		if id.Level >= minStoredLevel {
 			t.tiles.set(t.b.tree, id, h)
+		}
+		if t.batch != nil {
+			t.batch.node(id, h)
 		}
 		return nil
 	})
@@ -428,6 +479,9 @@ func firstErr(errs ...error) error {
 type BatchResult struct {
 	Events []Appended `json:"events"`
 	Head   Head       `json:"head"`
+	// Proofs proves each appended event in the tree of size
+	// Proofs.Size(): Head.Size, unless extra appended more.
+	Proofs *BatchProofs `json:"-"`
 }
 
 // AppendBatch appends events in one transaction (one fsync). When
@@ -448,9 +502,11 @@ func (s *Store) AppendBatch(events []event.Event, opts AppendOptions, extra func
 			}
 		}
 		var err error
+		tx.BeginBatch()
 		if res.Events, err = tx.Append(opts, events...); err != nil {
 			return err
 		}
+		res.Proofs = tx.EndBatch()
 		if extra != nil {
 			return extra(tx)
 		}

@@ -15,8 +15,11 @@
 // It decides nothing: what to store is the FSM's (package fsm), which
 // alone writes it, deterministically, while applying Raft entries. The
 // encodings (bucket names, keys, canonical msgpack values) are the ones
-// the FSM always used, so existing data directories and snapshots read
-// unchanged.
+// the FSM always used, except the request-id table's: it is a log of
+// compact entries in sequence order (requests.go) looked up through an
+// index kept in memory, rebuilt when a Store first writes. Entries in the
+// earlier layout are still read and forgotten in their turn, so existing
+// data directories and snapshots read unchanged.
 //
 // It imports kv and runtime packages only; nothing of fsm, the ledger or
 // anything above them.

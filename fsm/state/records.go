@@ -103,38 +103,6 @@ func (w *Writer) AddOpenHotLeases(delta int64) error {
 	return w.putU64(bucketMeta, keyHotLeaseN, uint64(max(n, 0)))
 }
 
-func requestKey(invoker principal.KeyID, id string) []byte {
-	return []byte(string(invoker) + "/" + id)
-}
-
-// Request reads the request-id table's record of invoker's request id.
-func Request[R any](r *Reader, invoker principal.KeyID, id string) (rec RequestRecord[R], found bool, err error) {
-	found, err = r.get(bucketRequests, requestKey(invoker, id), &rec)
-	return rec, found, err
-}
-
-// Remember records invoker's request id with the digest of what was asked
-// and the result given, as the table's newest entry, then forgets the
-// oldest entry beyond max (in the order entries were remembered). The id
-// must not be in the table already.
-func Remember[R any](w *Writer, invoker principal.KeyID, id, digest string, result R, max uint64) error {
-	key := requestKey(invoker, id)
-	seq := w.u64(bucketMeta, keyReqSeq) + 1
-	err := firstErr(
-		w.putU64(bucketMeta, keyReqSeq, seq),
-		w.put(bucketRequests, key, RequestRecord[R]{Digest: digest, Seq: seq, Result: result}),
-		w.tx.Put(bucketReqOrder, u64key(seq), key),
-	)
-	if err != nil || seq <= max {
-		return err
-	}
-	old := u64key(seq - max)
-	if oldKey := w.r.Get(bucketReqOrder, old); oldKey != nil {
-		return firstErr(w.tx.Delete(bucketRequests, oldKey), w.tx.Delete(bucketReqOrder, old))
-	}
-	return nil
-}
-
 func firstErr(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {

@@ -22,9 +22,12 @@ var (
 	bucketNodes      = []byte("nodes")      // node id → Node
 	bucketCaps       = []byte("caps")       // sequence → registration document (in order)
 	bucketLinks      = []byte("links")      // link hash → LinkState
-	bucketRequests   = []byte("requests")   // invoker/request id → RequestRecord
-	bucketReqOrder   = []byte("reqorder")   // sequence → request key (eviction order)
+	bucketReqLog     = []byte("reqlog")     // sequence → request entry (requests.go), in eviction order
 	bucketHotLeases  = []byte("hotleases")  // lease id → HotLease
+	// The request-id table as earlier versions kept it; read, and emptied
+	// by eviction, but never written (requests.go).
+	bucketRequests = []byte("requests") // invoker/request id → RequestRecord
+	bucketReqOrder = []byte("reqorder") // sequence → request key (eviction order)
 )
 
 // Keys in the meta bucket. Numbers are 8-byte big-endian.
@@ -76,9 +79,11 @@ type HotLease struct {
 	Opened      int64             `json:"opened"`
 }
 
-// RequestRecord is what the request-id table keeps for one request id: the
-// digest of what was asked, its position in the table (eviction order),
-// and the answer given, of the caller's result type R.
+// RequestRecord is what the request-id table of earlier versions kept for
+// one request id: the digest of what was asked (hex), its position in the
+// table (eviction order), and the whole answer given, of the caller's
+// result type R. Such records are still read (see LegacyResult), never
+// written.
 type RequestRecord[R any] struct {
 	Digest string `json:"digest"`
 	Seq    uint64 `json:"seq"`
@@ -86,11 +91,15 @@ type RequestRecord[R any] struct {
 }
 
 // Store is the state over a kv.DB, for reading (and writing, outside a
-// ledger transaction) on its own.
-type Store struct{ db kv.DB }
+// ledger transaction) on its own. It keeps the request-id table's lookup
+// index in memory (requests.go) for the writers it makes.
+type Store struct {
+	db       kv.DB
+	requests *requestIndex
+}
 
 // New returns the state held in db.
-func New(db kv.DB) *Store { return &Store{db: db} }
+func New(db kv.DB) *Store { return &Store{db: db, requests: &requestIndex{}} }
 
 // View runs fn on a consistent snapshot.
 func (s *Store) View(fn func(r *Reader) error) error {
@@ -99,8 +108,22 @@ func (s *Store) View(fn func(r *Reader) error) error {
 
 // Update runs fn in one write transaction: all of its writes or none.
 func (s *Store) Update(fn func(w *Writer) error) error {
-	return s.db.Update(func(tx kv.Tx) error { return fn(NewWriter(tx)) })
+	return s.db.Update(func(tx kv.Tx) error { return fn(s.Writer(tx)) })
 }
+
+// Writer returns a writer over tx, a write transaction of the store's db
+// or one committed with it (in a node, the ledger transaction of an
+// applied batch: tx.KV(Namespace)). Its request-id lookups use the
+// store's in-memory index, which follows what tx commits.
+func (s *Store) Writer(tx kv.Tx) *Writer {
+	w := NewWriter(tx)
+	w.reqs.ix = s.requests
+	return w
+}
+
+// Reset forgets what the store keeps in memory, after the data under it
+// was replaced (a snapshot restored): the next writer rebuilds it.
+func (s *Store) Reset() { s.requests.reset() }
 
 // Reader reads the state within one kv transaction.
 type Reader struct{ r kv.Reader }
@@ -112,10 +135,13 @@ func NewReader(r kv.Reader) *Reader { return &Reader{r: r} }
 // node, the ledger transaction of an applied batch).
 type Writer struct {
 	Reader
-	tx kv.Tx
+	tx   kv.Tx
+	reqs requestTx
 }
 
-// NewWriter reads and writes the state through tx.
+// NewWriter reads and writes the state through tx. Its request-id lookups
+// build an index of the table for this transaction alone (a walk of the
+// table); Store.Writer shares one that lasts.
 func NewWriter(tx kv.Tx) *Writer { return &Writer{Reader: Reader{r: tx}, tx: tx} }
 
 func u64key(v uint64) []byte {

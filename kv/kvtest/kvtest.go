@@ -37,6 +37,9 @@ func RunTests(t *testing.T, open Opener) {
 		{"InvalidKeys", testInvalidKeys},
 		{"WriteAfterEnd", testWriteAfterEnd},
 		{"ManyKeys", testManyKeys},
+		{"Append", testAppend},
+		{"AbsentThenCreated", testAbsentThenCreated},
+		{"OnCommit", testOnCommit},
 		{"Reopen", testReopen},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -382,5 +385,104 @@ func testReopen(t *testing.T, db kv.DB, reopen func() kv.DB) {
 	db = reopen()
 	if got := fmt.Sprint(dump(t, db, bA)); got != "[77=3 78=1]" {
 		t.Fatalf("after a second reopen: %s", got)
+	}
+}
+
+// Append writes keys in ascending order and refuses one that is not above
+// the bucket's last key.
+func testAppend(t *testing.T, db kv.DB, _ func() kv.DB) {
+	const n = 2000
+	key := func(i int) []byte { return []byte(fmt.Sprintf("%08d", i)) }
+	update(t, db, func(tx kv.Tx) error {
+		for i := 0; i < n/2; i++ {
+			if err := tx.Append(bA, key(i), []byte("v")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(t, db, func(tx kv.Tx) error {
+		if err := tx.Delete(bA, key(0)); err != nil {
+			return err
+		}
+		for i := n / 2; i < n; i++ {
+			if err := tx.Append(bA, key(i), []byte(fmt.Sprint(i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, k := range [][]byte{key(n - 1), key(5), []byte("0")} {
+		err := db.Update(func(tx kv.Tx) error { return tx.Append(bA, k, []byte("x")) })
+		if !errors.Is(err, kv.ErrNotAppend) {
+			t.Errorf("append %s: %v, want ErrNotAppend", k, err)
+		}
+	}
+	got := dump(t, db, bA)
+	if len(got) != n-1 || got[len(got)-1] != fmt.Sprintf("%x=%d", key(n-1), n-1) {
+		t.Fatalf("%d keys, last %v", len(got), got[len(got)-1:])
+	}
+	update(t, db, func(tx kv.Tx) error { return tx.Append(bB, []byte("first"), nil) })
+	want(t, db, bB, "first", "", true)
+	// Puts and deletes in the same transaction move the bucket's end.
+	c := []byte("c")
+	update(t, db, func(tx kv.Tx) error {
+		return errors.Join(tx.Append(c, []byte("k5"), []byte("k5")), tx.Put(c, []byte("k9"), []byte("k9")),
+			tx.Put(c, []byte("k3"), []byte("k3")), tx.Delete(c, []byte("k9")), tx.Append(c, []byte("k8"), []byte("k8")))
+	})
+	for _, setup := range []func(tx kv.Tx) error{
+		func(tx kv.Tx) error { return tx.Append(c, []byte("k6"), nil) },
+		func(tx kv.Tx) error {
+			if err := tx.Put(c, []byte("k99"), nil); err != nil {
+				return err
+			}
+			return tx.Append(c, []byte("k90"), nil)
+		},
+	} {
+		if err := db.Update(setup); !errors.Is(err, kv.ErrNotAppend) {
+			t.Errorf("append below the end: %v", err)
+		}
+	}
+	if got := fmt.Sprint(dump(t, db, c)); got != "[6b33=k3 6b35=k5 6b38=k8]" {
+		t.Fatalf("c holds %s", got)
+	}
+}
+
+// A bucket read while absent and created later in the same transaction
+// is seen.
+func testAbsentThenCreated(t *testing.T, db kv.DB, _ func() kv.DB) {
+	update(t, db, func(tx kv.Tx) error {
+		if tx.Get([]byte("late"), []byte("k")) != nil || tx.Delete([]byte("late"), []byte("k")) != nil {
+			return errors.New("absent bucket")
+		}
+		if err := tx.Put([]byte("late"), []byte("k"), []byte("v")); err != nil {
+			return err
+		}
+		if v := tx.Get([]byte("late"), []byte("k")); string(v) != "v" {
+			return fmt.Errorf("created bucket reads %q", v)
+		}
+		return nil
+	})
+	want(t, db, []byte("late"), "k", "v", true)
+}
+
+// OnCommit functions run, in order, after a commit and never after a
+// rollback.
+func testOnCommit(t *testing.T, db kv.DB, _ func() kv.DB) {
+	var ran []string
+	update(t, db, func(tx kv.Tx) error {
+		tx.OnCommit(func() { ran = append(ran, "a") })
+		tx.OnCommit(func() { ran = append(ran, "b") })
+		if len(ran) != 0 {
+			return errors.New("ran before the commit")
+		}
+		return put(tx, bA, "x", "1")
+	})
+	db.Update(func(tx kv.Tx) error {
+		tx.OnCommit(func() { ran = append(ran, "rolled back") })
+		return errors.New("no")
+	})
+	if got := fmt.Sprint(ran); got != "[a b]" {
+		t.Fatalf("ran %s, want [a b]", got)
 	}
 }

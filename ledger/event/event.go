@@ -234,7 +234,37 @@ func (w *wireEvent) toEvent() (Event, error) {
 
 // MarshalCanonical returns the event's canonical msgpack form: the bytes the
 // ledger stores and hashes. It does not validate the event.
-func (e *Event) MarshalCanonical() ([]byte, error) {
+func (e *Event) MarshalCanonical() ([]byte, error) { return e.AppendCanonical(nil) }
+
+// AppendCanonical appends the event's canonical form to dst.
+func (e *Event) AppendCanonical(dst []byte) ([]byte, error) {
+	start := len(dst)
+	out, done := dst, false
+	switch d := e.Data.(type) {
+	case PolicyDecision:
+		out, done = appendDecision(dst, e, &d)
+	case *PolicyDecision:
+		if d != nil {
+			out, done = appendDecision(dst, e, d)
+		}
+	}
+	if !done {
+		b, err := e.marshalCodec()
+		if err != nil {
+			return dst, err
+		}
+		out = append(dst, b...)
+	}
+	if n := len(out) - start; n > limits.MaxEventBytes {
+		return dst, fmt.Errorf("%w: encoded event is %d bytes, limit %d", ErrInvalidEvent, n, limits.MaxEventBytes)
+	}
+	return out, nil
+}
+
+// marshalCodec encodes the wireEvent through runtime/codec (reflection):
+// every event the hand-written encoder does not cover, and the reference
+// it is tested against.
+func (e *Event) marshalCodec() ([]byte, error) {
 	w, err := e.toWire()
 	if err != nil {
 		return nil, err
@@ -242,9 +272,6 @@ func (e *Event) MarshalCanonical() ([]byte, error) {
 	b, err := codec.Marshal(w)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
-	}
-	if len(b) > limits.MaxEventBytes {
-		return nil, fmt.Errorf("%w: encoded event is %d bytes, limit %d", ErrInvalidEvent, len(b), limits.MaxEventBytes)
 	}
 	return b, nil
 }

@@ -2,7 +2,6 @@ package event
 
 import (
 	"crypto/ed25519"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/cnv-project/cnv/runtime/capability"
@@ -287,10 +286,24 @@ func checkHexHash(field, s string, optional bool) error {
 	if s == "" && optional {
 		return nil
 	}
-	if b, err := hex.DecodeString(s); err != nil || len(b) != 32 || hex.EncodeToString(b) != s {
+	if !isLowerHex64(s) {
 		return fmt.Errorf("%w: %s must be 64 lowercase hex digits, got %q", ErrInvalidEvent, field, s)
 	}
 	return nil
+}
+
+// isLowerHex64 reports whether s is 64 lowercase hex digits (what hex
+// decodes into 32 bytes and encodes back to s), without allocating.
+func isLowerHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func checkAll(errs ...error) error {

@@ -141,6 +141,12 @@ const (
 	// in memory until commit; 16,384 events of a few KiB stay under ~64 MB.
 	MaxLedgerBatch = 16384
 
+	// MaxCachedTiles bounds the complete upper Merkle tiles (960 bytes
+	// each, 1024 events or more below each) a ledger store keeps in memory
+	// for proofs: ~4 MiB, every upper tile of a ledger of up to 4M events
+	// and the top levels of any larger one, which every proof crosses.
+	MaxCachedTiles = 4096
+
 	// MaxQueryLimit bounds one page of query results. A page is decoded and
 	// returned in one response; larger reads page with after-index.
 	MaxQueryLimit = 10000
@@ -230,9 +236,25 @@ const (
 
 	// MaxRequestIDs is how many (invoker, request id) pairs the state
 	// remembers for deduplication. The oldest are forgotten first, in log
-	// order, so every node forgets the same ones. At ~200 bytes an entry
-	// this is ~40 MB of bbolt pages.
+	// order, so every node forgets the same ones. An entry is about 90
+	// bytes of bbolt pages (key, digest, ledger index: the answer is
+	// rebuilt from the ledger event) and 16 bytes of the in-memory lookup
+	// index, so the table costs ~18 MB of file and ~5 MB of memory.
 	MaxRequestIDs = 200000
+
+	// MaxRecentEntryProofs is how many applied Raft entries keep their
+	// ledger batch proofs in memory (fsm.FSM.BatchProofs). The write path
+	// asks for an entry's proofs as soon as it is applied, to answer the
+	// entry's invocations, so a second of entries at a busy leader's rate
+	// (hundreds of entries a second) is plenty; older entries' proofs are
+	// read from the stored tree.
+	MaxRecentEntryProofs = 1024
+
+	// MaxRecentProofEvents bounds the events those entries may hold
+	// together: a batch keeps about two 32-byte hashes an event, so 2^16
+	// events are ~4 MiB whatever the entries' sizes (the newest entry is
+	// kept even alone beyond it).
+	MaxRecentProofEvents = 1 << 16
 )
 
 // Hot path (runtime/hotpath).

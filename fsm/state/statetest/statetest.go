@@ -6,6 +6,7 @@ package statetest
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/cnv-project/cnv/fsm/state"
+	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
@@ -38,6 +40,7 @@ func RunStoreTests(t *testing.T, open Opener) {
 		{"HotLeases", testHotLeases},
 		{"Requests", testRequests},
 		{"RequestEvictionOrder", testRequestEviction},
+		{"RequestIndex", testRequestIndex},
 		{"ReadYourWrites", testReadYourWrites},
 		{"RollbackOnError", testRollback},
 		{"Reopen", testReopen},
@@ -54,6 +57,43 @@ type result struct {
 	Decision string   `json:"decision"`
 	Index    uint64   `json:"ledger_index"`
 	Counts   []uint64 `json:"counts,omitempty"`
+}
+
+// record is a request-table entry with the test's answer decoded.
+type record struct {
+	Digest string
+	Seq    uint64
+	Result result
+}
+
+// requester is a Reader (a walk of the table) or a Writer (its index).
+type requester interface {
+	Request(invoker principal.KeyID, id string) (state.RequestEntry, bool, error)
+}
+
+// digest holds a short test name in a digest's bytes.
+func digest(name string) (d [32]byte) {
+	copy(d[:], name)
+	return d
+}
+
+func remember(w *state.Writer, invoker principal.KeyID, id, dig string, res result, max uint64) error {
+	return w.Remember(invoker, id, digest(dig), codec.MustMarshal(res), max)
+}
+
+func request(r requester, invoker principal.KeyID, id string) (record, bool, error) {
+	e, found, err := r.Request(invoker, id)
+	if err != nil || !found {
+		return record{}, found, err
+	}
+	rec := record{Digest: strings.TrimRight(string(e.Digest[:]), "\x00"), Seq: e.Seq}
+	if e.Legacy != nil {
+		rec.Result, err = state.LegacyResult[result](e)
+		rec.Digest = hex.EncodeToString(e.Digest[:])
+	} else {
+		err = codec.Unmarshal(e.Answer, &rec.Result)
+	}
+	return rec, true, err
 }
 
 func update(t *testing.T, s *state.Store, fn func(w *state.Writer) error) {
@@ -142,7 +182,7 @@ func testEmpty(t *testing.T, s *state.Store, _ func() *state.Store) {
 		if _, found, err := r.HotLease("x"); found || err != nil {
 			t.Errorf("lease: %v %v", found, err)
 		}
-		if _, found, err := state.Request[result](r, "k_1", "r1"); found || err != nil {
+		if _, found, err := request(r, "k_1", "r1"); found || err != nil {
 			t.Errorf("request: %v %v", found, err)
 		}
 		return nil
@@ -298,19 +338,19 @@ func testHotLeases(t *testing.T, s *state.Store, _ func() *state.Store) {
 func testRequests(t *testing.T, s *state.Store, _ func() *state.Store) {
 	res := result{Decision: "allow", Index: 7, Counts: []uint64{1, 2}}
 	update(t, s, func(w *state.Writer) error {
-		return errors.Join(state.Remember(w, "k_a", "r1", "d1", res, 10), state.Remember(w, "k_b", "r1", "d2", result{Decision: "deny"}, 10))
+		return errors.Join(remember(w, "k_a", "r1", "d1", res, 10), remember(w, "k_b", "r1", "d2", result{Decision: "deny"}, 10))
 	})
 	view(t, s, func(r *state.Reader) error {
-		rec, found, err := state.Request[result](r, "k_a", "r1")
+		rec, found, err := request(r, "k_a", "r1")
 		if err != nil || !found || rec.Digest != "d1" || rec.Seq != 1 || fmt.Sprint(rec.Result) != fmt.Sprint(res) {
 			t.Errorf("k_a/r1: %+v %v %v", rec, found, err)
 		}
 		// Request ids are per invoker.
-		rec, found, _ = state.Request[result](r, "k_b", "r1")
+		rec, found, _ = request(r, "k_b", "r1")
 		if !found || rec.Digest != "d2" || rec.Seq != 2 || rec.Result.Decision != "deny" {
 			t.Errorf("k_b/r1: %+v %v", rec, found)
 		}
-		if _, found, _ := state.Request[result](r, "k_a", "r2"); found {
+		if _, found, _ := request(r, "k_a", "r2"); found {
 			t.Error("k_a/r2 found")
 		}
 		return nil
@@ -322,15 +362,15 @@ func testRequests(t *testing.T, s *state.Store, _ func() *state.Store) {
 func testRequestEviction(t *testing.T, s *state.Store, _ func() *state.Store) {
 	ids := []string{"z", "y", "x", "a", "b"}
 	for _, id := range ids[:3] {
-		update(t, s, func(w *state.Writer) error { return state.Remember(w, "k_a", id, "d-"+id, result{}, 3) })
+		update(t, s, func(w *state.Writer) error { return remember(w, "k_a", id, "d-"+id, result{}, 3) })
 	}
 	update(t, s, func(w *state.Writer) error {
-		return errors.Join(state.Remember(w, "k_a", "a", "d-a", result{}, 3), state.Remember(w, "k_a", "b", "d-b", result{}, 3))
+		return errors.Join(remember(w, "k_a", "a", "d-a", result{}, 3), remember(w, "k_a", "b", "d-b", result{}, 3))
 	})
 	view(t, s, func(r *state.Reader) error {
 		var kept []string
 		for _, id := range ids {
-			if rec, found, _ := state.Request[result](r, "k_a", id); found {
+			if rec, found, _ := request(r, "k_a", id); found {
 				kept = append(kept, fmt.Sprintf("%s:%d", id, rec.Seq))
 			}
 		}
@@ -340,10 +380,10 @@ func testRequestEviction(t *testing.T, s *state.Store, _ func() *state.Store) {
 		return nil
 	})
 	// A forgotten id may be remembered again, as the newest entry.
-	update(t, s, func(w *state.Writer) error { return state.Remember(w, "k_a", "z", "d-z2", result{}, 3) })
+	update(t, s, func(w *state.Writer) error { return remember(w, "k_a", "z", "d-z2", result{}, 3) })
 	view(t, s, func(r *state.Reader) error {
-		rec, found, _ := state.Request[result](r, "k_a", "z")
-		_, xFound, _ := state.Request[result](r, "k_a", "x")
+		rec, found, _ := request(r, "k_a", "z")
+		_, xFound, _ := request(r, "k_a", "x")
 		if !found || rec.Seq != 6 || rec.Digest != "d-z2" || xFound {
 			t.Errorf("z %+v %v, x found %v", rec, found, xFound)
 		}
@@ -354,7 +394,7 @@ func testRequestEviction(t *testing.T, s *state.Store, _ func() *state.Store) {
 func testReadYourWrites(t *testing.T, s *state.Store, _ func() *state.Store) {
 	update(t, s, func(w *state.Writer) error {
 		if err := errors.Join(w.PutPrincipal(prin("alice", true)), w.PutLink(state.LinkState{Hash: hash(1), Uses: 1}),
-			state.Remember(w, "k_a", "r1", "d", result{Index: 3}, 10), w.AddCapabilityFile([]byte("f1"), 4), w.SetBootstrapped()); err != nil {
+			remember(w, "k_a", "r1", "d", result{Index: 3}, 10), w.AddCapabilityFile([]byte("f1"), 4), w.SetBootstrapped()); err != nil {
 			return err
 		}
 		if principals(t, &w.Reader) == "" || capFiles(t, &w.Reader) != "f1" || !w.Bootstrapped() || w.RegistryIndex() != 4 {
@@ -363,8 +403,11 @@ func testReadYourWrites(t *testing.T, s *state.Store, _ func() *state.Store) {
 		if st, found, _ := w.Link(hash(1)); !found || st.Uses != 1 {
 			return errors.New("link not visible in its transaction")
 		}
-		if rec, found, _ := state.Request[result](&w.Reader, "k_a", "r1"); !found || rec.Result.Index != 3 {
+		if rec, found, _ := request(&w.Reader, "k_a", "r1"); !found || rec.Result.Index != 3 {
 			return errors.New("request not visible in its transaction")
+		}
+		if rec, found, _ := request(w, "k_a", "r1"); !found || rec.Result.Index != 3 {
+			return errors.New("request not visible to the writer's index in its transaction")
 		}
 		return nil
 	})
@@ -374,13 +417,13 @@ func testReadYourWrites(t *testing.T, s *state.Store, _ func() *state.Store) {
 // sequence.
 func testRollback(t *testing.T, s *state.Store, _ func() *state.Store) {
 	update(t, s, func(w *state.Writer) error {
-		return errors.Join(w.AddCapabilityFile([]byte("f1"), 1), state.Remember(w, "k_a", "r1", "d", result{}, 10))
+		return errors.Join(w.AddCapabilityFile([]byte("f1"), 1), remember(w, "k_a", "r1", "d", result{}, 10))
 	})
 	boom := errors.New("boom")
 	err := s.Update(func(w *state.Writer) error {
 		if err := errors.Join(w.SetBootstrapped(), w.SetPolicy([]byte("p")), w.PutPrincipal(prin("alice", true)),
 			w.PutNode(state.Node{ID: "n1"}), w.AddCapabilityFile([]byte("f2"), 2), w.PutLink(state.LinkState{Hash: hash(1), Uses: 1}),
-			w.PutHotLease("l", state.HotLease{Node: "n1"}), w.AddOpenHotLeases(1), state.Remember(w, "k_a", "r2", "d", result{}, 10)); err != nil {
+			w.PutHotLease("l", state.HotLease{Node: "n1"}), w.AddOpenHotLeases(1), remember(w, "k_a", "r2", "d", result{}, 10)); err != nil {
 			return err
 		}
 		return boom
@@ -390,7 +433,7 @@ func testRollback(t *testing.T, s *state.Store, _ func() *state.Store) {
 	}
 	view(t, s, func(r *state.Reader) error {
 		_, linkFound, _ := r.Link(hash(1))
-		_, reqFound, _ := state.Request[result](r, "k_a", "r2")
+		_, reqFound, _ := request(r, "k_a", "r2")
 		if r.Bootstrapped() || r.Policy() != nil || principals(t, r) != "" || nodes(t, r) != "" || capFiles(t, r) != "f1" ||
 			r.RegistryIndex() != 1 || linkFound || leases(t, r) != "" || r.OpenHotLeases() != 0 || reqFound {
 			t.Error("a rolled-back transaction left writes behind")
@@ -399,10 +442,10 @@ func testRollback(t *testing.T, s *state.Store, _ func() *state.Store) {
 	})
 	// The sequences did not advance: the next entries follow the committed ones.
 	update(t, s, func(w *state.Writer) error {
-		return errors.Join(w.AddCapabilityFile([]byte("f3"), 3), state.Remember(w, "k_a", "r3", "d", result{}, 10))
+		return errors.Join(w.AddCapabilityFile([]byte("f3"), 3), remember(w, "k_a", "r3", "d", result{}, 10))
 	})
 	view(t, s, func(r *state.Reader) error {
-		rec, _, _ := state.Request[result](r, "k_a", "r3")
+		rec, _, _ := request(r, "k_a", "r3")
 		if capFiles(t, r) != "f1 f3" || rec.Seq != 2 {
 			t.Errorf("after rollback: files %s, request seq %d", capFiles(t, r), rec.Seq)
 		}
@@ -421,14 +464,14 @@ func testReopen(t *testing.T, s *state.Store, reopen func() *state.Store) {
 			w.PutHotLease("l1", state.HotLease{Node: "n1", Leased: 3}), w.AddOpenHotLeases(1))
 	})
 	for i, id := range []string{"r1", "r2", "r3"} {
-		update(t, s, func(w *state.Writer) error { return state.Remember(w, "k_a", id, "d", result{Index: uint64(i)}, 2) })
+		update(t, s, func(w *state.Writer) error { return remember(w, "k_a", id, "d", result{Index: uint64(i)}, 2) })
 	}
 	check := func(s *state.Store) {
 		t.Helper()
 		view(t, s, func(r *state.Reader) error {
 			st, _, _ := r.Link(hash(1))
-			_, r1, _ := state.Request[result](r, "k_a", "r1")
-			rec3, r3, _ := state.Request[result](r, "k_a", "r3")
+			_, r1, _ := request(r, "k_a", "r1")
+			rec3, r3, _ := request(r, "k_a", "r3")
 			if !r.Bootstrapped() || string(r.Policy()) != "p1" || principals(t, r) != fmt.Sprintf("%s:alice:true", alice.KeyID) ||
 				nodes(t, r) != "n1@a1" || capFiles(t, r) != "f1" || r.RegistryIndex() != 4 || st.Uses != 2 ||
 				leases(t, r) != "l1:n1:3" || r.OpenHotLeases() != 1 || r1 || !r3 || rec3.Result.Index != 2 || rec3.Seq != 3 {
@@ -440,14 +483,78 @@ func testReopen(t *testing.T, s *state.Store, reopen func() *state.Store) {
 	s = reopen()
 	check(s)
 	// The request table goes on where it stopped.
-	update(t, s, func(w *state.Writer) error { return state.Remember(w, "k_a", "r4", "d", result{}, 2) })
+	update(t, s, func(w *state.Writer) error { return remember(w, "k_a", "r4", "d", result{}, 2) })
 	s = reopen()
 	view(t, s, func(r *state.Reader) error {
-		rec, found, _ := state.Request[result](r, "k_a", "r4")
-		_, r2, _ := state.Request[result](r, "k_a", "r2")
+		rec, found, _ := request(r, "k_a", "r4")
+		_, r2, _ := request(r, "k_a", "r2")
 		if !found || rec.Seq != 4 || r2 {
 			t.Errorf("after a second reopen: r4 %+v %v, r2 still there %v", rec, found, r2)
 		}
 		return nil
 	})
+}
+
+// A writer finds every id the table holds through its index, across
+// transactions, rollbacks, evictions and a reopen; a rolled-back id is
+// not found, and its sequence number goes to the next.
+func testRequestIndex(t *testing.T, s *state.Store, reopen func() *state.Store) {
+	const max, n = 50, 180
+	id := func(i int) string { return fmt.Sprintf("id-%03d", i) }
+	for i := 0; i < n; i += 20 {
+		update(t, s, func(w *state.Writer) error {
+			for j := i; j < i+20; j++ {
+				// An id remembered earlier in the same transaction is found.
+				if j > i {
+					if rec, found, err := request(w, "k_a", id(j-1)); err != nil || !found || rec.Result.Index != uint64(j-1) {
+						return fmt.Errorf("%s in its transaction: %+v %v %v", id(j-1), rec, found, err)
+					}
+				}
+				if err := remember(w, "k_a", id(j), "d-"+id(j), result{Index: uint64(j)}, max); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	boom := errors.New("boom")
+	if err := s.Update(func(w *state.Writer) error {
+		if err := remember(w, "k_a", "rolled-back", "d", result{}, max); err != nil {
+			return err
+		}
+		if _, found, _ := request(w, "k_a", "rolled-back"); !found {
+			return errors.New("not found in its own transaction")
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	check := func(s *state.Store, when string) {
+		t.Helper()
+		update(t, s, func(w *state.Writer) error {
+			for i := 0; i < n; i++ {
+				rec, found, err := request(w, "k_a", id(i))
+				if err != nil || found != (i >= n-max) || (found && (rec.Seq != uint64(i+1) || rec.Result.Index != uint64(i) || rec.Digest != "d-"+id(i))) {
+					t.Errorf("%s: %s: %+v found %v %v", when, id(i), rec, found, err)
+				}
+			}
+			if _, found, _ := request(w, "k_a", "rolled-back"); found {
+				t.Errorf("%s: a rolled-back id is found", when)
+			}
+			return nil
+		})
+	}
+	check(s, "after the rollback")
+	// (With a larger bound, so that nothing more is forgotten.)
+	update(t, s, func(w *state.Writer) error { return remember(w, "k_b", "next", "d", result{}, 2*n) })
+	view(t, s, func(r *state.Reader) error {
+		if rec, found, _ := request(r, "k_b", "next"); !found || rec.Seq != n+1 {
+			t.Errorf("next: %+v %v, want seq %d", rec, found, n+1)
+		}
+		return nil
+	})
+	if reopen != nil {
+		s = reopen()
+		check(s, "after reopen")
+	}
 }
