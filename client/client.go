@@ -193,7 +193,9 @@ func (c *Client) doOne(ctx context.Context, method, addr, path string, body io.R
 	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", ct)
 	}
-	req.Header.Set("Accept", ct)
+	if req.Header.Get("Accept") == "" { // a relay passes on its client's
+		req.Header.Set("Accept", ct)
+	}
 	if c.opts.Token != "" {
 		req.Header.Set(wire.HeaderToken, c.opts.Token)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cnv-project/cnv/client"
 	"github.com/cnv-project/cnv/internal/testcluster"
+	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/wire"
 )
@@ -228,5 +229,32 @@ func TestVerifyCertificateEndpoint(t *testing.T) {
 		if got, _ := post(tn.APIAddr(), []byte("{not json")); got != http.StatusBadRequest {
 			t.Errorf("%s: malformed document answered %d", tn.ID, got)
 		}
+	}
+}
+
+// A follower relays a msgpack request to the leader and the leader
+// answers msgpack: the answer comes back as the client asked, without
+// being transcoded on the way.
+func TestFollowerRelayKeepsTheEncoding(t *testing.T) {
+	c := testcluster.NewHTTP(t, 3, testcluster.Options{})
+	c.AdminInvokeAPI(c.Leader(), "capability.register", []byte(testCaps))
+	signed, err := invocation.Sign(c.Admin(), []invocation.Invocation{userCreate("mp", "relay-mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := codec.MustMarshal(&signed)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+c.Followers()[0].APIAddr()+"/v1/invoke", bytes.NewReader(body))
+	req.Header.Set("Content-Type", wire.ContentMsgpack)
+	req.Header.Set("Accept", wire.ContentMsgpack)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var ir wire.InvokeResponse
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != wire.ContentMsgpack || codec.Unmarshal(b, &ir) != nil ||
+		len(ir.Results) != 1 || ir.Results[0].Decision != "allow" || ir.Node != c.Leader().ID {
+		t.Fatalf("%d %s: %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 }

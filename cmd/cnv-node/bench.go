@@ -20,7 +20,8 @@ import (
 const benchCaps = `{"capabilities":[{"path":"bench.run","effects":["read_only"],"description":"no-op capability for load tests"}]}`
 
 func newBenchCmd() *cobra.Command {
-	var clients, batch int
+	var clients, batch, valueBytes, presign int
+	var wireFormat string
 	var duration time.Duration
 	var capPath string
 	var hot hotBench
@@ -62,12 +63,17 @@ uses through Raft (the run ends refusing with quota exhausted once N are spent).
 				}
 				return runHotBench(cmd, hot)
 			}
-			cl := client.New(client.Options{Key: key, Timeout: 30 * time.Second, MaxConnsPerHost: clients + 8, TLS: tlsc})
+			if wireFormat != "msgpack" && wireFormat != "json" {
+				return exitWith(exitUsage, "--wire %q: want msgpack or json", wireFormat)
+			}
+			cl := client.New(client.Options{Key: key, Timeout: 30 * time.Second, MaxConnsPerHost: clients + 8, TLS: tlsc,
+				Msgpack: wireFormat == "msgpack"})
 			defer cl.Close()
 			if err := ensureBenchCapability(cmd, cl, addrs[0], capPath); err != nil {
 				return err
 			}
-			cfg := bench.Config{Addrs: addrs, Client: cl, Clients: clients, Duration: duration, Batch: batch, Capability: capPath}
+			cfg := bench.Config{Addrs: addrs, Client: cl, Clients: clients, Duration: duration, Batch: batch, Capability: capPath,
+				ValueBytes: valueBytes, Presign: presign, Key: key}
 			if isTerminal(os.Stderr) && !jsonOutput(cmd) {
 				cfg.Progress = func(el time.Duration, n, e int64) {
 					fmt.Fprintf(cmd.ErrOrStderr(), "\r%5.1fs  %9d committed  %8.0f/s  %d errors ", el.Seconds(), n, float64(n)/el.Seconds(), e)
@@ -87,6 +93,9 @@ uses through Raft (the run ends refusing with quota exhausted once N are spent).
 	cmd.Flags().IntVar(&clients, "clients", 16, "concurrent clients")
 	cmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "how long to run")
 	cmd.Flags().IntVar(&batch, "batch", 1, "invocations per signed request")
+	cmd.Flags().IntVar(&valueBytes, "value-bytes", 400, "size of the value argument each invocation carries")
+	cmd.Flags().IntVar(&presign, "presign", 0, "sign this many requests per client before the clock starts and send only those (the cluster's cost without the generator's signing)")
+	cmd.Flags().StringVar(&wireFormat, "wire", "msgpack", "request and answer encoding: msgpack or json")
 	cmd.Flags().StringVar(&capPath, "capability", "bench.run", "capability to invoke (with --hot: hot.echo unless set)")
 	cmd.Flags().BoolVar(&hotOn, "hot", false, "measure the hot path: certified sessions over --hot-addr instead of API invocations")
 	cmd.Flags().StringVar(&hotAddrs, "hot-addr", "", "with --hot: the nodes' hot-path addresses A,B,C (connection i uses address i mod len)")
@@ -113,6 +122,14 @@ func printBench(w io.Writer, r *bench.Report) {
 	fmt.Fprintf(w, "clients %d, batch %d, %d nodes, %.1fs\n", r.Clients, r.Batch, r.Nodes, r.DurationS)
 	fmt.Fprintf(w, "committed   %d (%.0f/s)\ndenied      %d\nerrors      %d\n", r.Committed, r.Throughput, r.Denied, r.Errors)
 	fmt.Fprintf(w, "latency     p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.2f ms (per request)\n", r.P50ms, r.P99ms, r.P999ms, r.MaxMs)
+	if r.NodeCPUus > 0 {
+		fmt.Fprintf(w, "node cpu    %.1f µs per invocation (all nodes), largest node %d MiB resident\n", r.NodeCPUus, r.NodeRSSBytes>>20)
+	}
+	fmt.Fprintf(w, "bench cpu   %.1f µs per invocation, %.0f%% of the machine", r.ClientCPUus, 100*r.ClientCPUShare)
+	if r.Presigned {
+		fmt.Fprint(w, " (presigned)")
+	}
+	fmt.Fprintln(w)
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error %s\n", r.FirstError)
 	}
