@@ -422,9 +422,7 @@ func TestInvokeRejectsBadInput(t *testing.T) {
 	if after.Size != before.Size+4 {
 		t.Fatalf("ledger grew from %d to %d; want +4", before.Size, after.Size)
 	}
-	for _, tn := range c.Nodes() {
-		if err := tn.Node().Ready(); err != nil {
-			t.Fatalf("%s not ready: %v", tn.ID, err)
-		}
+	for _, tn := range c.Nodes() { // ready once it has applied what is committed
+		testcluster.WaitFor(t, tn.ID+" ready", 10*time.Second, func() error { return tn.Node().Ready() })
 	}
 }

@@ -127,6 +127,15 @@ func (n *Node) links(chain [][]byte, invoker principal.KeyID) ([]fsm.Link, error
 	return out, nil
 }
 
+// Wire is the outcome as a client sees it: the answer with its proof, or
+// the error.
+func (o *Outcome) Wire() certificate.Answer {
+	if o.Err != nil || o.Answer == nil {
+		return certificate.Answer{RequestID: o.RequestID, Error: o.Err}
+	}
+	return *o.Answer
+}
+
 // finish turns a result committed in the Raft entry at raftIndex into an
 // outcome with its proof: the decision's event, its inclusion proof into
 // the ledger at the end of that entry (from the entry's batch proofs while

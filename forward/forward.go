@@ -57,6 +57,18 @@ type Forwarder struct {
 	// cut off and go to the new one.
 	mu      sync.Mutex
 	changed chan struct{}
+
+	batchOnce sync.Once
+	batch     *batcher // prepared requests to the leader (prepared.go)
+}
+
+// done is closed when the attached node shuts down (never before one is
+// attached).
+func (f *Forwarder) done() <-chan struct{} {
+	if b := f.local.Load(); b != nil {
+		return b.Done()
+	}
+	return nil
 }
 
 type localBox struct{ Local }

@@ -75,6 +75,13 @@ func (f *fakeNode) Invoke(_ context.Context, s *invocation.Signed) ([]cluster.Ou
 	return f.answer(b)
 }
 
+func (f *fakeNode) Prepare(*invocation.Signed) (cluster.Prepared, error) {
+	return cluster.Prepared{}, errUnused
+}
+func (f *fakeNode) InvokePrepared(context.Context, []cluster.Prepared) ([][]cluster.Outcome, error) {
+	return nil, errUnused
+}
+
 // fakeState and fakeLedger are the empty state and ledger.
 type fakeState struct{}
 

@@ -36,7 +36,11 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	}
 	outs, err := s.node.Invoke(r.Context(), &signed)
 	if notLeader(err) && !isInternal(r) {
-		s.forwardInvoke(w, r, body)
+		if p, perr := s.node.Prepare(&signed); perr == nil && s.cfg.Forward != nil {
+			s.forwardPrepared(w, r, p)
+			return
+		}
+		s.forwardInvoke(w, r, body) // the leader judges what this node could not
 		return
 	}
 	if err != nil {
@@ -60,6 +64,49 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		resp.Results[i] = toWire(&outs[i])
 	}
 	httpx.Write(w, r, http.StatusOK, resp)
+}
+
+// forwardPrepared hands a batch this node authenticated and prepared to
+// the leader (with the others waiting now, package forward) and answers
+// with the leader's outcomes.
+func (s *Server) forwardPrepared(w http.ResponseWriter, r *http.Request, p cluster.Prepared) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	node, outs, err := s.cfg.Forward.InvokePrepared(ctx, p)
+	if err == nil && len(outs) != len(p.Commands) {
+		err = cnverr.New(cnverr.InternalError, "the leader answered %d outcomes for %d invocations", len(outs), len(p.Commands))
+	}
+	if err != nil {
+		httpx.Error(w, r, err)
+		return
+	}
+	if len(outs) == 1 && outs[0].Error != nil {
+		httpx.Error(w, r, outs[0].Error)
+		return
+	}
+	httpx.Write(w, r, http.StatusOK, wire.InvokeResponse{Node: node, Results: outs})
+}
+
+// handleInvokePrepared serves a member's prepared requests on the leader.
+func (s *Server) handleInvokePrepared(w http.ResponseWriter, r *http.Request) {
+	var reqs []cluster.Prepared
+	if err := httpx.Decode(w, r, httpx.RequestLimit, &reqs); err != nil {
+		httpx.Error(w, r, err)
+		return
+	}
+	outs, err := s.node.InvokePrepared(r.Context(), reqs)
+	if err != nil {
+		httpx.Error(w, r, err)
+		return
+	}
+	ans := cluster.PreparedAnswer{Node: s.node.ID(), Outcomes: make([][]wire.Outcome, len(outs))}
+	for i := range outs {
+		ans.Outcomes[i] = make([]wire.Outcome, len(outs[i]))
+		for j := range outs[i] {
+			ans.Outcomes[i][j] = outs[i][j].Wire()
+		}
+	}
+	httpx.Write(w, r, http.StatusOK, ans)
 }
 
 // forwardInvoke relays the request to the leader and its answer back
@@ -87,9 +134,4 @@ func (s *Server) forwardInvoke(w http.ResponseWriter, r *http.Request, body []by
 	}
 }
 
-func toWire(o *cluster.Outcome) wire.Outcome {
-	if o.Err != nil || o.Answer == nil {
-		return wire.Outcome{RequestID: o.RequestID, Error: o.Err}
-	}
-	return *o.Answer
-}
+func toWire(o *cluster.Outcome) wire.Outcome { return o.Wire() }

@@ -11,7 +11,7 @@ import (
 )
 
 // The internal listener serves what one member asks another (package peer
-// calls it): relayed invocations, joins and removals on the leader, node
+// calls it): relayed and prepared invocations, joins and removals on the leader, node
 // records, read indexes and node proposals. It runs on the node's Raft
 // port (package mux), which has authenticated the caller as a member
 // (its node certificate, or the cluster token) before a byte reaches
@@ -25,6 +25,7 @@ func (s *Server) internalHandler() http.Handler {
 	m.HandleFunc("POST /v1/internal/register", s.handleRegister)
 	m.HandleFunc("GET /v1/internal/read-index", s.handleReadIndex)
 	m.HandleFunc("POST /v1/internal/propose", s.handlePropose)
+	m.HandleFunc("POST /v1/internal/invoke-prepared", s.handleInvokePrepared)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(wire.HeaderNode, s.node.ID())
 		httpx.Serve(m, w, r.WithContext(context.WithValue(r.Context(), internalKey{}, true)))

@@ -24,6 +24,8 @@ type Node interface {
 	Ready() error
 	AppliedIndex() uint64
 	Invoke(ctx context.Context, s *invocation.Signed) ([]cluster.Outcome, error)
+	Prepare(s *invocation.Signed) (cluster.Prepared, error)
+	InvokePrepared(ctx context.Context, reqs []cluster.Prepared) ([][]cluster.Outcome, error)
 	AddServer(ctx context.Context, req cluster.JoinRequest) error
 	RemoveServer(ctx context.Context, req cluster.RemoveRequest) error
 	TransferLeadership(ctx context.Context, to string) (string, error)

@@ -23,21 +23,28 @@ import (
 // records, read indexes, node proposals).
 type Client struct {
 	c *client.Client
-	// m reaches members' internal listeners (nil: their public APIs).
-	m *client.Client
+	// m reaches members' internal listeners (nil: their public APIs); mp
+	// is m speaking msgpack, for the write path's prepared requests.
+	m, mp *client.Client
 }
 
 // New returns a client for public APIs; opts.Dial may rewrite addresses
 // and opts.Token is the cluster token every call carries.
-func New(opts client.Options) *Client { c := client.New(opts); return &Client{c: c, m: c} }
+func New(opts client.Options) *Client {
+	c := client.New(opts)
+	opts.Msgpack = true
+	return &Client{c: c, m: c, mp: client.New(opts)}
+}
 
 // WithMembers returns a client whose calls to members go over dial: the
 // authenticated node-to-node channel of the member at a Raft address.
 func (p *Client) WithMembers(dial func(ctx context.Context, addr string) (net.Conn, error), timeout time.Duration) *Client {
-	m := client.New(client.Options{Timeout: timeout, Dial: func(ctx context.Context, _, addr string) (net.Conn, error) {
+	opts := client.Options{Timeout: timeout, Dial: func(ctx context.Context, _, addr string) (net.Conn, error) {
 		return dial(ctx, addr)
-	}})
-	return &Client{c: p.c, m: m}
+	}}
+	m := client.New(opts)
+	opts.Msgpack = true
+	return &Client{c: p.c, m: m, mp: client.New(opts)}
 }
 
 // API is the underlying API client.
@@ -87,6 +94,13 @@ func (p *Client) Propose(ctx context.Context, addr string, sp cluster.SignedProp
 	var res []fsm.Result
 	err := p.m.Do(ctx, http.MethodPost, addr, "/v1/internal/propose", sp, &res, nil)
 	return res, Err(err)
+}
+
+// InvokePrepared hands prepared requests to the leader at addr.
+func (p *Client) InvokePrepared(ctx context.Context, addr string, reqs []cluster.Prepared) (cluster.PreparedAnswer, error) {
+	var a cluster.PreparedAnswer
+	err := p.mp.Do(ctx, http.MethodPost, addr, "/v1/internal/invoke-prepared", reqs, &a, nil)
+	return a, Err(err)
 }
 
 // Relay sends a request body as it came (an invocation batch) to the

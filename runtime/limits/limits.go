@@ -229,6 +229,15 @@ const (
 	// carry. One signature then covers at most this many; a Raft entry
 	// carries at most a few batches.
 	MaxBatchInvocations = 1024
+
+	// MaxPreparedCommands bounds the commands of one message of prepared
+	// requests a member hands the leader: a few full batches, so one
+	// message is one or two Raft entries (cluster.Config.MaxBatchCommands
+	// is 2048) and its answer stays far below MaxResponseBody.
+	MaxPreparedCommands = 4096
+
+	// MaxPreparedRequests bounds the requests one such message carries.
+	MaxPreparedRequests = 256
 )
 
 // Raft state machine (fsm).
