@@ -37,14 +37,8 @@ func IsMsgpack(r *http.Request) bool {
 
 // Write answers v with status in the encoding the client asked for.
 func Write(w http.ResponseWriter, r *http.Request, status int, v any) {
-	if WantsMsgpack(r) {
-		b, err := codec.Marshal(v)
-		if err == nil {
-			w.Header().Set("Content-Type", wire.ContentMsgpack)
-			w.WriteHeader(status)
-			w.Write(b)
-			return
-		}
+	if WantsMsgpack(r) && codec.Write(msgpackAnswer{w, status}, v) == nil {
+		return
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -54,6 +48,20 @@ func Write(w http.ResponseWriter, r *http.Request, status int, v any) {
 	w.Header().Set("Content-Type", wire.ContentJSON)
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
+}
+
+// msgpackAnswer writes the headers of a msgpack answer with the body, once
+// it is encoded whole.
+type msgpackAnswer struct {
+	w      http.ResponseWriter
+	status int
+}
+
+func (a msgpackAnswer) Write(b []byte) (int, error) {
+	a.w.Header().Set("Content-Type", wire.ContentMsgpack)
+	a.w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	a.w.WriteHeader(a.status)
+	return a.w.Write(b)
 }
 
 // Error answers err as {"error":{kind,message,details}} with its status.

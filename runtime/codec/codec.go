@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sync"
 
@@ -58,13 +59,37 @@ func Marshal(v any) ([]byte, error) {
 	e.enc.ResetBytes(&e.buf)
 	err := e.enc.Encode(v)
 	out := append([]byte(nil), e.buf...)
-	if cap(e.buf) <= 64<<10 {
-		encPool.Put(e)
-	}
+	e.release()
 	if err != nil {
 		return nil, fmt.Errorf("codec: encode %T: %w", v, err)
 	}
 	return out, nil
+}
+
+// release returns the encoder to the pool unless its buffer grew past
+// limits.MaxPooledEncodeBuffer (an answer that large is rare; keeping its
+// buffer would hold the memory for good).
+func (e *encoder) release() {
+	if cap(e.buf) <= limits.MaxPooledEncodeBuffer {
+		encPool.Put(e)
+	}
+}
+
+// Write writes the canonical msgpack encoding of v to w, from a pooled
+// buffer: no copy of the encoding is made (an API answer of many
+// certificates is large).
+func Write(w io.Writer, v any) error {
+	e := encPool.Get().(*encoder)
+	e.buf = e.buf[:0]
+	e.enc.ResetBytes(&e.buf)
+	err := e.enc.Encode(v)
+	if err == nil {
+		_, err = w.Write(e.buf)
+	} else {
+		err = fmt.Errorf("codec: encode %T: %w", v, err)
+	}
+	e.release()
+	return err
 }
 
 // MustMarshal is Marshal for values whose encoding cannot fail (plain

@@ -238,6 +238,11 @@ const (
 
 	// MaxPreparedRequests bounds the requests one such message carries.
 	MaxPreparedRequests = 256
+
+	// MaxPooledEncodeBuffer is the largest msgpack encoding buffer kept
+	// for reuse: an answer of a full batch with its certificates (a few
+	// hundred KiB) reuses its buffer instead of growing a new one.
+	MaxPooledEncodeBuffer = 4 << 20
 )
 
 // Raft state machine (fsm).
