@@ -31,6 +31,7 @@ const (
 	TypeNodeLeft             Type = "NodeLeft"
 	TypeHotPathBatch         Type = "HotPathBatch"
 	TypeHotPathLease         Type = "HotPathLease"
+	TypeMembershipChanged    Type = "MembershipChanged"
 	TypeCheckpoint           Type = "Checkpoint"
 )
 
@@ -40,7 +41,7 @@ func Types() []Type {
 		TypeAuditCheckpoint, TypeCapabilityGranted, TypeCapabilityRegistered,
 		TypeCapabilityRevoked, TypeCheckpoint, TypeDelegationCreated,
 		TypeDelegationExpired, TypeDelegationRevoked, TypeHotPathBatch,
-		TypeHotPathLease, TypeModeChanged, TypeNodeJoined, TypeNodeLeft, TypePolicyChanged,
+		TypeHotPathLease, TypeMembershipChanged, TypeModeChanged, TypeNodeJoined, TypeNodeLeft, TypePolicyChanged,
 		TypePolicyDecision, TypePrincipalRegistered, TypeSecurityViolation,
 	}
 }
