@@ -54,10 +54,17 @@ type Node struct {
 	// guard checks every RPC before Raft sees it (guard.go).
 	guard *guard
 
-	gossip   *gossip.Gossip
-	props    *proposer
-	verifier *delegation.Verifier
-	vcache   *invocation.VerifyCache
+	gossip *gossip.Gossip
+	props  *proposer
+	// memberMu makes the leader's membership changes (joins, removals,
+	// moves, autopilot's actions) one at a time (changes.go).
+	memberMu sync.Mutex
+	// warnedRemoved and warnedMoved: the operator was told this node was
+	// removed (at that index) or listens elsewhere than configured.
+	warnedRemoved atomic.Uint64
+	warnedMoved   atomic.Bool
+	verifier      *delegation.Verifier
+	vcache        *invocation.VerifyCache
 
 	// barrierTerm is the last term in which this node, as leader, applied
 	// a barrier (see termBarrier).
