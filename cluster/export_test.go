@@ -12,4 +12,6 @@ var SignJoin = signJoin
 
 // LedgerChange commits a membership record without the configuration
 // change it describes (a leader that failed in between).
-func (n *Node) LedgerChange(ctx context.Context, m fsm.Membership) error { return n.ledgerChange(ctx, m) }
+func (n *Node) LedgerChange(ctx context.Context, m fsm.Membership) error {
+	return n.ledgerChange(ctx, m)
+}

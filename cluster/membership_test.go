@@ -285,4 +285,6 @@ func TestMoveServer(t *testing.T) {
 	}
 }
 
-func checkpoint() invocation.Invocation { return invocation.Invocation{Capability: "ledger.checkpoint"} }
+func checkpoint() invocation.Invocation {
+	return invocation.Invocation{Capability: "ledger.checkpoint"}
+}
