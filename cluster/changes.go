@@ -128,9 +128,11 @@ func (n *Node) AddServer(ctx context.Context, req JoinRequest) error {
 	}
 	if !member {
 		id, addr := raft.ServerID(req.NodeID), raft.ServerAddress(req.RaftAddr)
-		fut := n.raft.AddVoter(id, addr, 0, 0)
+		var fut raft.IndexFuture // a future's change starts when it is made: one of them
 		if req.Nonvoter {
 			fut = n.raft.AddNonvoter(id, addr, 0, 0)
+		} else {
+			fut = n.raft.AddVoter(id, addr, 0, 0)
 		}
 		if err := fut.Error(); err != nil {
 			return raftErr(err)
@@ -286,8 +288,10 @@ func (n *Node) MoveServer(ctx context.Context, req MoveRequest) error {
 		return nil
 	}
 	if string(cur.Address) != req.RaftAddr {
-		fut := n.raft.AddVoter(cur.ID, raft.ServerAddress(req.RaftAddr), 0, 0) // keeps the ID, changes the address
-		if cur.Suffrage != raft.Voter {
+		var fut raft.IndexFuture // either keeps the ID and suffrage, changes the address
+		if cur.Suffrage == raft.Voter {
+			fut = n.raft.AddVoter(cur.ID, raft.ServerAddress(req.RaftAddr), 0, 0)
+		} else {
 			fut = n.raft.AddNonvoter(cur.ID, raft.ServerAddress(req.RaftAddr), 0, 0)
 		}
 		if err := fut.Error(); err != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/fsm"
 	"github.com/cnv-project/cnv/internal/testcluster"
@@ -282,6 +284,31 @@ func TestMoveServer(t *testing.T) {
 	c.WaitReady(f)
 	if outs, err := c.Invoke(f, nil, checkpoint()); err != nil || !outs[0].Result.Allowed() {
 		t.Fatalf("invoke through the member moved back: %v %+v", err, outs)
+	}
+	// A non-voter joins as one and stays one when it moves.
+	nv := c.NewNode()
+	req, err := cluster.SignJoin(cluster.JoinRequest{NodeID: nv.ID, RaftAddr: nv.RaftAddr(), APIAddr: nv.APIAddr(), Nonvoter: true}, nodeKey(t, nv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Node().AddServer(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{"", "raft://" + nv.ID + "-moved"} {
+		if to != "" {
+			if err := l.Node().MoveServer(ctx, cluster.MoveRequest{NodeID: nv.ID, RaftAddr: to, Origin: o}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg := l.Node().Raft().GetConfiguration()
+		if err := cfg.Error(); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range cfg.Configuration().Servers {
+			if string(s.ID) == nv.ID && s.Suffrage != raft.Nonvoter {
+				t.Fatalf("%s is a %v (moved to %q), want a nonvoter", nv.ID, s.Suffrage, to)
+			}
+		}
 	}
 }
 
