@@ -257,7 +257,7 @@ func (n *Node) openRaft() error {
 		n.logs, n.stable, logName = n.cfg.LogStore, n.cfg.StableStore, "(the configured log store)"
 	} else {
 		if err := checkBoltFile(logName); err != nil {
-			return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove its data dir and join it again", logName, err)
+			return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove it from the cluster (cnv-node cluster remove %s), remove its data dir and join it again", logName, err, n.cfg.NodeID)
 		}
 		ls, err := raftboltdb.New(raftboltdb.Options{Path: logName})
 		if err != nil {
@@ -266,7 +266,7 @@ func (n *Node) openRaft() error {
 		n.bolt, n.logs, n.stable = ls, ls, ls
 	}
 	if err := checkRaftLog(n.logs); err != nil {
-		return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove its data dir and join it again", logName, err)
+		return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove it from the cluster (cnv-node cluster remove %s), remove its data dir and join it again", logName, err, n.cfg.NodeID)
 	}
 	if n.cfg.SnapshotStore != nil {
 		n.snaps = n.cfg.SnapshotStore
