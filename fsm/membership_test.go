@@ -172,3 +172,32 @@ func TestMembershipIsNotNodeProposable(t *testing.T) {
 		t.Fatal("a membership kind with another body was accepted")
 	}
 }
+
+// FuzzMembership applies membership commands with arbitrary fields, the
+// way a leader's entry would carry them: a command either applies (one
+// valid MembershipChanged event) or is refused changing nothing; it never
+// stops the node (a ledger append that fails validation would).
+func FuzzMembership(f *testing.F) {
+	f.Add("removed", "n2", "", "n2:7000", "", "", "client:ops", "cluster remove")
+	f.Add("joined", "n2", "k_0123456789abcdef", "n2:7000", "n2:8080", "", "token", "join")
+	f.Add("moved", "n2", "", "n9:7000", "n9:8080", "n2:7000", "token", "move")
+	f.Add("moved", "zz", "", "a\x00", "", "", "", "")
+	f.Fuzz(func(t *testing.T, change, id, key, raftAddr, apiAddr, from, by, cause string) {
+		h := newHarness(t)
+		h.apply(nodeCmd("n2", seededKey("n2").Public().(ed25519.PublicKey), true))
+		size := h.store.Head().Size
+		r := h.apply(memberCmd(Membership{Change: event.MemberChange(change), NodeID: id, KeyID: principal.KeyID(key),
+			RaftAddr: raftAddr, APIAddr: apiAddr, FromRaftAddr: from, By: by, Cause: cause}))[0]
+		grew := h.store.Head().Size - size
+		switch {
+		case r.Err != nil && grew != 0:
+			t.Fatalf("refused (%v) but ledgered %d events", r.Err, grew)
+		case r.Err == nil && grew != 1:
+			t.Fatalf("applied but ledgered %d events", grew)
+		case r.Err == nil:
+			if e := h.lastEvent(); e.Validate() != nil {
+				t.Fatalf("ledgered an invalid event: %+v", e)
+			}
+		}
+	})
+}
