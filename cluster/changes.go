@@ -156,9 +156,14 @@ func checkJoin(servers []raft.Server, view *fsm.View, req JoinRequest, key princ
 		}
 		switch {
 		case string(s.ID) == req.NodeID && (string(s.Address) != req.RaftAddr || hasRec && rec.KeyID != key):
-			return false, cnverr.New(cnverr.Conflict, "node id %s is already a member at %s (key %s); this join is for %s (key %s): "+
-				"remove the member first (cnv-node cluster remove %s), or move it (cnv-node cluster move-member %s --raft-addr NEW)",
-				req.NodeID, s.Address, recKey, req.RaftAddr, key, req.NodeID, req.NodeID).
+			what := fmt.Sprintf("a node with another key is another node: remove the member first (cnv-node cluster remove %s), then join", req.NodeID)
+			if hasRec && rec.KeyID == key {
+				what = fmt.Sprintf("the same node at a new address is moved, not joined: cnv-node cluster move-member %s --raft-addr %s", req.NodeID, req.RaftAddr)
+			} else if !hasRec && string(s.Address) != req.RaftAddr {
+				what += fmt.Sprintf(" (or, if it is the member at a new address, cnv-node cluster move-member %s --raft-addr %s)", req.NodeID, req.RaftAddr)
+			}
+			return false, cnverr.New(cnverr.Conflict, "node id %s is already a member at %s (key %s); this join is for %s (key %s): %s",
+				req.NodeID, s.Address, recKey, req.RaftAddr, key, what).
 				With("member_raft_addr", string(s.Address)).With("member_key_id", recKey).
 				With("join_raft_addr", req.RaftAddr).With("join_key_id", string(key))
 		case string(s.ID) == req.NodeID:
