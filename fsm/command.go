@@ -37,7 +37,8 @@ const (
 	KindBootstrap Kind = iota + 1
 	// KindNode records a node's ID, addresses and public key (NodeJoined).
 	KindNode
-	// KindNodeLeft records a node leaving the cluster.
+	// KindNodeLeft records a node leaving the cluster (entries written
+	// before KindMembership, which removals now use; still applied).
 	KindNodeLeft
 	// KindInvoke is an authenticated invocation: decided, charged and
 	// ledgered; built-in governance capabilities also change the state.

@@ -215,7 +215,9 @@ type NodeJoined struct {
 	Voter     bool              `json:"voter,omitempty"`
 }
 
-// NodeLeft records a node leaving (or being removed from) the cluster.
+// NodeLeft records a node leaving (or being removed from) the cluster, in
+// ledgers written before MembershipChanged: removals now record a
+// MembershipChanged event (change removed) with who asked.
 type NodeLeft struct {
 	NodeID string `json:"node_id"`
 	Reason string `json:"reason,omitempty"`
