@@ -194,7 +194,9 @@ func (n *Node) admit(ctx context.Context, a gossip.Action, members []gossip.Memb
 
 // applyAction carries out one of autopilot's changes and ledgers it (By
 // "autopilot", the reason as the cause). Additions and promotions check
-// again, under memberMu, that the server was not removed meanwhile.
+// again, under memberMu, that the server was not removed meanwhile and
+// that the configuration is still the one Reconcile saw for it (an
+// addition never re-addresses a member another change just added).
 func (n *Node) applyAction(ctx context.Context, a gossip.Action) error {
 	cause := "autopilot: " + a.Reason
 	if a.Kind == gossip.ActionRemove {
@@ -204,6 +206,19 @@ func (n *Node) applyAction(ctx context.Context, a gossip.Action) error {
 	defer n.memberMu.Unlock()
 	if t, removed := n.fsm.View().Tombstoned(a.ID, principal.KeyID(a.KeyID)); removed {
 		return removedErr(t, a.ID, principal.KeyID(a.KeyID))
+	}
+	servers, err := n.configuration()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		same := string(s.ID) == a.ID
+		switch {
+		case a.Kind == gossip.ActionAddNonvoter && (same || string(s.Address) == a.Addr):
+			return cnverr.New(cnverr.Conflict, "autopilot: %s or its address %s joined the configuration meanwhile", a.ID, a.Addr)
+		case a.Kind == gossip.ActionPromote && same && (string(s.Address) != a.Addr || s.Suffrage != raft.Nonvoter):
+			return cnverr.New(cnverr.Conflict, "autopilot: %s changed meanwhile (%s at %s)", a.ID, s.Suffrage, s.Address)
+		}
 	}
 	id, addr := raft.ServerID(a.ID), raft.ServerAddress(a.Addr)
 	m := fsm.Membership{NodeID: a.ID, RaftAddr: a.Addr, By: "autopilot", Cause: cause}
