@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cnv-project/cnv/fsm"
+	"github.com/cnv-project/cnv/ledger/cert"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
@@ -15,15 +16,14 @@ import (
 )
 
 // Outcome is one invocation's answer: the committed result and, for a
-// ledgered decision, the node-signed proof of it (a certificate when
-// allowed, a receipt otherwise). Err set means the invocation was
-// rejected and nothing was applied.
+// ledgered decision, its ledger certificate (allowed) or receipt. Err set
+// means the invocation was rejected and nothing was applied.
 type Outcome struct {
-	RequestID   string
-	Result      fsm.Result
-	Certificate *certificate.Signed
-	Receipt     *SignedReceipt
-	Err         *cnverr.Error
+	RequestID string
+	Result    fsm.Result
+	// Answer is the ledger certificate (allow) or receipt with its proof.
+	Answer *certificate.Answer
+	Err    *cnverr.Error
 }
 
 // Invoke authenticates a signed batch, proposes its invocations as one
@@ -61,12 +61,12 @@ func (n *Node) Invoke(ctx context.Context, s *invocation.Signed) ([]Outcome, err
 	if len(cmds) == 0 {
 		return outs, nil
 	}
-	results, _, err := n.props.submit(ctx, cmds)
+	results, index, err := n.props.submit(ctx, cmds)
 	if err != nil {
 		return nil, err
 	}
 	for j, res := range results {
-		n.finish(&outs[slots[j]], res)
+		n.finish(&outs[slots[j]], index, res)
 	}
 	return outs, nil
 }
@@ -127,59 +127,57 @@ func (n *Node) links(chain [][]byte, invoker principal.KeyID) ([]fsm.Link, error
 	return out, nil
 }
 
-// finish turns a committed result into an outcome with its proof.
-func (n *Node) finish(o *Outcome, res fsm.Result) {
+// finish turns a result committed in the Raft entry at raftIndex into an
+// outcome with its proof: the decision's event, its inclusion proof into
+// the ledger at the end of that entry (from the entry's batch proofs while
+// they are kept, else from the store at its current head) and that head,
+// signed once however many outcomes it proves.
+func (n *Node) finish(o *Outcome, raftIndex uint64, res fsm.Result) {
 	o.Result = res
 	if res.Err != nil {
 		o.Err = res.Err
 		return
 	}
-	if res.Allowed() {
-		cert, err := n.certify(o.RequestID, res)
-		if err != nil {
-			o.Err = render(err)
-			return
-		}
-		o.Certificate = &cert
-		return
-	}
-	rcpt, err := n.receipt(o.RequestID, res)
-	if err != nil {
+	a := &certificate.Answer{RequestID: o.RequestID, Duplicate: res.Duplicate}
+	if err := n.prove(a, raftIndex, &res); err != nil {
 		o.Err = render(err)
 		return
 	}
-	o.Receipt = &rcpt
+	o.Answer = a
 }
 
-// certify walks the certificate through its checked states and signs it
-// with the node key at the committed time.
-func (n *Node) certify(requestID string, res fsm.Result) (certificate.Signed, error) {
-	origin := principal.KeyID("")
-	if res.Judged.KeyID != res.Invoker {
-		origin = res.Judged.KeyID
+func (n *Node) prove(a *certificate.Answer, raftIndex uint64, res *fsm.Result) error {
+	if res.Event == nil || res.Canonical == nil {
+		return cnverr.New(cnverr.InternalError, "ledger index %d: the result carries no event", res.LedgerIndex)
 	}
-	c, err := certificate.New(certificate.Params{
-		Capability: res.Capability, Effects: res.Effects, Input: res.Input, Output: res.Output,
-		AgentID: res.Judged.AgentID, AgentType: res.Judged.AgentType, KeyID: res.Invoker,
-		Tenant: res.Tenant, Origin: origin, Chain: res.Chain, RequestID: requestID,
-		CorrelationID: res.CorrelationID, IssuedAt: res.Time,
-	})
+	var (
+		inclusion  [][]byte
+		size, idx  = uint64(0), res.LedgerIndex
+		root       []byte
+		fromMemory bool
+	)
+	if p, ok := n.fsm.BatchProofs(raftIndex); ok && idx >= p.Begin() && idx < p.Size() {
+		pr, err := p.Inclusion(idx)
+		if err != nil {
+			return err
+		}
+		inclusion, size, root, fromMemory = pr, p.Size(), p.Root(), true
+	}
+	if !fromMemory {
+		ip, err := n.fsm.Store().InclusionProof(idx, n.fsm.Store().Head().Size)
+		if err != nil {
+			return err
+		}
+		size, root = ip.Size, ip.Root
+		for _, h := range ip.Proof {
+			inclusion = append(inclusion, h)
+		}
+	}
+	h, err := n.heads.sign(size, root)
 	if err != nil {
-		return certificate.Signed{}, err
+		return err
 	}
-	pc, err := certificate.CheckPolicy(c, res.Policy)
-	if err != nil {
-		return certificate.Signed{}, err
-	}
-	cc, err := certificate.CheckCapability(pc, certificate.Available{res.Capability.ID()})
-	if err != nil {
-		return certificate.Signed{}, err
-	}
-	v, err := certificate.Verify(cc, res.Time, certificate.Placement{LedgerIndex: res.LedgerIndex, LeafHash: res.LeafHash.String()}, n.signer)
-	if err != nil {
-		return certificate.Signed{}, err
-	}
-	return v.Export()
+	return cert.Issue(a, res.Event, res.Canonical, inclusion, h)
 }
 
 func render(err error) *cnverr.Error { return cnverr.Render(err) }

@@ -20,7 +20,6 @@ import (
 	"github.com/cnv-project/cnv/cluster/gossip"
 	"github.com/cnv-project/cnv/fsm"
 	"github.com/cnv-project/cnv/ledger"
-	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -32,10 +31,10 @@ type Node struct {
 	cfg Config
 	log hclog.Logger
 
-	key    ed25519.PrivateKey
-	pub    ed25519.PublicKey
-	keyID  principal.KeyID
-	signer *certificate.Signer
+	key   ed25519.PrivateKey
+	pub   ed25519.PublicKey
+	keyID principal.KeyID
+	heads *heads
 
 	store   *ledger.Store
 	fsm     *fsm.FSM
@@ -142,7 +141,7 @@ func (n *Node) loadKey() error {
 	n.key = priv
 	n.pub = priv.Public().(ed25519.PublicKey)
 	n.keyID = principal.IDOf(n.pub)
-	n.signer = certificate.NewSigner(priv)
+	n.heads = newHeads(priv)
 	return nil
 }
 

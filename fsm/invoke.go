@@ -176,4 +176,5 @@ func (a *applier) ledgerDecision(c *Invoke, res *Result, req *policy.Request, ar
 	}
 	ap := a.appendEvents(ev)
 	res.LedgerIndex, res.LeafHash = ap[0].Index, ap[0].LeafHash
+	res.Event, res.Canonical = ap[0].Event, ap[0].Canonical
 }

@@ -184,7 +184,7 @@ func decodeAnswer(b []byte) (answer, error) {
 // and the decision's event. A table entry that names no decision means
 // the state is damaged: the node stops.
 func (a *applier) recall(ans answer) Result {
-	ev, leaf, err := a.tx.Event(ans.index)
+	ev, canonical, leaf, err := a.tx.EventBytes(ans.index)
 	if err != nil {
 		panic(fmt.Sprintf("fsm: request table: %v", err))
 	}
@@ -215,6 +215,6 @@ func (a *applier) recall(ans answer) Result {
 		LedgerIndex: ans.index, LeafHash: leaf, Time: ev.Time, UseCounts: pd.UseCounts,
 		Capability: ref, Effects: effectsOf(req.Effects, req.Sensitivity), Input: node.Input, Output: node.Output,
 		Judged: judged, Invoker: req.Invoker, Tenant: req.Tenant, Chain: pd.ChainLinks,
-		CorrelationID: ev.Correlation,
+		CorrelationID: ev.Correlation, Event: &ev, Canonical: canonical,
 	}
 }

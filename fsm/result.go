@@ -40,6 +40,13 @@ type Result struct {
 	Chain      []string              `json:"chain,omitempty"`
 	// CorrelationID is the invocation's correlation id.
 	CorrelationID string `json:"correlation_id,omitempty"`
+
+	// Event is the decision's ledger event as stored and Canonical its
+	// canonical encoding (the leaf), from which the answer's certificate
+	// or receipt is made. Only the applying node's result holds them; they
+	// are never replicated. Read them, never modify them.
+	Event     *event.Event `json:"-"`
+	Canonical []byte       `json:"-"`
 }
 
 // Allowed reports whether the command was applied and allowed.

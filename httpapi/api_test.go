@@ -199,22 +199,33 @@ func TestVerifyCertificateEndpoint(t *testing.T) {
 	bad.Signature = append([]byte(nil), bad.Signature...)
 	bad.Signature[0] ^= 1
 	tampered, _ := json.Marshal(bad)
-	post := func(addr string, body []byte) int {
+	renamed := outs[0]
+	view := *renamed.Certificate
+	view.AgentID = "mallory"
+	renamed.Certificate = &view
+	mallory, _ := json.Marshal(renamed)
+	post := func(addr string, body []byte) (int, string) {
 		resp, err := http.Post("http://"+addr+"/v1/certificates/verify", "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp.StatusCode
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
 	for _, tn := range c.Nodes() {
-		if got := post(tn.APIAddr(), good); got != http.StatusOK {
-			t.Errorf("%s: valid certificate answered %d", tn.ID, got)
+		if got, body := post(tn.APIAddr(), good); got != http.StatusOK || !strings.Contains(body, `"correlation_id":"v"`) {
+			t.Errorf("%s: valid certificate answered %d %s", tn.ID, got, body)
 		}
-		if got := post(tn.APIAddr(), tampered); got < 400 || got >= 500 {
+		if got, _ := post(tn.APIAddr(), tampered); got < 400 || got >= 500 {
 			t.Errorf("%s: tampered certificate answered %d", tn.ID, got)
 		}
-		if got := post(tn.APIAddr(), []byte("{not json")); got != http.StatusBadRequest {
+		// A field outside the signed bytes is not believed: the answer
+		// names it.
+		if got, body := post(tn.APIAddr(), mallory); got != http.StatusUnauthorized || !strings.Contains(body, "certificate.agent_id") {
+			t.Errorf("%s: certificate renamed to mallory answered %d %s", tn.ID, got, body)
+		}
+		if got, _ := post(tn.APIAddr(), []byte("{not json")); got != http.StatusBadRequest {
 			t.Errorf("%s: malformed document answered %d", tn.ID, got)
 		}
 	}

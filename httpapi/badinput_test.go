@@ -22,6 +22,7 @@ import (
 	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
+	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/delegation"
@@ -152,6 +153,7 @@ func TestBadInputDecoding(t *testing.T) {
 				outs[i].Err = refusal[name]
 			default:
 				outs[i].Result = fsm.Result{Decision: policy.Deny, LedgerIndex: 7}
+				outs[i].Answer = &certificate.Answer{RequestID: outs[i].RequestID, Decision: string(policy.Deny), LedgerIndex: 7}
 			}
 		}
 		return outs, nil

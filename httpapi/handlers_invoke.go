@@ -88,34 +88,8 @@ func (s *Server) forwardInvoke(w http.ResponseWriter, r *http.Request, body []by
 }
 
 func toWire(o *cluster.Outcome) wire.Outcome {
-	res := &o.Result
-	out := wire.Outcome{RequestID: o.RequestID, Error: o.Err}
-	if o.Err != nil {
-		return out
+	if o.Err != nil || o.Answer == nil {
+		return wire.Outcome{RequestID: o.RequestID, Error: o.Err}
 	}
-	out.Decision, out.Reason, out.Suggestion = string(res.Decision), res.Reason, res.Policy.Suggestion
-	out.LedgerIndex, out.LeafHash, out.Time, out.Duplicate = res.LedgerIndex, res.LeafHash.String(), res.Time, res.Duplicate
-	out.Policy = &wire.PolicyTrace{MatchedRule: res.Policy.MatchedRule, EvaluatedRules: res.Policy.EvaluatedRules, PolicyHash: res.Policy.PolicyHash}
-	for _, u := range res.UseCounts {
-		out.UseCounts = append(out.UseCounts, wire.UseCount{Link: u.Link, Used: u.Used, Max: u.Max})
-	}
-	switch {
-	case o.Certificate != nil:
-		c := o.Certificate
-		out.SignedBytes, out.Signature, out.Signer = c.SignedBytes, c.Signature, string(c.Signer)
-		body := c.Certificate
-		out.Certificate = &body
-	case o.Receipt != nil:
-		rc := o.Receipt
-		out.SignedBytes, out.Signature, out.Signer = rc.SignedBytes, rc.Signature, string(rc.Signer)
-		out.Receipt = receiptWire(&rc.Receipt)
-	}
-	return out
-}
-
-func receiptWire(r *cluster.Receipt) *wire.Receipt {
-	return &wire.Receipt{Domain: r.Domain, Decision: r.Decision, Reason: r.Reason, Capability: r.Capability,
-		Invoker: string(r.Invoker), AgentID: r.AgentID, Tenant: r.Tenant, RequestID: r.RequestID,
-		CorrelationID: r.CorrelationID, Chain: r.Chain, MatchedRule: r.MatchedRule, Time: r.Time,
-		LedgerIndex: r.LedgerIndex, LeafHash: r.LeafHash, Signer: string(r.Signer)}
+	return *o.Answer
 }

@@ -130,8 +130,8 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	doc := loadOpenAPI(t)
 	c := newGossipCluster(t, 2)
 	rec := &apiRecorder{t: t, hc: &http.Client{Timeout: 20 * time.Second}}
-	exerciseServer(t, c, rec)
-	exerciseEdge(t, c, rec)
+	answer := exerciseServer(t, c, rec)
+	exerciseEdge(t, c, rec, answer)
 	leaveLast(c, rec)
 	if dir := os.Getenv("CNV_OPENAPI_DUMP"); dir != "" {
 		dumpExchanges(t, dir, rec.log)
@@ -139,7 +139,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	validateExchanges(t, doc, rec.log)
 }
 
-func exerciseServer(t *testing.T, c *testcluster.Cluster, rec *apiRecorder) {
+func exerciseServer(t *testing.T, c *testcluster.Cluster, rec *apiRecorder) wire.Outcome {
 	l, f := c.Leader(), c.Followers()[0]
 	la, fa := l.APIAddr(), f.APIAddr()
 	signed := func(invs ...invocation.Invocation) invocation.Signed {
@@ -161,7 +161,11 @@ func exerciseServer(t *testing.T, c *testcluster.Cluster, rec *apiRecorder) {
 	if err := json.Unmarshal(allow.resp, &ir); err != nil || len(ir.Results) != 3 {
 		t.Fatalf("invoke: %s", allow.resp)
 	}
-	rec.post(fa, "/v1/certificates/verify", map[string]any{"signed_bytes": ir.Results[0].SignedBytes, "signature": ir.Results[0].Signature})
+	for _, o := range ir.Results[:2] { // a certificate, a receipt
+		if ex := rec.post(fa, "/v1/certificates/verify", o); ex.status != http.StatusOK {
+			t.Fatalf("verify %s: %d %s", o.Decision, ex.status, ex.resp)
+		}
+	}
 	rec.post(fa, "/v1/certificates/verify", map[string]any{"signed_bytes": []byte("x"), "signature": []byte("y")})
 	for _, p := range []string{"/v1/cluster/status", "/v1/cluster/members", "/v1/cluster/keys", "/v1/ledger/status",
 		"/v1/ledger/events?start=0&limit=2", "/v1/ledger/events/1", "/v1/ledger/events/999", "/v1/ledger/query?type=PolicyDecision&decision=allow",
@@ -182,6 +186,7 @@ func exerciseServer(t *testing.T, c *testcluster.Cluster, rec *apiRecorder) {
 	rec.post(fa, "/v1/cluster/move-member", map[string]any{"node_id": "nosuch", "raft_addr": "127.0.0.1:1"})
 	rec.post(fa, "/v1/cluster/move-member", map[string]any{"node_id": f.ID, "raft_addr": l.RaftAddr()})
 	rec.post(fa, "/v1/cluster/move-member", map[string]any{"node_id": f.ID, "raft_addr": f.RaftAddr()})
+	return ir.Results[0]
 }
 
 // leaveLast makes the follower leave: the last exchange of the run.
@@ -207,7 +212,7 @@ func startTestEdge(t *testing.T) (*edge.Server, *gossip.Gossip, string) {
 	return e, g, ln.Addr().String()
 }
 
-func exerciseEdge(t *testing.T, c *testcluster.Cluster, rec *apiRecorder) {
+func exerciseEdge(t *testing.T, c *testcluster.Cluster, rec *apiRecorder, answer wire.Outcome) {
 	_, g, ea := startTestEdge(t)
 	if _, err := g.Join([]string{c.Node(0).Node().Gossip().Addr()}); err != nil {
 		t.Fatal(err)
@@ -230,6 +235,9 @@ func exerciseEdge(t *testing.T, c *testcluster.Cluster, rec *apiRecorder) {
 	}
 	rec.post(ea, "/v1/graph/query", map[string]any{"op": "reachable", "from": "user.create", "to": "user.read"})
 	rec.post(ea, "/v1/invoke", map[string]any{})
+	if ex := rec.post(ea, "/v1/certificates/verify", answer); ex.status != http.StatusOK {
+		t.Fatalf("the edge refused a certificate: %d %s", ex.status, ex.resp)
+	}
 	rec.post(ea, "/v1/certificates/verify", map[string]any{"signed_bytes": []byte("x"), "signature": []byte("y")})
 }
 

@@ -89,7 +89,7 @@ func TestStrictInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := codec.MustMarshal(map[string]any{"signed_bytes": outs[0].SignedBytes, "signature": outs[0].Signature})
+	doc := codec.MustMarshal(&outs[0])
 	if status, er := post(t, f.APIAddr(), "/v1/certificates/verify", wire.ContentMsgpack, doc); status != 200 {
 		t.Errorf("verify in msgpack: %d %+v", status, er.Error)
 	}

@@ -58,6 +58,11 @@ type Appended struct {
 	Index    uint64 `json:"index"`
 	Time     int64  `json:"time"`
 	LeafHash Hash   `json:"leaf_hash"`
+	// Event is the event as stored (index, time and derived fields set)
+	// and Canonical its canonical encoding, the leaf LeafHash hashes.
+	// Both are the store's own: read them, never modify them.
+	Event     *event.Event `json:"-"`
+	Canonical []byte       `json:"-"`
 }
 
 // Update runs fn in a write transaction and commits it, returning the new
@@ -150,18 +155,25 @@ func (t *Tx) nodes() *ledgerNodes {
 // Event reads event i as of this Tx (events appended in it included),
 // with its leaf hash.
 func (t *Tx) Event(i uint64) (event.Event, Hash, error) {
+	e, _, leaf, err := t.EventBytes(i)
+	return e, leaf, err
+}
+
+// EventBytes is Event with a copy of the event's canonical encoding.
+func (t *Tx) EventBytes(i uint64) (event.Event, []byte, Hash, error) {
 	if i >= t.st.size {
-		return event.Event{}, nil, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, t.st.size)
+		return event.Event{}, nil, nil, fmt.Errorf("%w: event %d, ledger size %d", ErrOutOfRange, i, t.st.size)
 	}
 	v := t.b.events.Get(u64(i))
 	if len(v) < leafSize {
-		return event.Event{}, nil, fmt.Errorf("%w: event %d missing", ErrCorrupt, i)
+		return event.Event{}, nil, nil, fmt.Errorf("%w: event %d missing", ErrCorrupt, i)
 	}
 	e, err := event.UnmarshalEvent(v[leafSize:])
 	if err != nil {
-		return event.Event{}, nil, fmt.Errorf("event %d: %w", i, err)
+		return event.Event{}, nil, nil, fmt.Errorf("event %d: %w", i, err)
 	}
-	return e, append(Hash(nil), v[:leafSize]...), nil
+	v = append([]byte(nil), v...)
+	return e, v[leafSize:], v[:leafSize:leafSize], nil
 }
 
 // BeginBatch starts recording a proof batch: EndBatch returns the
@@ -229,7 +241,7 @@ func (t *Tx) Append(opts AppendOptions, events ...event.Event) ([]Appended, erro
 		if err := t.store(&p.e, p.val); err != nil {
 			return nil, t.fail(fmt.Errorf("event %d of %d: %w", i, len(events), err))
 		}
-		out[i] = Appended{Index: p.e.Index, Time: p.e.Time, LeafHash: p.val[:leafSize:leafSize]}
+		out[i] = Appended{Index: p.e.Index, Time: p.e.Time, LeafHash: p.val[:leafSize:leafSize], Event: &p.e, Canonical: p.val[leafSize:]}
 	}
 	return out, nil
 }

@@ -38,61 +38,17 @@ type InvokeResponse struct {
 	Results []Outcome `json:"results"`
 }
 
-// Outcome is one invocation's answer. SignedBytes, Signature and Signer
-// are the node's signature over the certificate (allow) or the receipt
-// (any other decision); Error set means nothing was applied.
-type Outcome struct {
-	RequestID   string            `json:"request_id"`
-	Decision    string            `json:"decision,omitempty"`
-	Reason      string            `json:"reason,omitempty"`
-	Suggestion  string            `json:"suggestion,omitempty"`
-	LedgerIndex uint64            `json:"ledger_index"`
-	LeafHash    string            `json:"leaf_hash,omitempty"`
-	Time        int64             `json:"time,omitempty"`
-	Duplicate   bool              `json:"duplicate,omitempty"`
-	UseCounts   []UseCount        `json:"use_counts,omitempty"`
-	SignedBytes []byte            `json:"signed_bytes,omitempty"`
-	Signature   []byte            `json:"signature,omitempty"`
-	Signer      string            `json:"signer,omitempty"`
-	Certificate *certificate.Body `json:"certificate,omitempty"`
-	Receipt     *Receipt          `json:"receipt,omitempty"`
-	Error       *cnverr.Error     `json:"error,omitempty"`
-	Policy      *PolicyTrace      `json:"policy,omitempty"`
-}
+// Outcome is one invocation's answer: for a ledgered decision a ledger
+// certificate (allow) or receipt (any other decision) with its proof, or
+// Error when nothing was applied. Its fields and how to verify one are in
+// docs/CERTIFICATES.md.
+type Outcome = certificate.Answer
 
-// PolicyTrace is the policy's verdict on an invocation.
-type PolicyTrace struct {
-	MatchedRule    string   `json:"matched_rule,omitempty"`
-	EvaluatedRules []string `json:"evaluated_rules,omitempty"`
-	PolicyHash     string   `json:"policy_hash,omitempty"`
-}
+// PolicyTrace is the policy's verdict in an answer's summary.
+type PolicyTrace = certificate.AnswerPolicy
 
 // UseCount is one delegation link's counter after the invocation.
-type UseCount struct {
-	Link string `json:"link"`
-	Used uint64 `json:"used"`
-	Max  uint64 `json:"max,omitempty"`
-}
-
-// Receipt is a node's signed statement of a ledgered non-allow decision.
-// Its canonical msgpack encoding is the Outcome's SignedBytes.
-type Receipt struct {
-	Domain        string   `json:"domain"`
-	Decision      string   `json:"decision"`
-	Reason        string   `json:"reason,omitempty"`
-	Capability    string   `json:"capability"`
-	Invoker       string   `json:"invoker"`
-	AgentID       string   `json:"agent_id"`
-	Tenant        string   `json:"tenant"`
-	RequestID     string   `json:"request_id"`
-	CorrelationID string   `json:"correlation_id,omitempty"`
-	Chain         []string `json:"chain,omitempty"`
-	MatchedRule   string   `json:"matched_rule,omitempty"`
-	Time          int64    `json:"time"`
-	LedgerIndex   uint64   `json:"ledger_index"`
-	LeafHash      string   `json:"leaf_hash"`
-	Signer        string   `json:"signer"`
-}
+type UseCount = certificate.UseCount
 
 // Status answers GET /v1/cluster/status.
 type Status struct {

@@ -17,7 +17,6 @@ import (
 	"github.com/cnv-project/cnv/client"
 	hotclient "github.com/cnv-project/cnv/hot/client"
 	"github.com/cnv-project/cnv/runtime/capability"
-	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/invocation"
 	"github.com/cnv-project/cnv/runtime/limits"
@@ -135,8 +134,7 @@ func hotCertificates(ctx context.Context, cl *client.Client, addr, capPath strin
 		if o.Decision != "allow" || o.Certificate == nil {
 			return nil, exitWith(exitDenied, "certificate for %s: %s %s", capPath, o.Decision, o.Reason)
 		}
-		b, err := json.Marshal(certificate.Signed{Certificate: *o.Certificate, SignedBytes: o.SignedBytes,
-			Signature: o.Signature, Signer: principal.KeyID(o.Signer)})
+		b, err := json.Marshal(&o)
 		if err != nil {
 			return nil, err
 		}

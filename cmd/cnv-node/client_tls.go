@@ -16,7 +16,7 @@ import (
 // client certificate (nodes started with --verify-incoming require one).
 func addClientTLSFlags(fl *pflag.FlagSet) {
 	fl.String("ca", "", "the cluster CA certificate: speak TLS to the nodes (env CNV_CA)")
-	fl.String("cert", "", "client certificate to present (`cnv-node tls cert create --client NAME`; env CNV_CERT)")
+	fl.String("cert", "", "client certificate to present (made by cnv-node tls cert create --client NAME; env CNV_CERT)")
 	fl.String("key-file", "", "the client certificate's key (env CNV_KEY_FILE)")
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,7 +87,21 @@ func governanceCLI(t *testing.T, bin, dir, adminKey string, procs []*proc) {
 	}
 	forged := strings.Replace(out, `"signature": "`, `"signature": "AAAA`, 1)
 	os.WriteFile(cert, []byte(forged), 0o600)
-	if _, code := runBin(t, bin, "cert", "verify", cert, "--trust", strings.Join(trust, ",")); code == 0 {
-		t.Fatal("a tampered certificate verified")
+	if _, code := runBin(t, bin, "cert", "verify", cert, "--trust", strings.Join(trust, ",")); code != exitDenied {
+		t.Fatalf("a tampered certificate: exit %d", code)
+	}
+	// A field outside the signed bytes is not believed: editing the
+	// readable copy makes the certificate invalid, naming the field.
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["certificate"].(map[string]any)["agent_id"] = "mallory"
+	renamed, _ := json.Marshal(doc)
+	os.WriteFile(cert, renamed, 0o600)
+	cmd := exec.Command(bin, "cert", "verify", cert, "--trust", strings.Join(trust, ","))
+	msg, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitDenied || !strings.Contains(string(msg), "certificate.agent_id") {
+		t.Fatalf("certificate renamed to mallory: %v %s", err, msg)
 	}
 }

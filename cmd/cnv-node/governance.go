@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cnv-project/cnv/internal/httpx"
+	"github.com/cnv-project/cnv/ledger/cert"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/graph"
 	"github.com/cnv-project/cnv/runtime/invocation"
@@ -242,14 +245,19 @@ func newCertVerifyCmd() *cobra.Command {
 	var trust []string
 	cmd := &cobra.Command{
 		Use:   "verify FILE --trust node1.pub,...",
-		Short: "Verify a certificate (the JSON `invoke --json` prints) against trusted node keys",
-		Args:  cobra.ExactArgs(1),
+		Short: "Verify a certificate or receipt (the JSON `invoke --json` prints) against trusted node keys",
+		Long: `Verify a ledger certificate (an allow) or receipt offline: the checkpoint
+it carries is signed by one of the --trust keys, its inclusion proof leads
+from its event to the checkpoint's root, every field the document shows
+agrees with the event (a field that does not is named), and a certificate
+is within its validity window now. docs/CERTIFICATES.md has the format.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := readFileLimit(args[0], limits.MaxCertificateBytes)
 			if err != nil {
 				return inputErr(err)
 			}
-			var keys certificate.Trust = certificate.Trust{}
+			keys := certificate.Trust{}
 			for _, f := range trust {
 				pub, err := principal.LoadPublic(f)
 				if err != nil {
@@ -257,20 +265,21 @@ func newCertVerifyCmd() *cobra.Command {
 				}
 				keys[principal.IDOf(pub)] = pub
 			}
-			var doc struct {
-				SignedBytes []byte `json:"signed_bytes"`
-				Signature   []byte `json:"signature"`
-			}
-			if err := json.Unmarshal(data, &doc); err != nil || len(doc.SignedBytes) == 0 {
-				return exitWith(exitInput, "%s: not a certificate document (want signed_bytes and signature)", args[0])
-			}
-			c, err := certificate.ImportSigned(doc.SignedBytes, doc.Signature, keys, time.Now().UnixNano())
-			if err != nil {
+			c, err := cert.VerifyDocument(data, false, keys, time.Now().UnixNano())
+			switch {
+			case errors.Is(err, certificate.ErrInvalid):
+				return exitWith(exitInput, "%s: not a certificate: %v", args[0], err)
+			case err != nil:
 				return exitWith(exitDenied, "certificate does not verify: %v", err)
 			}
-			b := c.Body()
-			return emit(cmd, map[string]any{"valid": true, "certificate": b}, func(w io.Writer) {
-				fmt.Fprintf(w, "valid: %s for %s by %s (signed by %s, ledger index %d)\n", b.ID, b.Capability, b.AgentID, b.Signer, b.LedgerIndex)
+			v := c.View
+			return emit(cmd, httpx.VerifiedOf(c), func(w io.Writer) {
+				kind := "receipt"
+				if v.Allowed() {
+					kind = "certificate"
+				}
+				fmt.Fprintf(w, "valid %s %s: %s %s for %s (key %s), ledger index %d of %d, signed by %s\n",
+					kind, v.ID, v.Decision, v.Capability, v.AgentID, v.KeyID, v.LedgerIndex, v.TreeSize, v.Signer)
 			})
 		},
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,11 +11,11 @@ import (
 	"time"
 
 	hotserver "github.com/cnv-project/cnv/hot/server"
+	"github.com/cnv-project/cnv/ledger/cert/certtest"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/hotpath"
-	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
 
@@ -56,26 +55,9 @@ func hotServer(t *testing.T) (string, func(holder []byte) []byte) {
 		srv.Close()
 		d.Stop(context.Background())
 	})
-	signer := certificate.NewSigner(priv)
 	issue := func(holder []byte) []byte {
-		now := time.Now().UnixNano()
-		c, err := certificate.New(certificate.Params{
-			Capability: capability.Ref{Path: hotserver.CounterPath}, Effects: []capability.Metadata{capability.NewMetadata(capability.MutateState)},
-			Input: capability.PrimitiveSchema("bytes"), Output: capability.PrimitiveSchema("bytes"),
-			AgentID: "a1", AgentType: principal.Agent, KeyID: principal.IDOf(holder), Tenant: "t", RequestID: "r1", IssuedAt: now,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pc, _ := certificate.CheckPolicy(c, policy.Result{Decision: policy.Allow})
-		cc, _ := certificate.CheckCapability(pc, certificate.Available{hotserver.CounterPath.ID()})
-		v, err := certificate.Verify(cc, now, certificate.Placement{}, signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, _ := v.Export()
-		b, _ := json.Marshal(w)
-		return b
+		return certtest.JSON(certtest.Spec{Capability: hotserver.CounterPath, Effects: capability.Effects{capability.MutateState},
+			Holder: holder, AgentID: "a1", Tenant: "t", RequestID: "r1", Time: time.Now().UnixNano()}, priv)
 	}
 	return l.Addr().String(), issue
 }

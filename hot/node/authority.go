@@ -18,7 +18,6 @@ import (
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/delegation"
-	"github.com/cnv-project/cnv/runtime/principal"
 )
 
 var (
@@ -183,21 +182,10 @@ func (a *Authority) OpenSession(ctx context.Context, certificateJSON []byte, hol
 	return g, nil
 }
 
-// verify imports the certificate against the replicated node keys at the
-// current time and checks the holder.
-func (a *Authority) verify(certificateJSON []byte, holder ed25519.PublicKey) (certificate.Certificate[certificate.Verified], error) {
-	var none certificate.Certificate[certificate.Verified]
-	c, err := certificate.Import(certificateJSON, a.trustSet(), a.cfg.Clock.Now().UnixNano())
-	if err != nil {
-		return none, err
-	}
-	if len(holder) != ed25519.PublicKeySize {
-		return none, fmt.Errorf("%w: no holder key", proto.ErrWrongHolder)
-	}
-	if want, got := c.Body().KeyID, principal.IDOf(holder); want != got {
-		return none, fmt.Errorf("%w: issued to %s, presented by %s", proto.ErrWrongHolder, want, got)
-	}
-	return c, nil
+// verify verifies the certificate against the replicated node keys at
+// the current time and checks the holder.
+func (a *Authority) verify(certificateJSON []byte, holder ed25519.PublicKey) (*certificate.View, error) {
+	return server.VerifyHolder(certificateJSON, a.trustSet(), holder, a.cfg.Clock.Now().UnixNano())
 }
 
 // CloseSession implements server.Authority: it stops the session's lease

@@ -17,13 +17,13 @@ import (
 	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/internal/testcluster"
 	"github.com/cnv-project/cnv/ledger"
+	"github.com/cnv-project/cnv/ledger/cert/certtest"
 	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/hotpath"
 	"github.com/cnv-project/cnv/runtime/invocation"
-	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
 
@@ -81,7 +81,7 @@ func TestRefusedCertificates(t *testing.T) {
 	cert := c.certify(c.Leader(), bot, "hot.echo", link)
 	tn := c.Node(1)
 
-	var signed certificate.Signed
+	var signed certificate.Answer
 	if err := json.Unmarshal(cert, &signed); err != nil {
 		t.Fatal(err)
 	}
@@ -132,21 +132,8 @@ func TestRefusedCertificates(t *testing.T) {
 // cluster does not know.
 func selfSigned(t *testing.T, holder ed25519.PrivateKey) []byte {
 	_, priv, _ := principal.Generate(nil)
-	now := time.Now().UnixNano()
-	u, err := certificate.New(certificate.Params{Capability: capability.Ref{Path: server.EchoPath},
-		Effects: []capability.Metadata{capability.NewMetadata(capability.ReadOnly)}, AgentID: "bot", AgentType: principal.Agent,
-		KeyID: principal.IDOf(holder.Public().(ed25519.PublicKey)), Tenant: "default", RequestID: "r", IssuedAt: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, _ := certificate.CheckPolicy(u, policy.Result{Decision: policy.Allow})
-	cc, _ := certificate.CheckCapability(pc, certificate.Available{server.EchoPath.ID()})
-	v, err := certificate.Verify(cc, now, certificate.Placement{}, certificate.NewSigner(priv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(v)
-	return b
+	return certtest.JSON(certtest.Spec{Capability: server.EchoPath, Effects: capability.Effects{capability.ReadOnly},
+		Holder: holder.Public().(ed25519.PublicKey), Time: time.Now().UnixNano()}, priv)
 }
 
 // drain invokes on s until the quota stays exhausted and returns how many

@@ -11,7 +11,6 @@ import (
 	hotclient "github.com/cnv-project/cnv/hot/client"
 	"github.com/cnv-project/cnv/hot/server"
 	"github.com/cnv-project/cnv/internal/testcluster"
-	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
 	"github.com/cnv-project/cnv/runtime/delegation"
 	"github.com/cnv-project/cnv/runtime/hotpath"
@@ -94,8 +93,7 @@ func (c *hotCluster) certify(tn *testcluster.Node, key ed25519.PrivateKey, capPa
 		t.Fatalf("certificate for %s: %v %+v", capPath, err, outs)
 	}
 	o := outs[0]
-	b, err := json.Marshal(certificate.Signed{Certificate: *o.Certificate, SignedBytes: o.SignedBytes,
-		Signature: o.Signature, Signer: principal.KeyID(o.Signer)})
+	b, err := json.Marshal(&o)
 	if err != nil {
 		t.Fatal(err)
 	}

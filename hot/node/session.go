@@ -28,8 +28,7 @@ type liveSession struct {
 // newLiveSession checks the chain in the replicated state (waiting until
 // this node has applied the certificate's ledger entry) and prepares the
 // session.
-func (a *Authority) newLiveSession(ctx context.Context, c certificate.Certificate[certificate.Verified]) (*liveSession, error) {
-	b := c.Body()
+func (a *Authority) newLiveSession(ctx context.Context, b *certificate.View) (*liveSession, error) {
 	links, err := parseChain(b.Chain)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/cnv-project/cnv/hot/proto"
+	"github.com/cnv-project/cnv/ledger/cert"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock"
@@ -18,9 +19,9 @@ import (
 // anything; a certificate need not list them.
 const nonPermission = capability.FlagIdempotent | capability.FlagAsyncCapable
 
-// CertAuthority is the local Authority: it opens a session for a certificate
-// that a trusted node key signed in the Verified state, that is within its
-// time window now, that was issued to the key that proved itself on the
+// CertAuthority is the local Authority: it opens a session for a ledger
+// certificate of an allow proven into a head a trusted node key signed,
+// within its time window now, issued to the key that proved itself on the
 // connection, and whose capability the Catalog serves on the hot path. It
 // grants no quota (unlimited) and knows no revocations: the cluster wraps
 // it to add both.
@@ -70,48 +71,52 @@ func (a *CertAuthority) OpenSession(_ context.Context, certificateJSON []byte, h
 	return g, nil
 }
 
-// Verify imports the certificate at now (signature by a trusted node key,
-// Verified state, time window) and checks that holder is the key it was
-// issued to.
-func (a *CertAuthority) Verify(certificateJSON []byte, holder ed25519.PublicKey, now int64) (certificate.Certificate[certificate.Verified], error) {
-	c, err := certificate.Import(certificateJSON, a.trust, now)
+// Verify verifies the ledger certificate at now (its proof into a head
+// signed by a trusted node key, every field it shows, an allow within its
+// time window) and checks that holder is the key it was issued to.
+func (a *CertAuthority) Verify(certificateJSON []byte, holder ed25519.PublicKey, now int64) (*certificate.View, error) {
+	return VerifyHolder(certificateJSON, a.trust, holder, now)
+}
+
+// VerifyHolder is Verify against the given trusted node keys.
+func VerifyHolder(certificateJSON []byte, trust certificate.Trust, holder ed25519.PublicKey, now int64) (*certificate.View, error) {
+	c, err := cert.VerifyDocument(certificateJSON, false, trust, now)
 	if err != nil {
-		return c, err
+		return nil, err
 	}
 	if len(holder) != ed25519.PublicKeySize {
-		return certificate.Certificate[certificate.Verified]{}, fmt.Errorf("%w: no holder key", proto.ErrWrongHolder)
+		return nil, fmt.Errorf("%w: no holder key", proto.ErrWrongHolder)
 	}
-	if want, got := c.Body().KeyID, principal.IDOf(holder); want != got {
-		return certificate.Certificate[certificate.Verified]{}, fmt.Errorf("%w: issued to %s, presented by %s", proto.ErrWrongHolder, want, got)
+	if want, got := c.View.KeyID, principal.IDOf(holder); want != got {
+		return nil, fmt.Errorf("%w: issued to %s, presented by %s", proto.ErrWrongHolder, want, got)
 	}
-	return c, nil
+	return c.View, nil
 }
 
 // GrantFor maps a verified certificate to a grant: its capability must be in
 // the catalog, and the capability's effects within the certificate's.
-func (a *CertAuthority) GrantFor(c certificate.Certificate[certificate.Verified]) (Grant, error) {
-	b := c.Body()
-	e, ok := a.catalog.Lookup(b.CapabilityID)
+func (a *CertAuthority) GrantFor(v *certificate.View) (Grant, error) {
+	e, ok := a.catalog.Lookup(v.CapabilityID)
 	if !ok {
-		return Grant{}, fmt.Errorf("%w: %s (%s)", proto.ErrNotHotPath, b.Capability, b.CapabilityID)
+		return Grant{}, fmt.Errorf("%w: %s (%s)", proto.ErrNotHotPath, v.Capability, v.CapabilityID)
 	}
 	allowed := nonPermission
-	for _, m := range b.Effects {
-		allowed |= m.EffectType.Flag()
+	for _, eff := range v.Effects {
+		allowed |= eff.Flag()
 	}
 	if !hotpath.Within(e.Flags, allowed) {
 		return Grant{}, fmt.Errorf("%w: %s has flags %#x, certificate allows %#x",
 			hotpath.ErrEffectNotAllowed, e.Path, uint16(e.Flags), uint16(allowed))
 	}
-	agent, tenant := a.handles.get(b.AgentID, b.Tenant)
+	agent, tenant := a.handles.get(v.AgentID, v.Tenant)
 	var corr uint64
-	if b.CorrelationID != "" {
-		corr = hotpath.CorrelationHash(b.CorrelationID)
+	if v.CorrelationID != "" {
+		corr = hotpath.CorrelationHash(v.CorrelationID)
 	}
 	return Grant{
-		Key: b.ID, Capability: e.Path, CapIndex: e.Index, Allowed: allowed,
-		Agent: agent, Tenant: tenant, AgentID: b.AgentID, TenantID: b.Tenant,
-		Correlation: corr, ExpiresAt: b.ExpiresAt,
+		Key: v.ID, Capability: e.Path, CapIndex: e.Index, Allowed: allowed,
+		Agent: agent, Tenant: tenant, AgentID: v.AgentID, TenantID: v.Tenant,
+		Correlation: corr, ExpiresAt: v.ExpiresAt,
 	}, nil
 }
 

@@ -15,7 +15,7 @@ import (
 func FuzzServerStream(f *testing.F) {
 	n := newNode(f, nodeOpts{server: func(c *Config) { c.Log = nil }})
 	a := newAgent(f)
-	cert := n.issue(certSpec{path: CounterPath, effects: []capability.EffectType{capability.MutateState}, holder: a.pub, ttl: 1000 * time.Hour})
+	cert := n.issue(certSpec{path: CounterPath, effects: []capability.EffectType{capability.MutateState}, holder: a.pub}) // the fake clock stands still
 	f.Add(proto.AppendInvoke(nil, 1, 1, []byte("5")))
 	f.Add(append(proto.AppendInvoke(nil, 1, 2, nil), proto.AppendInvoke(nil, 1, 1, []byte("x"))...))
 	f.Add(mustControl(f, proto.FrameClose, proto.CloseMsg{ID: 3, Session: 1}))

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,11 +15,11 @@ import (
 
 	"github.com/cnv-project/cnv/hot/client"
 	"github.com/cnv-project/cnv/hot/proto"
+	"github.com/cnv-project/cnv/ledger/cert/certtest"
 	"github.com/cnv-project/cnv/runtime/capability"
 	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/clock/clocktest"
 	"github.com/cnv-project/cnv/runtime/hotpath"
-	"github.com/cnv-project/cnv/runtime/policy"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
 
@@ -34,7 +33,7 @@ type node struct {
 	disp     *hotpath.Dispatcher
 	catalog  *Catalog
 	builtins *Builtins
-	signer   *certificate.Signer
+	key      ed25519.PrivateKey
 	auth     *CertAuthority
 	srv      *Server
 	addr     string
@@ -100,7 +99,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.signer = certificate.NewSigner(priv)
+	n.key = priv
 	if n.auth, err = NewCertAuthority(certificate.NewTrust(pub), n.catalog, n.clock); err != nil {
 		t.Fatal(err)
 	}
@@ -151,56 +150,27 @@ func (w testWriter) Write(p []byte) (int, error) {
 type certSpec struct {
 	path    capability.Path
 	effects []capability.EffectType
-	ttl     time.Duration
-	signer  *certificate.Signer // default: the node's
+	ttl     time.Duration      // left of the validity window now (default: all of it)
+	signer  ed25519.PrivateKey // default: the node's
 	holder  ed25519.PublicKey
 	tenant  string
 }
 
-// issue makes a real signed certificate and returns its wire-form JSON.
+// issue makes a real ledger certificate and returns its JSON.
 func (n *node) issue(s certSpec) []byte {
 	n.t.Helper()
 	if s.signer == nil {
-		s.signer = n.signer
+		s.signer = n.key
 	}
 	if s.tenant == "" {
 		s.tenant = "acme"
 	}
-	effects := make([]capability.Metadata, len(s.effects))
-	for i, e := range s.effects {
-		effects[i] = capability.NewMetadata(e)
+	issued := n.clock.Now()
+	if s.ttl != 0 {
+		issued = issued.Add(s.ttl - certificate.DefaultTTL)
 	}
-	now := n.clock.Now().UnixNano()
-	c, err := certificate.New(certificate.Params{
-		Capability: capability.Ref{Path: s.path}, Effects: effects,
-		Input: capability.PrimitiveSchema("bytes"), Output: capability.PrimitiveSchema("bytes"),
-		AgentID: "agent-1", AgentType: principal.Agent, KeyID: principal.IDOf(s.holder), Tenant: s.tenant,
-		CorrelationID: "swarm-7", RequestID: fmt.Sprintf("r%d", n.reqs.Add(1)), IssuedAt: now, TTL: s.ttl,
-	})
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	pc, err := certificate.CheckPolicy(c, policy.Result{Decision: policy.Allow, EvaluatedRules: []string{"hot"}, PolicyHash: "ph"})
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	cc, err := certificate.CheckCapability(pc, certificate.Available{s.path.ID()})
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	v, err := certificate.Verify(cc, now, certificate.Placement{LedgerIndex: 1, LeafHash: "ab"}, s.signer)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	w, err := v.Export()
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	b, err := json.Marshal(w)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	return b
+	return certtest.JSON(certtest.Spec{Capability: s.path, Effects: s.effects, Holder: s.holder, AgentID: "agent-1",
+		Tenant: s.tenant, CorrelationID: "swarm-7", RequestID: fmt.Sprintf("r%d", n.reqs.Add(1)), Time: issued.UnixNano()}, s.signer)
 }
 
 // agent is a client key.

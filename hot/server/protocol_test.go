@@ -64,9 +64,9 @@ func TestOpenRefusals(t *testing.T) {
 	a := newAgent(t)
 	c := n.dial(a, nil)
 	other := newAgent(t)
-	forger := certificate.NewSigner(newAgent(t).priv)
+	forger := newAgent(t).priv
 
-	var w certificate.Signed
+	var w certificate.Answer
 	if err := json.Unmarshal(n.issue(certSpec{path: EchoPath, effects: []capability.EffectType{capability.ReadOnly}, holder: a.pub}), &w); err != nil {
 		t.Fatal(err)
 	}

@@ -3,36 +3,39 @@ package httpx
 import (
 	"net/http"
 
+	"github.com/cnv-project/cnv/ledger/cert"
 	"github.com/cnv-project/cnv/runtime/certificate"
-	"github.com/cnv-project/cnv/runtime/codec"
 	"github.com/cnv-project/cnv/runtime/limits"
 )
 
-// VerifyCertificate answers POST /v1/certificates/verify: it checks the
-// signed bytes and signature of a certificate (the JSON invoke returns)
-// against the trusted node keys at time now.
+// Verified is what POST /v1/certificates/verify answers for a document
+// that verifies: the view its signed bytes state.
+type Verified struct {
+	Valid       bool              `json:"valid"`
+	Decision    string            `json:"decision"`
+	Certificate *certificate.View `json:"certificate,omitempty"`
+	Receipt     *certificate.View `json:"receipt,omitempty"`
+}
+
+// VerifyCertificate answers POST /v1/certificates/verify: it verifies one
+// answer document (a ledger certificate or receipt, as invoke returns it)
+// against the trusted node keys at time now; every field it shows must
+// agree with its signed bytes.
 func VerifyCertificate(w http.ResponseWriter, r *http.Request, tr certificate.Trust, now int64) {
-	var doc struct {
-		SignedBytes []byte `json:"signed_bytes"`
-		Signature   []byte `json:"signature"`
-	}
 	b, err := ReadBody(w, r, limits.MaxCertificateBytes)
-	switch {
-	case err == nil && IsMsgpack(r):
-		if err = codec.Unmarshal(b, &doc); err != nil {
-			err = badBody(err)
-		}
-	case err == nil:
-		err = DecodeLoose(b, &doc)
-	}
 	if err != nil {
 		Error(w, r, err)
 		return
 	}
-	c, err := certificate.ImportSigned(doc.SignedBytes, doc.Signature, tr, now)
+	c, err := cert.VerifyDocument(b, IsMsgpack(r), tr, now)
 	if err != nil {
 		Error(w, r, err)
 		return
 	}
-	Write(w, r, http.StatusOK, map[string]any{"valid": true, "certificate": c.Body()})
+	Write(w, r, http.StatusOK, VerifiedOf(c))
+}
+
+// VerifiedOf is the answer for a checked document.
+func VerifiedOf(c *cert.Checked) Verified {
+	return Verified{Valid: true, Decision: c.Answer.Decision, Certificate: c.Answer.Certificate, Receipt: c.Answer.Receipt}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/httpapi"
 	"github.com/cnv-project/cnv/metrics"
+	"github.com/cnv-project/cnv/runtime/certificate"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
@@ -143,6 +144,23 @@ func (c *Cluster) Admin() ed25519.PrivateKey { return c.admin }
 
 // AdminPublic is the admin public key.
 func (c *Cluster) AdminPublic() ed25519.PublicKey { return c.admin.Public().(ed25519.PublicKey) }
+
+// Trust is the node keys a verifier of the cluster's certificates holds:
+// every running node's and every member's the running nodes know of.
+func (c *Cluster) Trust() certificate.Trust {
+	tr := certificate.Trust{}
+	for _, n := range c.Nodes() {
+		nn := n.Node()
+		if nn == nil {
+			continue
+		}
+		tr[nn.KeyID()] = nn.PublicKey()
+		for _, rec := range nn.FSM().View().Nodes { // members stopped now
+			tr[principal.IDOf(rec.PublicKey)] = rec.PublicKey
+		}
+	}
+	return tr
+}
 
 // Nodes lists every node ever added, running or not, in order.
 func (c *Cluster) Nodes() []*Node {

@@ -24,6 +24,12 @@ var (
 	ErrBadSignature           = cnverr.New(cnverr.Unauthenticated, "certificate signature does not verify")
 	ErrUntrustedSigner        = cnverr.New(cnverr.Unauthenticated, "certificate signer is not trusted")
 	ErrNotVerified            = cnverr.New(cnverr.PermissionDenied, "certificate is not verified")
+	// ErrBadProof: a ledger certificate's inclusion proof does not lead
+	// from its event to the root its signed checkpoint states.
+	ErrBadProof = cnverr.New(cnverr.Unauthenticated, "certificate inclusion proof does not verify")
+	// ErrFieldMismatch: a field a certificate document shows disagrees
+	// with what its signed bytes state.
+	ErrFieldMismatch = cnverr.New(cnverr.Unauthenticated, "certificate field disagrees with its signed bytes")
 )
 
 // State is a certificate's position in the check pipeline.

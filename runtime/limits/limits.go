@@ -160,6 +160,10 @@ const (
 	// lines plus at most MaxCheckpointSigners signature lines of ~100 bytes.
 	MaxCheckpointBytes = 64 << 10
 
+	// MaxProofHashes bounds an inclusion or consistency proof a client
+	// sends: a tree of 2^64 leaves needs at most 64 hashes.
+	MaxProofHashes = 64
+
 	// MaxCheckpointSigners bounds the cosignatures on one checkpoint; the
 	// note format itself refuses to parse more than 100.
 	MaxCheckpointSigners = 100

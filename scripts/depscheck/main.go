@@ -39,18 +39,19 @@ var layers = map[string][]string{
 	"ledger":               {"kv", "runtime"},
 	"ledger/event":         {"runtime"},
 	"ledger/replay":        {"ledger", "runtime"},
+	"ledger/cert":          {"ledger/event", "ledger/checkpoint", "runtime"},
 	"fsm":                  {"ledger", "kv", "runtime"},
 	"fsm/state":            {"kv", "runtime"},
 	"cluster":              {"fsm", "ledger", "kv", "tlsutil", "mux", "runtime"},
 	"hot/proto":            {"runtime"},
-	"hot/server":           {"hot/proto", "runtime"},
+	"hot/server":           {"hot/proto", "ledger/cert", "runtime"},
 	"hot/client":           {"hot/proto", "client", "wire", "runtime"},
-	"internal/httpx":       {"wire", "runtime"},
+	"internal/httpx":       {"wire", "ledger/cert", "runtime"},
 	"metrics":              append([]string{"wire"}, core...),
 	"peer":                 append([]string{"client", "wire", "metrics"}, core...),
 	"forward":              append([]string{"peer", "client", "wire", "metrics"}, core...),
 	"httpapi":              append([]string{"forward", "peer", "client", "wire", "metrics", "internal/httpx"}, core...),
-	"edge":                 {"forward", "peer", "client", "wire", "internal/httpx", "cluster/gossip", "runtime"},
+	"edge":                 {"forward", "peer", "client", "wire", "internal/httpx", "cluster/gossip", "ledger/cert", "runtime"},
 	"internal/testcluster": {"httpapi", "forward", "peer", "edge", "hot", "client", "wire", "metrics", "cluster", "fsm", "ledger", "kv", "mux", "tlsutil", "runtime"},
 	// hot/node wires hot/server to the cluster (cluster/hotlease is in
 	// "cluster").
@@ -66,7 +67,7 @@ var testOnly = []string{"internal/testcluster"}
 
 // testAlso lists what a layer's _test.go files may import besides what
 // the layer itself may: the hot path's tests drive it with hot/client.
-var testAlso = map[string][]string{"hot/server": {"hot/client"}, "hot/node": {"hot/client"}, "httpapi": {"edge"}}
+var testAlso = map[string][]string{"hot/server": {"hot/client"}, "hot/node": {"hot/client"}, "httpapi": {"edge"}, "ledger/cert": {"ledger", "kv"}}
 
 // layerOf returns the longest layer prefix of a module-relative path.
 func layerOf(rel string) (string, bool) {
