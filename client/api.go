@@ -117,6 +117,14 @@ func (c *Client) Remove(ctx context.Context, addr, nodeID string) error {
 	return c.Do(ctx, http.MethodPost, addr, "/v1/cluster/remove", wire.RemoveRequest{NodeID: nodeID}, nil, nil)
 }
 
+// MoveMember tells the cluster (through addr) that member nodeID now
+// listens at raftAddr (and apiAddr, when not ""): the leader changes its
+// address in the Raft configuration and in its node record.
+func (c *Client) MoveMember(ctx context.Context, addr, nodeID, raftAddr, apiAddr string) error {
+	return c.Do(ctx, http.MethodPost, addr, "/v1/cluster/move-member",
+		wire.MoveMemberRequest{NodeID: nodeID, RaftAddr: raftAddr, APIAddr: apiAddr}, nil, nil)
+}
+
 // TransferLeader asks the cluster (through addr) to hand leadership to
 // the voter to ("" for any up-to-date voter); the answer names the new
 // leader.

@@ -2,13 +2,17 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/cnv-project/cnv/cluster/gossip"
+	"github.com/cnv-project/cnv/fsm"
+	"github.com/cnv-project/cnv/ledger/event"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/graph"
+	"github.com/cnv-project/cnv/runtime/principal"
 )
 
 // GossipConfig turns on memberlist membership for a server node.
@@ -44,7 +48,7 @@ func (n *Node) startGossip() error {
 	}
 	g, err := gossip.New(gossip.Config{
 		NodeID: n.cfg.NodeID, Role: gossip.RoleServer, BindAddr: gc.BindAddr, AdvertiseAddr: gc.AdvertiseAddr,
-		RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, SecretKey: gc.SecretKey, Timing: gc.Timing, Proof: gc.Proof,
+		RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, SecretKey: gc.SecretKey, Timing: gc.Timing, Proof: gc.Proof, KeyID: n.keyID,
 		Fetch: gc.Fetch, Logger: n.cfg.Logger, Clock: n.cfg.Clock,
 	})
 	if err != nil {
@@ -67,15 +71,17 @@ func (n *Node) JoinGossip(addrs []string) (int, error) {
 }
 
 // autopilot publishes this node's applied index and graph snapshot to
-// gossip and, on the leader, applies Reconcile's decisions: add new
-// servers as non-voters, promote them once caught up and stable, remove
-// servers dead for long enough while a quorum remains.
+// gossip and, on the leader, applies Reconcile's decisions once a second:
+// add new servers as non-voters, promote them once caught up and stable,
+// remove servers dead for long enough while a quorum remains, and refuse
+// (log, count) the servers it must not add.
 func (n *Node) autopilot() {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	var st gossip.State
 	var published uint64
 	var lastRound time.Time
+	refused := map[string]string{} // node id → the refusal last logged
 	for {
 		select {
 		case <-n.shutdownCh:
@@ -91,6 +97,7 @@ func (n *Node) autopilot() {
 		now := n.cfg.Clock.Now()
 		if !n.IsLeader() {
 			st = gossip.State{} // a new leader starts its timers afresh
+			clear(refused)
 			continue
 		}
 		if now.Sub(lastRound) < time.Second {
@@ -98,29 +105,65 @@ func (n *Node) autopilot() {
 		}
 		lastRound = now
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		n.reconcileOnce(ctx, &st, now)
+		n.reconcileOnce(ctx, &st, now, refused)
 		cancel()
 	}
 }
 
-func (n *Node) reconcileOnce(ctx context.Context, st *gossip.State, now time.Time) {
+// refusalNoProof counts servers heard only through gossip whose admission
+// proof does not verify (cnv_autopilot_refusals_total).
+const refusalNoProof = "no_proof"
+
+func (n *Node) reconcileOnce(ctx context.Context, st *gossip.State, now time.Time, logged map[string]string) {
+	if n.termBarrier() != nil { // the tombstones and records below include every earlier term's
+		return
+	}
 	f := n.raft.GetConfiguration()
 	if f.Error() != nil {
 		return
 	}
-	rc := gossip.RaftConfig{LeaderID: n.cfg.NodeID, CommitIndex: n.raft.CommitIndex()}
+	view := n.fsm.View()
+	rc := gossip.RaftConfig{LeaderID: n.cfg.NodeID, CommitIndex: n.raft.CommitIndex(),
+		RemovedIDs: map[string]uint64{}, RemovedKeys: map[string]uint64{}}
 	for _, s := range f.Configuration().Servers {
 		suf := gossip.Voter
 		if s.Suffrage != raft.Voter {
 			suf = gossip.Nonvoter
 		}
-		rc.Servers = append(rc.Servers, gossip.RaftServer{ID: string(s.ID), Addr: string(s.Address), Suffrage: suf})
+		rc.Servers = append(rc.Servers, gossip.RaftServer{ID: string(s.ID), Addr: string(s.Address), Suffrage: suf,
+			KeyID: string(view.Nodes[string(s.ID)].KeyID)})
+	}
+	for id, t := range view.Removed {
+		rc.RemovedIDs[id] = t.Index
+	}
+	for k, t := range view.RemovedKeys {
+		rc.RemovedKeys[string(k)] = t.Index
 	}
 	members := n.gossip.Members()
+	seen := map[string]bool{}
+	refuse := func(id, kind, reason string) {
+		seen[id] = true
+		n.metrics.autopilotRefusals.WithLabelValues(kind).Inc()
+		if logged[id] != reason { // once per refusal, not every round
+			logged[id] = reason
+			n.log.Warn("autopilot: refusing a server", "node_id", id, "refusal", kind, "reason", reason)
+		}
+	}
+	defer func() {
+		for id := range logged {
+			if !seen[id] {
+				delete(logged, id)
+			}
+		}
+	}()
 	for _, a := range gossip.Reconcile(rc, members, st, now, n.cfg.Gossip.Autopilot) {
+		if a.Kind == gossip.ActionRefuse {
+			refuse(a.ID, a.Refusal, a.Reason)
+			continue
+		}
 		if a.Kind == gossip.ActionAddNonvoter {
 			if err := n.admit(ctx, a, members); err != nil {
-				n.log.Warn("autopilot: not adding a server heard only through gossip", "node_id", a.ID, "raft", a.Addr, "error", err)
+				refuse(a.ID, refusalNoProof, "not adding a server heard only through gossip: "+err.Error())
 				continue
 			}
 		}
@@ -149,17 +192,52 @@ func (n *Node) admit(ctx context.Context, a gossip.Action, members []gossip.Memb
 	return cnverr.New(cnverr.NotFound, "server %s is no longer in gossip", a.ID)
 }
 
+// applyAction carries out one of autopilot's changes and ledgers it (By
+// "autopilot", the reason as the cause). Additions and promotions check
+// again, under memberMu, that the server was not removed meanwhile and
+// that the configuration is still the one Reconcile saw for it (an
+// addition never re-addresses a member another change just added).
 func (n *Node) applyAction(ctx context.Context, a gossip.Action) error {
+	cause := "autopilot: " + a.Reason
+	if a.Kind == gossip.ActionRemove {
+		return n.RemoveServer(ctx, RemoveRequest{NodeID: a.ID, Reason: a.Reason, Origin: Origin{By: "autopilot", Cause: cause}})
+	}
+	n.memberMu.Lock()
+	defer n.memberMu.Unlock()
+	if t, removed := n.fsm.View().Tombstoned(a.ID, principal.KeyID(a.KeyID)); removed {
+		return removedErr(t, a.ID, principal.KeyID(a.KeyID))
+	}
+	servers, err := n.configuration()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		same := string(s.ID) == a.ID
+		switch {
+		case a.Kind == gossip.ActionAddNonvoter && (same || string(s.Address) == a.Addr):
+			return cnverr.New(cnverr.Conflict, "autopilot: %s or its address %s joined the configuration meanwhile", a.ID, a.Addr)
+		case a.Kind == gossip.ActionPromote && same && (string(s.Address) != a.Addr || s.Suffrage != raft.Nonvoter):
+			return cnverr.New(cnverr.Conflict, "autopilot: %s changed meanwhile (%s at %s)", a.ID, s.Suffrage, s.Address)
+		}
+	}
 	id, addr := raft.ServerID(a.ID), raft.ServerAddress(a.Addr)
+	m := fsm.Membership{NodeID: a.ID, RaftAddr: a.Addr, By: "autopilot", Cause: cause}
 	switch a.Kind {
 	case gossip.ActionAddNonvoter:
-		return raftErr(n.raft.AddNonvoter(id, addr, 0, 10*time.Second).Error())
+		if err := raftErr(n.raft.AddNonvoter(id, addr, 0, 10*time.Second).Error()); err != nil {
+			return err
+		}
+		m.Change, m.KeyID = event.MemberJoined, principal.KeyID(a.KeyID)
+		m.Cause = fmt.Sprintf("autopilot: server heard through gossip at %s, its admission proof verified", a.Addr)
 	case gossip.ActionPromote:
-		return raftErr(n.raft.AddVoter(id, addr, 0, 10*time.Second).Error())
-	case gossip.ActionRemove:
-		return n.RemoveServer(ctx, RemoveRequest{NodeID: a.ID, Reason: a.Reason})
+		if err := raftErr(n.raft.AddVoter(id, addr, 0, 10*time.Second).Error()); err != nil {
+			return err
+		}
+		m.Change, m.Voter = event.MemberPromoted, true
+	default:
+		return nil
 	}
-	return nil
+	return n.ledgerChange(ctx, m)
 }
 
 // LocalGraph returns the graph snapshot reads are served from: the

@@ -5,7 +5,10 @@
 // node's ledger file, the leader's invocation pipeline (authenticate, verify
 // delegation links, group-commit commands into Raft entries, certify the
 // committed results with the node key), linearizable and stale reads,
-// membership (bootstrap, join, leave, remove, node records), gossip with
+// membership (bootstrap, signed joins, leave, remove and move, each
+// ledgered with who asked; tombstones that keep removed servers out until
+// they join explicitly; refusal of duplicate ids, addresses and keys; node
+// records — changes.go), gossip with
 // autopilot on the leader (cluster/gossip), node-signed proposals for the
 // hot path, and the checks that keep a damaged data dir from serving
 // (bbolt truncation, start-up verify, Raft log scan), snapshots of the

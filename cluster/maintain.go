@@ -12,7 +12,8 @@ import (
 
 // maintain runs the node's housekeeping: the first leader installs the
 // admin keys, every node makes sure its record (ID, addresses, public key)
-// is in the replicated state, and the leader keeps voter flags current.
+// is in the replicated state, and the leader keeps voter flags current and
+// completes committed removals.
 func (n *Node) maintain() {
 	t := time.NewTicker(150 * time.Millisecond)
 	defer t.Stop()
@@ -43,12 +44,43 @@ func (n *Node) maintainOnce(ctx context.Context) error {
 		if err := n.syncVoterFlags(ctx, view); err != nil {
 			return err
 		}
+		if err := n.completeRemovals(ctx); err != nil {
+			return err
+		}
 	}
 	n.rejoinGossip(view)
+	n.warnOwnMembership(view)
+	if _, removed := view.Tombstoned(n.cfg.NodeID, n.keyID); removed {
+		return nil // a removed node's record is refused; an explicit join readmits it
+	}
 	if !n.recordCurrent(view) {
 		return n.registerSelf(ctx)
 	}
 	return nil
+}
+
+// warnOwnMembership tells the operator, once, what this node cannot fix
+// on its own: it was removed (only an explicit join readmits it), or it
+// listens at another Raft address than the configuration has for it
+// (only an explicit move makes it reachable).
+func (n *Node) warnOwnMembership(view *fsm.View) {
+	if t, removed := view.Tombstoned(n.cfg.NodeID, n.keyID); removed {
+		if n.warnedRemoved.Swap(t.Index) != t.Index {
+			n.log.Warn("this node was removed from the cluster and is not added back on its own; an explicit join readmits it: "+
+				"cnv-node cluster join --addr "+n.cfg.APIAddr+" MEMBER", "removal_index", t.Index, "by", t.By, "cause", t.Cause)
+		}
+	}
+	servers, err := n.configuration()
+	if err != nil {
+		return
+	}
+	for _, s := range servers {
+		if string(s.ID) == n.cfg.NodeID && string(s.Address) != n.cfg.RaftAdvertise && n.warnedMoved.CompareAndSwap(false, true) {
+			n.log.Warn("the raft configuration has this node at another address: peers cannot reach it until it is moved: "+
+				"cnv-node cluster move-member "+n.cfg.NodeID+" --raft-addr "+n.cfg.RaftAdvertise+" (or restart it at "+string(s.Address)+")",
+				"configured", s.Address, "listening", n.cfg.RaftAdvertise)
+		}
+	}
 }
 
 // rejoinGossip joins the gossip pool through the other nodes' recorded

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cnv-project/cnv/cluster/gossip"
 	"github.com/cnv-project/cnv/fsm"
 	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/principal"
@@ -63,13 +64,14 @@ func (n *Node) Members() ([]Member, error) {
 		}
 		out = append(out, m)
 	}
-	return n.withGossip(out), nil
+	return n.withGossip(out, n.fsm.View()), nil
 }
 
 // withGossip adds gossip's view: each member's gossip state, and the
 // members gossip knows that are not in the Raft configuration (edges,
-// servers not yet added) with Raft "none".
-func (n *Node) withGossip(ms []Member) []Member {
+// servers not yet added) with Raft "none", or "removed" for a server whose
+// id or key is tombstoned.
+func (n *Node) withGossip(ms []Member, view *fsm.View) []Member {
 	if n.gossip == nil {
 		return ms
 	}
@@ -84,63 +86,42 @@ func (n *Node) withGossip(ms []Member) []Member {
 	}
 	for _, gm := range n.gossip.Members() {
 		if !seen[gm.NodeID] {
-			ms = append(ms, Member{NodeID: gm.NodeID, RaftAddr: gm.RaftAddr, APIAddr: gm.APIAddr, Raft: "none",
-				Role: string(gm.Role), Gossip: string(gm.State), GossipAddr: gm.GossipAddr, Applied: gm.Applied})
+			m := Member{NodeID: gm.NodeID, RaftAddr: gm.RaftAddr, APIAddr: gm.APIAddr, Raft: "none", KeyID: principal.KeyID(gm.KeyID),
+				Role: string(gm.Role), Gossip: string(gm.State), GossipAddr: gm.GossipAddr, Applied: gm.Applied}
+			if _, removed := view.Tombstoned(gm.NodeID, m.KeyID); removed && gm.Role == gossip.RoleServer {
+				m.Raft = "removed"
+			}
+			ms = append(ms, m)
 		}
 	}
 	return ms
 }
 
-// AddServer adds (or re-addresses) a server; leader only.
-func (n *Node) AddServer(ctx context.Context, req JoinRequest) error {
-	if err := principal.CheckID("node_id", req.NodeID); err != nil {
-		return err
-	}
-	if req.RaftAddr == "" {
-		return cnverr.New(cnverr.InvalidInput, "join: raft_addr is required")
-	}
-	if !n.IsLeader() {
-		return ErrNotLeader
-	}
-	f := n.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return raftErr(err)
-	}
-	for _, s := range f.Configuration().Servers {
-		if s.ID == raft.ServerID(req.NodeID) && s.Address == raft.ServerAddress(req.RaftAddr) {
-			n.log.Info("join: server already a member", "node_id", req.NodeID)
-			return nil
-		}
-		if s.ID == raft.ServerID(req.NodeID) || s.Address == raft.ServerAddress(req.RaftAddr) {
-			n.log.Info("join: replacing a member with the same id or address", "node_id", s.ID, "addr", s.Address)
-			if err := n.raft.RemoveServer(s.ID, 0, 0).Error(); err != nil {
-				return raftErr(err)
-			}
-		}
-	}
-	var fut raft.IndexFuture
-	if req.Nonvoter {
-		fut = n.raft.AddNonvoter(raft.ServerID(req.NodeID), raft.ServerAddress(req.RaftAddr), 0, 0)
-	} else {
-		fut = n.raft.AddVoter(raft.ServerID(req.NodeID), raft.ServerAddress(req.RaftAddr), 0, 0)
-	}
-	if err := fut.Error(); err != nil {
-		return raftErr(err)
-	}
-	n.log.Info("server added", "node_id", req.NodeID, "raft", req.RaftAddr, "voter", !req.Nonvoter)
-	return nil
-}
-
 // Join asks the members at addrs (API addresses) to add this node, trying
-// them in turn until one succeeds or ctx ends.
+// them in turn until one succeeds or ctx ends. The request is signed with
+// the node key. When a member answers that this node (its id or its key)
+// was removed, Join signs the request again naming that removal and sends
+// it once more: Join is the explicit join (`agent --join` on an empty data
+// dir, `cnv-node cluster join`) that readmits a removed server.
 func (n *Node) Join(ctx context.Context, addrs []string) error {
 	// With gossip, autopilot promotes a new server once it has caught up.
-	req := JoinRequest{NodeID: n.cfg.NodeID, RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr, Nonvoter: n.cfg.Gossip != nil}
+	req, err := n.joinRequest(0)
+	if err != nil {
+		return err
+	}
 	var last error
 	for attempt := 0; ; attempt++ {
 		for _, a := range addrs {
-			if last = n.cfg.Remote.Join(ctx, a, req); last == nil {
-				n.log.Info("joined the cluster", "via", a)
+			last = n.cfg.Remote.Join(ctx, a, req)
+			if idx, removed := removalIndex(last); removed && idx != req.Readmit {
+				n.log.Info("this node was removed from the cluster; readmitting it with this explicit join", "removal_index", idx, "via", a)
+				if req, err = n.joinRequest(idx); err != nil {
+					return err
+				}
+				last = n.cfg.Remote.Join(ctx, a, req)
+			}
+			if last == nil {
+				n.log.Info("joined the cluster", "via", a, "readmitted", req.Readmit)
 				return nil
 			}
 			if refused(last) {
@@ -158,40 +139,24 @@ func (n *Node) Join(ctx context.Context, addrs []string) error {
 	}
 }
 
+// joinRequest is this node's signed join, readmitting removal readmit
+// (0: none).
+func (n *Node) joinRequest(readmit uint64) (JoinRequest, error) {
+	return signJoin(JoinRequest{NodeID: n.cfg.NodeID, RaftAddr: n.cfg.RaftAdvertise, APIAddr: n.cfg.APIAddr,
+		Nonvoter: n.cfg.Gossip != nil, Readmit: readmit}, n.key)
+}
+
 // refused reports whether a member refused to add this node (a wrong
-// cluster token, a key it does not accept): retrying cannot help.
+// cluster token, a key it does not accept, an id another member has):
+// retrying cannot help.
 func refused(err error) bool {
 	k := cnverr.KindOf(err)
-	return k == cnverr.Unauthenticated || k == cnverr.PermissionDenied
+	return k == cnverr.Unauthenticated || k == cnverr.PermissionDenied || k == cnverr.Conflict
 }
 
 func backoff(attempt int) time.Duration {
 	d := 100 * time.Millisecond << min(attempt, 4)
 	return d
-}
-
-// RemoveServer removes a server from the Raft configuration and records
-// its departure; leader only.
-func (n *Node) RemoveServer(ctx context.Context, req RemoveRequest) error {
-	if req.NodeID == "" {
-		return cnverr.New(cnverr.InvalidInput, "remove: node_id is required")
-	}
-	if !n.IsLeader() {
-		return ErrNotLeader
-	}
-	if _, err := n.server(req.NodeID); err != nil {
-		return err
-	}
-	if req.NodeID == n.cfg.NodeID {
-		return n.removeSelf(ctx, req)
-	}
-	if err := n.raft.RemoveServer(raft.ServerID(req.NodeID), 0, 0).Error(); err != nil {
-		return raftErr(err)
-	}
-	n.log.Info("server removed", "node_id", req.NodeID, "reason", req.Reason)
-	cmd := fsm.Command{Kind: fsm.KindNodeLeft, NodeLeft: &fsm.NodeLeft{ID: req.NodeID, Reason: req.Reason}}
-	_, _, err := n.props.submit(ctx, []fsm.Command{cmd})
-	return err
 }
 
 // removeSelf removes the leader itself: it hands leadership over first
@@ -205,26 +170,34 @@ func (n *Node) removeSelf(ctx context.Context, req RemoveRequest) error {
 }
 
 // Leave removes this node from the cluster, handing leadership over first
-// when it leads. The caller shuts the node down afterwards.
-func (n *Node) Leave(ctx context.Context) error {
+// when it leads; o says who asked. The removal tombstones the node like
+// any other: only an explicit join brings it back. The caller shuts the
+// node down afterwards.
+func (n *Node) Leave(ctx context.Context, o Origin) error {
+	req := RemoveRequest{NodeID: n.cfg.NodeID, Reason: "left", Origin: o.or("member", "cluster leave of "+n.cfg.NodeID)}
 	if n.IsLeader() {
 		if err := n.raft.LeadershipTransfer().Error(); err != nil {
 			n.log.Warn("leadership transfer failed; removing self as leader", "error", err)
-			return n.RemoveServer(ctx, RemoveRequest{NodeID: n.cfg.NodeID, Reason: "left"})
+			return n.removeServer(ctx, req, false)
 		}
 	}
-	return n.cfg.Remote.Remove(ctx, RemoveRequest{NodeID: n.cfg.NodeID, Reason: "left"})
+	return n.cfg.Remote.Remove(ctx, req)
 }
 
 // RegisterNode publishes a member's signed record; leader only. The record
 // must verify under its own key and name a server of the configuration at
-// the same Raft address.
+// the same Raft address. It may not change the key of a recorded member
+// (a node with a new key is removed and joins again), claim another
+// member's key, or belong to a removed id or key.
 func (n *Node) RegisterNode(ctx context.Context, sn SignedNode) error {
 	if !sn.verify() {
 		return ErrBadNodeRecord
 	}
 	if !n.IsLeader() {
 		return ErrNotLeader
+	}
+	if err := n.termBarrier(); err != nil {
+		return err
 	}
 	f := n.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
@@ -240,9 +213,31 @@ func (n *Node) RegisterNode(ctx context.Context, sn SignedNode) error {
 	if !found {
 		return cnverr.New(cnverr.PermissionDenied, "node %s at %s is not in the raft configuration", rec.ID, rec.RaftAddr)
 	}
+	if err := checkRecord(n.fsm.View(), rec); err != nil {
+		return err
+	}
 	res, _, err := n.props.submit(ctx, []fsm.Command{{Kind: fsm.KindNode, Node: &rec}})
 	if err == nil && len(res) == 1 && res[0].Err != nil {
 		err = res[0].Err
 	}
 	return err
+}
+
+// checkRecord refuses a record that would change a member's key, take
+// another member's, or bring back a removed id or key.
+func checkRecord(view *fsm.View, rec fsm.Node) error {
+	key := principal.IDOf(rec.PublicKey)
+	if old, ok := view.Nodes[rec.ID]; ok && old.KeyID != key {
+		return cnverr.New(cnverr.Conflict, "node %s is recorded with key %s; this record is signed by key %s: a node with a new key "+
+			"is removed (cnv-node cluster remove %s) and joins again", rec.ID, old.KeyID, key, rec.ID)
+	}
+	for _, other := range view.Nodes {
+		if other.ID != rec.ID && other.KeyID == key {
+			return cnverr.New(cnverr.Conflict, "key %s is member %s's; node %s may not publish it", key, other.ID, rec.ID)
+		}
+	}
+	if t, ok := view.Tombstoned(rec.ID, key); ok {
+		return removedErr(t, rec.ID, key)
+	}
+	return nil
 }

@@ -19,6 +19,8 @@ type nodeMetrics struct {
 	applyDuration prometheus.Histogram
 	damage        *prometheus.CounterVec
 	refusedRPCs   *prometheus.CounterVec
+	// autopilotRefusals counts, per round, the servers autopilot refused.
+	autopilotRefusals *prometheus.CounterVec
 }
 
 // latencyBuckets span a loopback commit (sub-millisecond) to a stalled one.
@@ -46,8 +48,16 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "cnv_raft_rpcs_refused_total",
 			Help: "Raft RPCs refused before Raft saw them (terms out of range, forged or malformed entries, hand-overs not from the leader), by RPC.",
 		}, []string{"rpc"}),
+		autopilotRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cnv_autopilot_refusals_total",
+			Help: "Servers the leader's autopilot refused to add, once per round (a second) each, by refusal (removed, duplicate_id, duplicate_key, duplicate_addr, moved, no_proof).",
+		}, []string{"refusal"}),
 	}
 	m.damage.WithLabelValues("state_file") // exported at 0 before the first detection
+	for _, r := range []string{gossip.RefusedRemoved, gossip.RefusedDuplicateID, gossip.RefusedDuplicateKey,
+		gossip.RefusedDuplicateAddr, gossip.RefusedMoved, refusalNoProof} {
+		m.autopilotRefusals.WithLabelValues(r)
+	}
 	return m
 }
 
@@ -60,7 +70,7 @@ func (n *Node) registerMetrics(r prometheus.Registerer) error {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	cs := []prometheus.Collector{m.invocations, m.commitLatency, m.applyDuration, m.damage, m.refusedRPCs,
+	cs := []prometheus.Collector{m.invocations, m.commitLatency, m.applyDuration, m.damage, m.refusedRPCs, m.autopilotRefusals,
 		gauge("cnv_raft_is_leader", "1 while this node leads.", func() float64 { return b2f(n.IsLeader()) }),
 		gauge("cnv_raft_term", "Current Raft term.", func() float64 { return float64(n.raft.CurrentTerm()) }),
 		gauge("cnv_raft_commit_index", "Raft commit index.", func() float64 { return float64(n.raft.CommitIndex()) }),

@@ -53,10 +53,17 @@ type Node struct {
 	// guard checks every RPC before Raft sees it (guard.go).
 	guard *guard
 
-	gossip   *gossip.Gossip
-	props    *proposer
-	verifier *delegation.Verifier
-	vcache   *invocation.VerifyCache
+	gossip *gossip.Gossip
+	props  *proposer
+	// memberMu makes the leader's membership changes (joins, removals,
+	// moves, autopilot's actions) one at a time (changes.go).
+	memberMu sync.Mutex
+	// warnedRemoved and warnedMoved: the operator was told this node was
+	// removed (at that index) or listens elsewhere than configured.
+	warnedRemoved atomic.Uint64
+	warnedMoved   atomic.Bool
+	verifier      *delegation.Verifier
+	vcache        *invocation.VerifyCache
 
 	// barrierTerm is the last term in which this node, as leader, applied
 	// a barrier (see termBarrier).
@@ -249,7 +256,7 @@ func (n *Node) openRaft() error {
 		n.logs, n.stable, logName = n.cfg.LogStore, n.cfg.StableStore, "(the configured log store)"
 	} else {
 		if err := checkBoltFile(logName); err != nil {
-			return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove its data dir and join it again", logName, err)
+			return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove it from the cluster (cnv-node cluster remove %s), remove its data dir and join it again", logName, err, n.cfg.NodeID)
 		}
 		ls, err := raftboltdb.New(raftboltdb.Options{Path: logName})
 		if err != nil {
@@ -258,7 +265,7 @@ func (n *Node) openRaft() error {
 		n.bolt, n.logs, n.stable = ls, ls, ls
 	}
 	if err := checkRaftLog(n.logs); err != nil {
-		return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove its data dir and join it again", logName, err)
+		return fmt.Errorf("cluster: raft log %s is damaged (%v); this node cannot serve: remove it from the cluster (cnv-node cluster remove %s), remove its data dir and join it again", logName, err, n.cfg.NodeID)
 	}
 	if n.cfg.SnapshotStore != nil {
 		n.snaps = n.cfg.SnapshotStore

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/cnv-project/cnv/fsm/state"
 	"github.com/cnv-project/cnv/ledger"
 	"github.com/cnv-project/cnv/runtime/cnverr"
+	"github.com/cnv-project/cnv/runtime/principal"
 )
 
 // Restoring a snapshot into a new cluster (`cnv-node snapshot restore`):
@@ -131,7 +133,10 @@ func restoreInto(r io.Reader, tmp string, opts RestoreOptions, out *Restored) er
 
 // dropNodeRecords removes every node record from the state file: they
 // name the old cluster's members (addresses to gossip with, keys that may
-// propose node commands), none of which belongs to the new cluster.
+// propose node commands), none of which belongs to the new cluster. The
+// old cluster's tombstones go too: they name its removed servers, not the
+// new cluster's (which may reuse the ids). It returns the dropped
+// records' ids.
 func dropNodeRecords(path string) ([]string, error) {
 	st, err := ledger.Open(path, ledger.Options{})
 	if err != nil {
@@ -144,8 +149,13 @@ func dropNodeRecords(path string) ([]string, error) {
 	}
 	s := state.New(db)
 	ids := []string{}
+	var removed []string
+	var keys []principal.KeyID
 	err = s.View(func(r *state.Reader) error {
-		return r.Nodes(func(n state.Node) error { ids = append(ids, n.ID); return nil })
+		return errors.Join(
+			r.Nodes(func(n state.Node) error { ids = append(ids, n.ID); return nil }),
+			r.RemovedIDs(func(t state.Tombstone) error { removed = append(removed, t.ID); return nil }),
+			r.RemovedKeys(func(k principal.KeyID, _ state.Tombstone) error { keys = append(keys, k); return nil }))
 	})
 	if err != nil {
 		return nil, err
@@ -153,6 +163,16 @@ func dropNodeRecords(path string) ([]string, error) {
 	err = s.Update(func(w *state.Writer) error {
 		for _, id := range ids {
 			if err := w.DeleteNode(id); err != nil {
+				return err
+			}
+		}
+		for _, id := range removed {
+			if err := w.DeleteRemovedID(id); err != nil {
+				return err
+			}
+		}
+		for _, k := range keys {
+			if err := w.DeleteRemovedKey(k); err != nil {
 				return err
 			}
 		}

@@ -60,7 +60,7 @@ func startOn(dir, id string, boot bool) (*cluster.Node, error) {
 // A restored data dir seeds only a node that bootstraps, with the ID it
 // was restored for; that node leads a one-node cluster at the snapshot's
 // index with the same ledger, goes on from there, and restarts as any
-// node does.
+// node does. The old cluster's tombstones are not restored.
 func TestRestoreSeed(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.Options{})
 	c.AdminInvoke(c.Leader(), "capability.register", []byte(testCaps))
@@ -69,7 +69,19 @@ func TestRestoreSeed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	file := backupOf(t, c.Followers()[0].Node())
+	gone := c.Followers()[1]
+	if err := c.Leader().Node().RemoveServer(context.Background(), cluster.RemoveRequest{NodeID: gone.ID}); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop(gone)
+	f := c.Followers()[0]
+	testcluster.WaitFor(t, "the tombstone on "+f.ID, 10*time.Second, func() error {
+		if _, ok := f.Node().FSM().View().Removed[gone.ID]; !ok {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	file := backupOf(t, f.Node())
 	dir := t.TempDir()
 	res, err := cluster.RestoreDataDir(bytes.NewReader(file), dir, cluster.RestoreOptions{NodeID: "m1"})
 	if err != nil {
@@ -101,6 +113,9 @@ func TestRestoreSeed(t *testing.T) {
 	})
 	if root, err := n.Store().Root(m.LedgerSize); err != nil || root.String() != m.LedgerRoot {
 		t.Fatalf("root at %d: %s %v, want %s", m.LedgerSize, root, err, m.LedgerRoot)
+	}
+	if v := n.FSM().View(); len(v.Removed) != 0 || len(v.RemovedKeys) != 0 {
+		t.Fatalf("the old cluster's tombstones were restored: %v %v", v.Removed, v.RemovedKeys)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "seed.json")); !os.IsNotExist(err) {
 		t.Fatalf("the seed is still there: %v", err)

@@ -38,6 +38,8 @@ func (a *applier) apply(c *Command) Result {
 		return a.hotReturn(c.HotReturn)
 	case KindHotBatch:
 		return a.hotBatch(c.HotBatch)
+	case KindMembership:
+		return a.membership(c.Membership)
 	}
 	return errResult(cnverr.InvalidStructure, "unknown command kind %d", c.Kind)
 }

@@ -37,7 +37,8 @@ const (
 	KindBootstrap Kind = iota + 1
 	// KindNode records a node's ID, addresses and public key (NodeJoined).
 	KindNode
-	// KindNodeLeft records a node leaving the cluster.
+	// KindNodeLeft records a node leaving the cluster (entries written
+	// before KindMembership, which removals now use; still applied).
 	KindNodeLeft
 	// KindInvoke is an authenticated invocation: decided, charged and
 	// ledgered; built-in governance capabilities also change the state.
@@ -50,6 +51,10 @@ const (
 	KindHotReturn
 	// KindHotBatch ledgers a node's hot-path accounting (node-proposed).
 	KindHotBatch
+	// KindMembership ledgers a membership change the leader made (or, a
+	// removal, is about to make) with its cause; a removal tombstones the
+	// node id and key, a join readmits them (membership.go).
+	KindMembership
 )
 
 // NodeProposable reports whether a node may propose commands of kind k on
@@ -69,6 +74,8 @@ type Command struct {
 	HotLease  *HotLease  `json:"hot_lease,omitempty"`
 	HotReturn *HotReturn `json:"hot_return,omitempty"`
 	HotBatch  *HotBatch  `json:"hot_batch,omitempty"`
+	// Membership: see membership.go.
+	Membership *Membership `json:"membership,omitempty"`
 }
 
 // Bootstrap carries the admin public keys a cluster starts with.
@@ -154,7 +161,7 @@ func DecodeEnvelope(b []byte) (*Envelope, error) {
 func (c *Command) check() error {
 	set := 0
 	for _, p := range []bool{c.Bootstrap != nil, c.Node != nil, c.NodeLeft != nil, c.Invoke != nil,
-		c.HotLease != nil, c.HotReturn != nil, c.HotBatch != nil} {
+		c.HotLease != nil, c.HotReturn != nil, c.HotBatch != nil, c.Membership != nil} {
 		if p {
 			set++
 		}
@@ -165,7 +172,8 @@ func (c *Command) check() error {
 		(c.Kind == KindInvoke && c.Invoke != nil) ||
 		(c.Kind == KindHotLease && c.HotLease != nil) ||
 		(c.Kind == KindHotReturn && c.HotReturn != nil) ||
-		(c.Kind == KindHotBatch && c.HotBatch != nil))
+		(c.Kind == KindHotBatch && c.HotBatch != nil) ||
+		(c.Kind == KindMembership && c.Membership != nil))
 	if !ok {
 		return fmt.Errorf("kind %d does not match its body", c.Kind)
 	}

@@ -4,8 +4,9 @@
 // entries raft hands to ApplyBatch — is one ledger write transaction that
 // appends the ledger events, updates the replicated state (principals and
 // admin keys, the policy set, the capability registry, delegation links with
-// their use counters and revocations, node records, the bounded request-id
-// table, hot-path quota leases) and records the last applied Raft index. A
+// their use counters and revocations, node records and the tombstones of
+// removed servers, the bounded request-id table, hot-path quota leases) and
+// records the last applied Raft index. A
 // restart therefore never applies an entry twice (entries at or below the
 // recorded index are skipped), and a snapshot is a consistent copy of the
 // file.
@@ -20,7 +21,9 @@
 // CheckEntry); an entry that fails it stops the node rather than letting
 // it apply something the other replicas did not. Nodes may propose only the
 // hot-path kinds on their own behalf (NodeProposable); everything else comes
-// from clients' signed invocations or from the leader.
+// from clients' signed invocations or from the leader — membership changes
+// (KindMembership: joins, promotions, removals with their tombstones, moves,
+// each ledgered with who caused it) only from the leader.
 //
 // Apply never reads the wall clock, randomness or Go map iteration order:
 // the leader stamps each envelope with a time, clamped here to never go

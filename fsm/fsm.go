@@ -65,7 +65,8 @@ func (f *FSM) AppliedIndex() uint64 { return f.store.AppliedIndex() }
 
 // reload rebuilds the view from the store (on open and after Restore).
 func (f *FSM) reload() error {
-	v := &View{Nodes: map[string]Node{}, Principals: map[principal.KeyID]principal.Principal{}}
+	v := &View{Nodes: map[string]Node{}, Principals: map[principal.KeyID]principal.Principal{},
+		Removed: map[string]Tombstone{}, RemovedKeys: map[principal.KeyID]Tombstone{}}
 	err := f.state.View(func(r *state.Reader) error { return loadView(r, v) })
 	if err != nil {
 		return err
@@ -102,6 +103,20 @@ func loadView(r *state.Reader, v *View) error {
 	}
 	err = r.Nodes(func(n Node) error {
 		v.Nodes[n.ID] = n
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = r.RemovedIDs(func(t Tombstone) error {
+		v.Removed[t.ID] = t
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = r.RemovedKeys(func(k principal.KeyID, t Tombstone) error {
+		v.RemovedKeys[k] = t
 		return nil
 	})
 	if err != nil {

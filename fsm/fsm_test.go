@@ -423,6 +423,9 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	env := Envelope{Version: EnvelopeVersion, Time: 1, Commands: []Command{{Kind: KindNodeLeft, NodeLeft: &NodeLeft{ID: "n1"}}}}
 	b, _ := env.Encode()
 	f.Add(b)
+	env.Commands = []Command{memberCmd(Membership{Change: event.MemberRemoved, NodeID: "n1", By: "token", Cause: "x"})}
+	b, _ = env.Encode()
+	f.Add(b)
 	f.Add([]byte{0x83})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := DecodeEnvelope(data)

@@ -240,7 +240,7 @@ func TestHotKindsAreNodeProposable(t *testing.T) {
 			t.Errorf("kind %d not proposable", k)
 		}
 	}
-	for _, k := range []Kind{KindBootstrap, KindNode, KindNodeLeft, KindInvoke} {
+	for _, k := range []Kind{KindBootstrap, KindNode, KindNodeLeft, KindInvoke, KindMembership} {
 		if NodeProposable(k) {
 			t.Errorf("kind %d proposable", k)
 		}

@@ -15,6 +15,8 @@ type (
 	// LinkState is the replicated state of one link: uses charged and
 	// revocation.
 	LinkState = state.LinkState
+	// Tombstone is a committed removal of a server (membership.go).
+	Tombstone = state.Tombstone
 )
 
 // must stops the node on a failed state write: the batch's transaction is

@@ -25,6 +25,10 @@ type View struct {
 	// graph snapshot is stamped with it.
 	RegistryIndex uint64
 	Graph         *graph.Snapshot
+	// Removed and RemovedKeys are the tombstones of removed servers, by
+	// node id and by key (membership.go).
+	Removed     map[string]Tombstone
+	RemovedKeys map[principal.KeyID]Tombstone
 }
 
 // Principal returns the principal registered for a key.
@@ -58,6 +62,17 @@ func (v *View) NodeList() []Node {
 	return out
 }
 
+// Tombstoned returns the newest tombstone of node id or of key ("" for
+// none): a server that matches one was removed and is readmitted only by a
+// join naming that removal's index.
+func (v *View) Tombstoned(id string, key principal.KeyID) (Tombstone, bool) {
+	t, ok := v.Removed[id]
+	if k, kok := v.RemovedKeys[key]; key != "" && kok && (!ok || k.Index > t.Index) {
+		t, ok = k, true
+	}
+	return t, ok
+}
+
 // PrincipalList returns the principals sorted by key ID.
 func (v *View) PrincipalList() []principal.Principal {
 	out := make([]principal.Principal, 0, len(v.Principals))
@@ -79,11 +94,14 @@ type work struct {
 	bootstrapped                                            bool
 	registryIndex                                           uint64
 	policyDirty, principalsDirty, nodesDirty, registryDirty bool
+	removed                                                 map[string]Tombstone
+	removedKeys                                             map[principal.KeyID]Tombstone
+	removedDirty                                            bool
 }
 
 func newWork(v *View) *work {
 	return &work{base: v, policy: v.Policy, principals: v.Principals, nodes: v.Nodes,
-		registry: v.Registry, bootstrapped: v.Bootstrapped}
+		registry: v.Registry, bootstrapped: v.Bootstrapped, removed: v.Removed, removedKeys: v.RemovedKeys}
 }
 
 func (w *work) setPolicy(s *policy.Set) { w.policy, w.policyDirty = s, true }
@@ -120,6 +138,22 @@ func (w *work) copyNodes() {
 	w.nodes, w.nodesDirty = m, true
 }
 
+// copyRemoved makes the tombstones this batch's own before a change.
+func (w *work) copyRemoved() {
+	if w.removedDirty {
+		return
+	}
+	ids := make(map[string]Tombstone, len(w.removed)+1)
+	for k, v := range w.removed {
+		ids[k] = v
+	}
+	keys := make(map[principal.KeyID]Tombstone, len(w.removedKeys)+1)
+	for k, v := range w.removedKeys {
+		keys[k] = v
+	}
+	w.removed, w.removedKeys, w.removedDirty = ids, keys, true
+}
+
 func (w *work) mutableRegistry() *graph.Registry {
 	if !w.registryDirty {
 		w.registry, w.registryDirty = w.registry.Clone(), true
@@ -128,14 +162,15 @@ func (w *work) mutableRegistry() *graph.Registry {
 }
 
 func (w *work) dirty() bool {
-	return w.policyDirty || w.principalsDirty || w.nodesDirty || w.registryDirty || w.bootstrapped != w.base.Bootstrapped
+	return w.policyDirty || w.principalsDirty || w.nodesDirty || w.registryDirty || w.removedDirty ||
+		w.bootstrapped != w.base.Bootstrapped
 }
 
 // publish returns the View after the batch at index.
 func (w *work) publish(index uint64) (*View, error) {
 	v := &View{Index: index, Bootstrapped: w.bootstrapped, Policy: w.policy,
 		Principals: w.principals, Nodes: w.nodes, Registry: w.registry,
-		RegistryIndex: w.base.RegistryIndex, Graph: w.base.Graph}
+		RegistryIndex: w.base.RegistryIndex, Graph: w.base.Graph, Removed: w.removed, RemovedKeys: w.removedKeys}
 	if w.registryDirty || v.Graph == nil {
 		v.RegistryIndex = w.registryIndex
 		g, err := w.registry.Snapshot(v.RegistryIndex)

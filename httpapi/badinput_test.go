@@ -54,7 +54,8 @@ func (f *fakeNode) AddServer(context.Context, cluster.JoinRequest) error {
 }
 func (f *fakeNode) RemoveServer(context.Context, cluster.RemoveRequest) error { return errUnused }
 func (f *fakeNode) Join(context.Context, []string) error                      { return errUnused }
-func (f *fakeNode) Leave(context.Context) error                               { return errUnused }
+func (f *fakeNode) Leave(context.Context, cluster.Origin) error               { return errUnused }
+func (f *fakeNode) MoveServer(context.Context, cluster.MoveRequest) error     { return errUnused }
 func (f *fakeNode) RegisterNode(context.Context, cluster.SignedNode) error    { return errUnused }
 func (f *fakeNode) HandleProposal(context.Context, cluster.SignedProposal) ([]fsm.Result, error) {
 	return nil, errUnused

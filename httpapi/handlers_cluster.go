@@ -55,7 +55,9 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		err = s.node.Join(ctx, req.Members)
 	} else if err = s.joinerUnlessInternal(r, req.NodeID); err == nil {
-		jr := cluster.JoinRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr, Nonvoter: req.Nonvoter}
+		jr := cluster.JoinRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr, Nonvoter: req.Nonvoter,
+			PublicKey: req.PublicKey, Readmit: req.Readmit, Signature: req.Signature,
+			Origin: s.origin(r, "join request", req.By, req.Cause)}
 		err = s.leaderOnly(r, "join", func() error { return s.node.AddServer(r.Context(), jr) },
 			func(ctx context.Context, leader string) error {
 				return s.cfg.Forward.Peers().JoinLeader(ctx, leader, jr)
@@ -74,7 +76,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, r, err)
 		return
 	}
-	rr := cluster.RemoveRequest{NodeID: req.NodeID, Reason: req.Reason}
+	rr := cluster.RemoveRequest{NodeID: req.NodeID, Reason: req.Reason, Origin: s.origin(r, "cluster remove", req.By, req.Cause)}
 	err := s.leaderOnly(r, "remove", func() error { return s.node.RemoveServer(r.Context(), rr) },
 		func(ctx context.Context, leader string) error { return s.cfg.Forward.Peers().Remove(ctx, leader, rr) })
 	if err != nil {
@@ -82,6 +84,25 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.Write(w, r, http.StatusOK, map[string]string{"status": "removed", "node_id": req.NodeID})
+}
+
+// handleMove moves a member to a new Raft (and API) address, on the
+// leader (forwarded there from a follower).
+func (s *Server) handleMove(w http.ResponseWriter, r *http.Request) {
+	var req wire.MoveMemberRequest
+	if err := httpx.Decode(w, r, 64<<10, &req); err != nil {
+		httpx.Error(w, r, err)
+		return
+	}
+	mr := cluster.MoveRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr,
+		Origin: s.origin(r, "cluster move-member", req.By, req.Cause)}
+	err := s.leaderOnly(r, "move_member", func() error { return s.node.MoveServer(r.Context(), mr) },
+		func(ctx context.Context, leader string) error { return s.cfg.Forward.Peers().Move(ctx, leader, mr) })
+	if err != nil {
+		httpx.Error(w, r, err)
+		return
+	}
+	httpx.Write(w, r, http.StatusOK, map[string]string{"status": "moved", "node_id": req.NodeID})
 }
 
 // joinerUnlessInternal checks a joining server's proof, except on the
@@ -131,7 +152,7 @@ func (s *Server) leaderOnly(r *http.Request, op string, local func() error, remo
 }
 
 func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
-	if err := s.node.Leave(r.Context()); err != nil {
+	if err := s.node.Leave(r.Context(), s.origin(r, "cluster leave of "+s.node.ID(), "", "")); err != nil {
 		httpx.Error(w, r, err)
 		return
 	}

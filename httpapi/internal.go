@@ -11,7 +11,8 @@ import (
 )
 
 // The internal listener serves what one member asks another (package peer
-// calls it): relayed and prepared invocations, joins and removals on the leader, node
+// calls it): relayed and prepared invocations, joins, removals and moves
+// on the leader, node
 // records, read indexes and node proposals. It runs on the node's Raft
 // port (package mux), which has authenticated the caller as a member
 // (its node certificate, or the cluster token) before a byte reaches
@@ -21,6 +22,7 @@ func (s *Server) internalHandler() http.Handler {
 	m.HandleFunc("POST /v1/invoke", s.handleInvoke)
 	m.HandleFunc("POST /v1/cluster/join", s.handleJoin)
 	m.HandleFunc("POST /v1/cluster/remove", s.handleRemove)
+	m.HandleFunc("POST /v1/cluster/move-member", s.handleMove)
 	m.HandleFunc("POST /v1/cluster/transfer-leader", s.handleTransferLeader)
 	m.HandleFunc("POST /v1/internal/register", s.handleRegister)
 	m.HandleFunc("GET /v1/internal/read-index", s.handleReadIndex)

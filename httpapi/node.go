@@ -30,7 +30,8 @@ type Node interface {
 	RemoveServer(ctx context.Context, req cluster.RemoveRequest) error
 	TransferLeadership(ctx context.Context, to string) (string, error)
 	Join(ctx context.Context, members []string) error
-	Leave(ctx context.Context) error
+	Leave(ctx context.Context, o cluster.Origin) error
+	MoveServer(ctx context.Context, req cluster.MoveRequest) error
 	RegisterNode(ctx context.Context, sn cluster.SignedNode) error
 	HandleProposal(ctx context.Context, sp cluster.SignedProposal) ([]fsm.Result, error)
 	ReadIndex(ctx context.Context) (uint64, error)

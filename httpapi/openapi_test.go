@@ -182,6 +182,10 @@ func exerciseServer(t *testing.T, c *testcluster.Cluster, rec *apiRecorder) wire
 	c.WaitLeader()
 	rec.post(fa, "/v1/cluster/remove", map[string]any{"node_id": "nosuch"})
 	rec.post(fa, "/v1/cluster/join", map[string]any{"node_id": "x"})
+	l, f = c.Leader(), c.Followers()[0]
+	rec.post(fa, "/v1/cluster/move-member", map[string]any{"node_id": "nosuch", "raft_addr": "127.0.0.1:1"})
+	rec.post(fa, "/v1/cluster/move-member", map[string]any{"node_id": f.ID, "raft_addr": l.RaftAddr()})
+	rec.post(fa, "/v1/cluster/move-member", map[string]any{"node_id": f.ID, "raft_addr": f.RaftAddr()})
 	return ir.Results[0]
 }
 

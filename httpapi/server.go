@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cnv-project/cnv/cluster"
 	"github.com/cnv-project/cnv/forward"
 	"github.com/cnv-project/cnv/internal/httpx"
 	"github.com/cnv-project/cnv/runtime/cnverr"
@@ -100,6 +102,7 @@ func (s *Server) routes() {
 	s.handleFunc("POST /v1/cluster/join", s.guarded(s.handleJoin))
 	s.handleFunc("POST /v1/cluster/leave", s.guarded(s.handleLeave))
 	s.handleFunc("POST /v1/cluster/remove", s.guarded(s.handleRemove))
+	s.handleFunc("POST /v1/cluster/move-member", s.guarded(s.handleMove))
 	s.handleFunc("POST /v1/cluster/transfer-leader", s.guarded(s.handleTransferLeader))
 	s.handleFunc("GET /v1/snapshot", s.guarded(s.handleSnapshot))
 	s.handleFunc("GET /v1/ledger/status", s.handleLedgerStatus)
@@ -169,6 +172,29 @@ func (s *Server) joiner(r *http.Request, nodeID string) error {
 		return cnverr.New(cnverr.PermissionDenied, "a server joins with its own node certificate: this one names %v, the join asks for node %q", id, nodeID)
 	}
 	return nil
+}
+
+// origin says who sent a membership change, for the ledger: on the public
+// API, how the caller authenticated and from where; on the internal
+// listener, what the relaying member says (it computed that from its own
+// caller), else "member".
+func (s *Server) origin(r *http.Request, what, by, cause string) cluster.Origin {
+	if isInternal(r) {
+		if by == "" || cause == "" {
+			return cluster.Origin{By: "member", Cause: what + " relayed by a member"}
+		}
+		return cluster.Origin{By: by, Cause: cause}
+	}
+	by, who := "unauthenticated", "an unauthenticated caller (no cluster token or TLS)"
+	switch {
+	case r.TLS != nil && len(r.TLS.PeerCertificates) > 0:
+		if id, err := tlsutil.PeerIdentity(*r.TLS); err == nil {
+			by, who = string(id.Kind)+":"+id.Name, string(id.Kind)+" certificate "+id.Name
+		}
+	case s.cfg.Token != "":
+		by, who = "token", "a cluster-token holder"
+	}
+	return cluster.Origin{By: by, Cause: fmt.Sprintf("%s from %s by %s", what, r.RemoteAddr, who)}
 }
 
 // ServeHTTP serves the API; every answer names the node.

@@ -22,9 +22,9 @@ func TestPinnedEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ what, got, want string }{
-		{"root", res.Head.Root.String(), "c9d332585c229e2de1df5f69dffb7df5523372d01dcb4984a55534ead86f74e3"},
-		{"leaf hashes", sum(leaves.Bytes()), "33f599e771c4f5dd3d09240ec5f545086656fc0f5226309f043ecfa33b6eb78f"},
-		{"export", sum(export.Bytes()), "21f1b644bcc1981fcdc3246617b69e287c6def2a70c8a76dc45ddfb910347ea0"},
+		{"root", res.Head.Root.String(), "7dc6895d5d0d25f84becfeb47948a9ff7739b5990ef3bd13d963a54a0f0ea4dd"},
+		{"leaf hashes", sum(leaves.Bytes()), "cba1f353016fd8812ee009796225ca8c812580a3a1cbb3550cd878ee3d460c06"},
+		{"export", sum(export.Bytes()), "ce823da588bdf4d4504b89e61522d7863adf264cc3ff90b3b9a1b9d068f7057e"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %s, want %s", c.what, c.got, c.want)

@@ -50,23 +50,34 @@ func (p *Client) WithMembers(dial func(ctx context.Context, addr string) (net.Co
 // API is the underlying API client.
 func (p *Client) API() *client.Client { return p.c }
 
-// Join asks the member at addr to add req's server (the member forwards
-// the request to its leader).
+// joinBody is the wire form of a signed join.
+func joinBody(req cluster.JoinRequest) wire.JoinRequest {
+	return wire.JoinRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr, Nonvoter: req.Nonvoter,
+		PublicKey: req.PublicKey, Readmit: req.Readmit, Signature: req.Signature, By: req.Origin.By, Cause: req.Origin.Cause}
+}
+
+// Join asks the member at addr (its public API, which says who asked) to
+// add req's server; the member forwards the request to its leader.
 func (p *Client) Join(ctx context.Context, addr string, req cluster.JoinRequest) error {
-	body := wire.JoinRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr, Nonvoter: req.Nonvoter}
-	return Err(p.c.Do(ctx, http.MethodPost, addr, "/v1/cluster/join", body, nil, nil))
+	req.Origin = cluster.Origin{}
+	return Err(p.c.Do(ctx, http.MethodPost, addr, "/v1/cluster/join", joinBody(req), nil, nil))
 }
 
 // JoinLeader asks the leader at addr to add req's server.
 func (p *Client) JoinLeader(ctx context.Context, addr string, req cluster.JoinRequest) error {
-	body := wire.JoinRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr, Nonvoter: req.Nonvoter}
-	return Err(p.m.Do(ctx, http.MethodPost, addr, "/v1/cluster/join", body, nil, nil))
+	return Err(p.m.Do(ctx, http.MethodPost, addr, "/v1/cluster/join", joinBody(req), nil, nil))
 }
 
 // Remove asks the node at addr (the leader) to remove a server.
 func (p *Client) Remove(ctx context.Context, addr string, req cluster.RemoveRequest) error {
-	body := wire.RemoveRequest{NodeID: req.NodeID, Reason: req.Reason}
+	body := wire.RemoveRequest{NodeID: req.NodeID, Reason: req.Reason, By: req.Origin.By, Cause: req.Origin.Cause}
 	return Err(p.m.Do(ctx, http.MethodPost, addr, "/v1/cluster/remove", body, nil, nil))
+}
+
+// Move asks the node at addr (the leader) to move a member.
+func (p *Client) Move(ctx context.Context, addr string, req cluster.MoveRequest) error {
+	body := wire.MoveMemberRequest{NodeID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr, By: req.Origin.By, Cause: req.Origin.Cause}
+	return Err(p.m.Do(ctx, http.MethodPost, addr, "/v1/cluster/move-member", body, nil, nil))
 }
 
 // TransferLeader asks the leader at addr to hand leadership to to ("" for

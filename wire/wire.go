@@ -91,22 +91,44 @@ type NodeKey struct {
 }
 
 // JoinRequest is the body of POST /v1/cluster/join: either the joining
-// server's own record (node to member), or, from the CLI, the members this
-// node should join.
+// server's own request, signed with its node key (node to member), or,
+// from the CLI, the members this node should join. Readmit names the
+// removal (its Raft index) a join readmits. By and Cause say who asked,
+// for the ledger; a node sets them only when it relays a request to the
+// leader, and the public API ignores them.
 type JoinRequest struct {
 	NodeID    string   `json:"node_id,omitempty"`
 	RaftAddr  string   `json:"raft_addr,omitempty"`
 	APIAddr   string   `json:"api_addr,omitempty"`
 	Nonvoter  bool     `json:"nonvoter,omitempty"`
+	PublicKey []byte   `json:"public_key,omitempty"`
+	Readmit   uint64   `json:"readmit,omitempty"`
+	Signature []byte   `json:"signature,omitempty"`
+	By        string   `json:"by,omitempty"`
+	Cause     string   `json:"cause,omitempty"`
 	Forwarded bool     `json:"forwarded,omitempty"`
 	Members   []string `json:"members,omitempty"`
 }
 
-// RemoveRequest is the body of POST /v1/cluster/remove.
+// RemoveRequest is the body of POST /v1/cluster/remove (By and Cause as
+// in JoinRequest).
 type RemoveRequest struct {
 	NodeID    string `json:"node_id"`
 	Reason    string `json:"reason,omitempty"`
+	By        string `json:"by,omitempty"`
+	Cause     string `json:"cause,omitempty"`
 	Forwarded bool   `json:"forwarded,omitempty"`
+}
+
+// MoveMemberRequest is the body of POST /v1/cluster/move-member: member
+// NodeID now listens at RaftAddr (and APIAddr, when set). By and Cause as
+// in JoinRequest.
+type MoveMemberRequest struct {
+	NodeID   string `json:"node_id"`
+	RaftAddr string `json:"raft_addr"`
+	APIAddr  string `json:"api_addr,omitempty"`
+	By       string `json:"by,omitempty"`
+	Cause    string `json:"cause,omitempty"`
 }
 
 // TransferLeaderRequest is the body of POST /v1/cluster/transfer-leader:

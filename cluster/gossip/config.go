@@ -35,6 +35,9 @@ type Config struct {
 	APIAddr       string
 	// Proof is advertised in the metadata (see Meta.Proof).
 	Proof []byte
+	// KeyID is the server's node key, advertised so that autopilot can
+	// refuse a removed key or one another member holds ("" on edges).
+	KeyID principal.KeyID
 	// SecretKey enables memberlist's AES-GCM encryption: 16, 24 or 32
 	// bytes. Nodes with different keys cannot talk to each other.
 	SecretKey []byte
@@ -148,6 +151,9 @@ func (c *Config) Validate() error {
 	}
 	if err := checkAddrs(c.RaftAddr, c.APIAddr); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	if c.KeyID != "" && !isKeyID(c.KeyID) {
+		return fmt.Errorf("%w: key id %q", ErrInvalidConfig, c.KeyID)
 	}
 	if _, _, err := splitHostPort(c.BindAddr); err != nil {
 		return fmt.Errorf("%w: bind address %q: %v", ErrInvalidConfig, c.BindAddr, err)

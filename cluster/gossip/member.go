@@ -48,6 +48,8 @@ type Member struct {
 	Leaving bool      `json:"leaving,omitempty"`
 	// Proof is what the member advertises to be admitted (see Meta.Proof).
 	Proof []byte `json:"-"`
+	// KeyID is the node key the member claims ("" when it claims none).
+	KeyID string `json:"key_id,omitempty"`
 }
 
 // graph returns the version the member advertises.
@@ -75,7 +77,7 @@ func memberOf(n *memberlist.Node) (Member, error) {
 		return m, err
 	}
 	m.Role, m.RaftAddr, m.APIAddr = meta.Role, meta.RaftAddr, meta.APIAddr
-	m.Applied, m.GraphIndex, m.Leaving, m.Proof = meta.Applied, meta.GraphIndex, meta.Leaving, meta.Proof
+	m.Applied, m.GraphIndex, m.Leaving, m.Proof, m.KeyID = meta.Applied, meta.GraphIndex, meta.Leaving, meta.Proof, string(meta.KeyID)
 	if meta.GraphIndex != 0 {
 		m.GraphHash = hex.EncodeToString(meta.GraphHash)
 	}

@@ -54,6 +54,11 @@ type Meta struct {
 	// cluster token of its id and Raft address); the leader's autopilot
 	// adds a server heard only through gossip only when it verifies.
 	Proof []byte `json:"pf,omitempty"`
+	// KeyID is a server's node key id (principal.IDOf). It is what the
+	// server claims, checked by nothing here: autopilot refuses a server
+	// claiming a removed key or another member's, and the node record the
+	// server later publishes must be signed by it.
+	KeyID principal.KeyID `json:"k,omitempty"`
 }
 
 // EncodeMeta returns the canonical encoding of m.
@@ -99,11 +104,29 @@ func (m *Meta) validate() error {
 	if len(m.Proof) > maxProofLen {
 		return fmt.Errorf("%w: proof of %d bytes", ErrInvalidMeta, len(m.Proof))
 	}
+	if m.KeyID != "" && !isKeyID(m.KeyID) {
+		return fmt.Errorf("%w: key id %q", ErrInvalidMeta, m.KeyID)
+	}
 	return m.validateGraph()
 }
 
 // maxProofLen bounds an advertised admission proof (an HMAC-SHA256).
 const maxProofLen = sha256.Size
+
+// isKeyID reports whether k has principal.IDOf's form: "k_" and 16
+// lowercase hex digits.
+func isKeyID(k principal.KeyID) bool {
+	s := string(k)
+	if len(s) != 18 || s[:2] != "k_" {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 func (m *Meta) validateGraph() error {
 	switch {

@@ -15,7 +15,7 @@ import (
 
 func validMeta() Meta {
 	return Meta{Version: metaVersion, NodeID: "n1", Role: RoleServer, RaftAddr: "127.0.0.1:7001",
-		APIAddr: "127.0.0.1:8001", Applied: 42, GraphIndex: 40, GraphHash: bytes.Repeat([]byte{7}, 32)}
+		APIAddr: "127.0.0.1:8001", Applied: 42, GraphIndex: 40, GraphHash: bytes.Repeat([]byte{7}, 32), KeyID: "k_00112233445566ff"}
 }
 
 func TestMetaRoundTrip(t *testing.T) {
@@ -37,7 +37,7 @@ func TestMetaWorstCaseFits(t *testing.T) {
 	addr := strings.Repeat("a", limits.MaxGossipAddrLen)
 	m := Meta{Version: metaVersion, NodeID: strings.Repeat("n", limits.MaxIDLen), Role: RoleServer,
 		RaftAddr: addr, APIAddr: addr, Applied: math.MaxUint64, GraphIndex: math.MaxUint64,
-		GraphHash: bytes.Repeat([]byte{0xff}, 32), Leaving: true}
+		GraphHash: bytes.Repeat([]byte{0xff}, 32), Leaving: true, Proof: bytes.Repeat([]byte{0xff}, 32), KeyID: "k_0123456789abcdef"}
 	b, err := EncodeMeta(&m)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +69,7 @@ func TestDecodeMetaRejects(t *testing.T) {
 		"short hash":       mod(func(m *Meta) { m.GraphHash = m.GraphHash[:31] }),
 		"index no hash":    mod(func(m *Meta) { m.GraphHash = nil }),
 		"hash no index":    mod(func(m *Meta) { m.GraphIndex = 0 }),
+		"key id":           mod(func(m *Meta) { m.KeyID = "k_NOTHEX0123456789" }),
 		"wrong field type": codec.MustMarshal(map[string]any{"v": 1, "id": 5, "r": "edge"}),
 	}
 	for name, b := range cases {

@@ -40,7 +40,7 @@ func (g *Gossip) refreshMeta() bool {
 		Version: metaVersion, NodeID: g.cfg.NodeID, Role: g.cfg.Role,
 		RaftAddr: g.cfg.RaftAddr, APIAddr: g.cfg.APIAddr,
 		Applied: g.applied.Load(), GraphIndex: v.index, GraphHash: v.raw(),
-		Leaving: g.meta.leaving, Proof: g.cfg.Proof,
+		Leaving: g.meta.leaving, Proof: g.cfg.Proof, KeyID: g.cfg.KeyID,
 	}
 	enc, err := EncodeMeta(&m)
 	if err != nil {

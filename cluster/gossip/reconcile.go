@@ -22,14 +22,21 @@ type RaftServer struct {
 	ID       string   `json:"id"`
 	Addr     string   `json:"addr"`
 	Suffrage Suffrage `json:"suffrage"`
+	// KeyID is the key of the server's node record ("" before it
+	// published one).
+	KeyID string `json:"key_id,omitempty"`
 }
 
 // RaftConfig is what Reconcile needs to know about Raft: the configuration,
-// the leader running it and the leader's commit index.
+// the leader running it, the leader's commit index, and the committed
+// removals (tombstones) by node id and by key, each with the Raft index of
+// its removal.
 type RaftConfig struct {
-	Servers     []RaftServer `json:"servers"`
-	LeaderID    string       `json:"leader_id"`
-	CommitIndex uint64       `json:"commit_index"`
+	Servers     []RaftServer      `json:"servers"`
+	LeaderID    string            `json:"leader_id"`
+	CommitIndex uint64            `json:"commit_index"`
+	RemovedIDs  map[string]uint64 `json:"removed_ids,omitempty"`
+	RemovedKeys map[string]uint64 `json:"removed_keys,omitempty"`
 }
 
 // Policy tunes Reconcile.
@@ -90,6 +97,26 @@ const (
 	ActionPromote ActionKind = "promote"
 	// ActionRemove: raft.RemoveServer(ID).
 	ActionRemove ActionKind = "remove"
+	// ActionRefuse changes nothing: a server gossip reports is not added
+	// (or not counted as the member it names), for Refusal; the leader
+	// logs it.
+	ActionRefuse ActionKind = "refuse"
+)
+
+// Why autopilot refuses a server it hears of (Action.Refusal).
+const (
+	// RefusedRemoved: the server's id or key was removed (tombstoned).
+	RefusedRemoved = "removed"
+	// RefusedDuplicateID: it gossips a member's id with another Raft
+	// address or another key.
+	RefusedDuplicateID = "duplicate_id"
+	// RefusedDuplicateKey: it claims another member's key.
+	RefusedDuplicateKey = "duplicate_key"
+	// RefusedDuplicateAddr: another member has its Raft address.
+	RefusedDuplicateAddr = "duplicate_addr"
+	// RefusedMoved: a member (same id and key) advertises a new Raft
+	// address; an operator moves it (cnv-node cluster move-member).
+	RefusedMoved = "moved"
 )
 
 // Action is one configuration change Reconcile proposes; the leader applies
@@ -99,6 +126,10 @@ type Action struct {
 	ID     string     `json:"id"`
 	Addr   string     `json:"addr,omitempty"`
 	Reason string     `json:"reason"`
+	// Refusal is why an ActionRefuse refuses (Refused*).
+	Refusal string `json:"refusal,omitempty"`
+	// KeyID is the key an added server claims in gossip.
+	KeyID string `json:"key_id,omitempty"`
 }
 
 // Reconcile is the autopilot: from the Raft configuration, the gossip
@@ -107,7 +138,15 @@ type Action struct {
 // thing it modifies.
 //
 //   - A live server member that is not in the configuration is added as a
-//     non-voter. Edge members never enter Raft.
+//     non-voter, unless its id or the key it claims was removed
+//     (RemovedIDs, RemovedKeys), or a member holds its Raft address or
+//     its key: those are refused (ActionRefuse). Edge members never enter
+//     Raft.
+//   - A live server member gossiping a configured id with another Raft
+//     address or another key is refused, and does not count as that
+//     member: the member is neither alive nor dead for the timers below
+//     (so an impostor can neither keep it alive nor get it removed). The
+//     same id and key at a new address is refused as moved.
 //   - A non-voter is promoted once it has been alive and within MaxLag of
 //     the commit index for StabilizationTime.
 //   - A server that has been dead, left or unknown to gossip for
@@ -164,14 +203,52 @@ func newView(cfg RaftConfig, members []Member) *view {
 // alive reports whether server id is alive in gossip; the leader always is.
 func (v *view) alive(id string) bool {
 	m, ok := v.members[id]
-	return id == v.cfg.LeaderID || ok && m.State == StateAlive
+	return id == v.cfg.LeaderID || ok && v.matches(id) && m.State == StateAlive
 }
 
 // dead reports whether server id is dead, left or unknown to gossip.
-// Suspect servers are neither alive nor dead.
+// Suspect servers, and servers whose gossip name another member claims,
+// are neither alive nor dead.
 func (v *view) dead(id string) bool {
 	m, ok := v.members[id]
-	return id != v.cfg.LeaderID && (!ok || m.State.Gone())
+	return id != v.cfg.LeaderID && (!ok || v.matches(id) && m.State.Gone())
+}
+
+// matches reports whether the gossip member named id is the configured
+// server id: the same Raft address, and the same key when both are known.
+func (v *view) matches(id string) bool {
+	_, conflict := v.conflict(v.config[id], v.members[id])
+	return !conflict
+}
+
+// conflict says why gossip member m, which names configured server s,
+// is not s.
+func (v *view) conflict(s RaftServer, m Member) (Action, bool) {
+	refuse := func(why, format string, args ...any) (Action, bool) {
+		return Action{Kind: ActionRefuse, ID: m.NodeID, Addr: m.RaftAddr, Refusal: why, KeyID: m.KeyID,
+			Reason: fmt.Sprintf(format, args...)}, true
+	}
+	switch {
+	case m.RaftAddr == "" || m.Role != RoleServer:
+		return Action{}, false // nothing to compare (a member with undecodable metadata)
+	case m.RaftAddr != s.Addr && s.KeyID != "" && m.KeyID == s.KeyID:
+		return refuse(RefusedMoved, "member %s (key %s) now advertises raft address %s, the configuration has %s: "+
+			"move it with `cnv-node cluster move-member %s --raft-addr %s`", s.ID, s.KeyID, m.RaftAddr, s.Addr, s.ID, m.RaftAddr)
+	case m.RaftAddr != s.Addr:
+		return refuse(RefusedDuplicateID, "a server gossiping id %s at %s (key %s) is not member %s at %s (key %s)",
+			m.NodeID, m.RaftAddr, orNone(m.KeyID), s.ID, s.Addr, orNone(s.KeyID))
+	case s.KeyID != "" && m.KeyID != "" && m.KeyID != s.KeyID:
+		return refuse(RefusedDuplicateID, "a server gossiping id %s at %s claims key %s, member %s's record has key %s: "+
+			"a node with a new key is removed and joins again", m.NodeID, m.RaftAddr, m.KeyID, s.ID, s.KeyID)
+	}
+	return Action{}, false
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // lag is how far server id's applied index trails the reference commit
@@ -241,31 +318,55 @@ func since(t time.Time, cond bool, now time.Time) time.Time {
 	return t
 }
 
-// additions proposes every live server member outside the configuration,
-// unless a configured server already uses its Raft address.
+// additions proposes every live server member outside the configuration
+// and refuses those that were removed or collide with a member (its id,
+// Raft address or key).
 func (v *view) additions() []Action {
 	var out []Action
 	for _, id := range v.ids {
 		m := v.members[id]
-		if _, in := v.config[id]; in || m.Role != RoleServer || m.State != StateAlive || m.RaftAddr == "" {
+		if m.Role != RoleServer || m.State != StateAlive || m.RaftAddr == "" {
 			continue
 		}
-		if v.addrTaken(m.RaftAddr) {
+		if s, in := v.config[id]; in {
+			if a, bad := v.conflict(s, m); bad {
+				out = append(out, a)
+			}
 			continue
 		}
-		out = append(out, Action{Kind: ActionAddNonvoter, ID: id, Addr: m.RaftAddr,
+		if a, bad := v.refuseNew(m); bad {
+			out = append(out, a)
+			continue
+		}
+		out = append(out, Action{Kind: ActionAddNonvoter, ID: id, Addr: m.RaftAddr, KeyID: m.KeyID,
 			Reason: "live server member not in the raft configuration"})
 	}
 	return out
 }
 
-func (v *view) addrTaken(addr string) bool {
+// refuseNew says why a server outside the configuration is not added.
+func (v *view) refuseNew(m Member) (Action, bool) {
+	refuse := func(why, format string, args ...any) (Action, bool) {
+		return Action{Kind: ActionRefuse, ID: m.NodeID, Addr: m.RaftAddr, Refusal: why, KeyID: m.KeyID,
+			Reason: fmt.Sprintf(format, args...)}, true
+	}
+	if idx, ok := v.cfg.RemovedIDs[m.NodeID]; ok {
+		return refuse(RefusedRemoved, "server %s was removed at raft index %d; autopilot does not add it back: "+
+			"join it explicitly (`cnv-node cluster join --addr %s MEMBER`)", m.NodeID, idx, orNone(m.APIAddr))
+	}
+	if idx, ok := v.cfg.RemovedKeys[m.KeyID]; m.KeyID != "" && ok {
+		return refuse(RefusedRemoved, "server %s claims key %s, removed at raft index %d; autopilot does not add it back: "+
+			"join it explicitly (`cnv-node cluster join --addr %s MEMBER`)", m.NodeID, m.KeyID, idx, orNone(m.APIAddr))
+	}
 	for _, s := range v.servers {
-		if s.Addr == addr {
-			return true
+		switch {
+		case s.Addr == m.RaftAddr:
+			return refuse(RefusedDuplicateAddr, "server %s advertises raft address %s, which is member %s's", m.NodeID, m.RaftAddr, s.ID)
+		case m.KeyID != "" && s.KeyID == m.KeyID:
+			return refuse(RefusedDuplicateKey, "server %s at %s claims key %s, which is member %s's (at %s)", m.NodeID, m.RaftAddr, m.KeyID, s.ID, s.Addr)
 		}
 	}
-	return false
+	return Action{}, false
 }
 
 // promotions proposes every non-voter healthy for StabilizationTime.
@@ -273,7 +374,7 @@ func (v *view) promotions(st *State, now time.Time, p Policy) []Action {
 	var out []Action
 	for _, s := range v.servers {
 		h := st.Servers[s.ID].HealthySince
-		if s.Suffrage != Nonvoter || h.IsZero() || now.Sub(h) < p.StabilizationTime {
+		if _, removed := v.cfg.RemovedIDs[s.ID]; removed || s.Suffrage != Nonvoter || h.IsZero() || now.Sub(h) < p.StabilizationTime {
 			continue
 		}
 		out = append(out, Action{Kind: ActionPromote, ID: s.ID, Addr: s.Addr,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -100,9 +101,9 @@ func TestReconcile(t *testing.T) {
 		{"suspect or dead server member is not added", "a", []round{
 			{at: 0, servers: voters("a", "b", "c"), members: append(alive("a", "b", "c"), suspect("d"), dead("e"))},
 		}},
-		{"member whose raft address a configured server uses is not added", "a", []round{
+		{"member whose raft address a configured server uses is refused", "a", []round{
 			{at: 0, servers: append(voters("a", "b"), RaftServer{ID: "old", Addr: "d:7000", Suffrage: Voter}),
-				members: append(alive("a", "b"), mem("d", StateAlive, 100))},
+				members: append(alive("a", "b"), mem("d", StateAlive, 100)), want: []string{"refuse d"}},
 		}},
 		{"caught-up nonvoter is promoted after stabilization", "a", []round{
 			{at: 0, servers: withNV, members: nv("d", 95)},
@@ -289,5 +290,95 @@ func TestCommitSamplesAreBoundedAndSurviveClockSteps(t *testing.T) {
 	}
 	if ref := st.sampleCommit(t0, 5, 3*time.Second); ref != 5 || len(st.Commits) != 1 {
 		t.Fatalf("after the clock went back: reference %d, %d samples", ref, len(st.Commits))
+	}
+}
+
+// keyed gives server and member d a key.
+func keyed(s RaftServer, key string) RaftServer { s.KeyID = key; return s }
+
+func keyedMem(m Member, key string) Member { m.KeyID = key; return m }
+
+// A removed id or key is refused every round, however long it stays
+// alive and whatever proof it has; a member's id gossiped with another
+// address or key is refused and counts neither as that member alive
+// (an impostor cannot keep it) nor dead (nor get it removed); a member
+// advertising a new address under its own key is refused as moved; a
+// claimed key of another member is refused; a tombstoned non-voter still
+// in the configuration (its removal not yet completed) is not promoted.
+func TestReconcileRefusals(t *testing.T) {
+	const k1, k2 = "k_1111111111111111", "k_2222222222222222"
+	var st State
+	run := func(at time.Duration, cfg RaftConfig, members []Member) []Action {
+		if cfg.LeaderID == "" {
+			cfg.LeaderID = "a"
+		}
+		cfg.CommitIndex = 100
+		return Reconcile(cfg, members, &st, t0.Add(at), testPolicy)
+	}
+	refusals := func(acts []Action) []string {
+		var out []string
+		for _, a := range acts {
+			if a.Kind != ActionRefuse {
+				out = append(out, string(a.Kind)+" "+a.ID)
+				continue
+			}
+			out = append(out, a.Refusal+" "+a.ID)
+		}
+		return out
+	}
+	removed := RaftConfig{Servers: voters("a", "b", "c"), RemovedIDs: map[string]uint64{"d": 40}, RemovedKeys: map[string]uint64{k1: 40}}
+	for _, at := range []time.Duration{0, time.Minute, time.Hour} {
+		got := refusals(run(at, removed, append(alive("a", "b", "c", "d"), keyedMem(mem("e", StateAlive, 100), k1))))
+		if !slices.Equal(got, []string{"removed d", "removed e"}) {
+			t.Fatalf("at %v: %v", at, got)
+		}
+	}
+	acts := run(0, removed, append(alive("a", "b", "c"), mem("d", StateAlive, 100)))
+	if len(acts) != 1 || !strings.Contains(acts[0].Reason, "raft index 40") || !strings.Contains(acts[0].Reason, "cluster join") {
+		t.Fatalf("the refusal says what to do: %+v", acts)
+	}
+
+	// An impostor gossiping member c's id from another address, forever:
+	// refused, and c is neither kept alive (no promotion) nor removed.
+	st = State{}
+	impostor := keyedMem(Member{NodeID: "c", Role: RoleServer, RaftAddr: "evil:7000", State: StateAlive, Applied: 100}, k2)
+	cfg := RaftConfig{Servers: append(voters("a", "b"), keyed(srv("c", Nonvoter), k1))}
+	for _, at := range []time.Duration{0, time.Minute, time.Hour} {
+		got := refusals(run(at, cfg, append(alive("a", "b"), impostor)))
+		if !slices.Equal(got, []string{"duplicate_id c"}) {
+			t.Fatalf("impostor at %v: %v", at, got)
+		}
+	}
+	// The same key at a new address is the member moved.
+	st = State{}
+	moved := impostor
+	moved.KeyID = k1
+	acts = run(0, cfg, append(alive("a", "b"), moved))
+	if got := refusals(acts); !slices.Equal(got, []string{"moved c"}) || !strings.Contains(acts[0].Reason, "cluster move-member c --raft-addr evil:7000") {
+		t.Fatalf("moved: %v %+v", got, acts)
+	}
+	// Its own address with another key than its record's.
+	st = State{}
+	rekeyed := keyedMem(mem("c", StateAlive, 100), k2)
+	if got := refusals(run(0, cfg, append(alive("a", "b"), rekeyed))); !slices.Equal(got, []string{"duplicate_id c"}) {
+		t.Fatalf("new key at the same address: %v", got)
+	}
+	// A new server claiming member c's key.
+	st = State{}
+	if got := refusals(run(0, cfg, append(alive("a", "b"), keyedMem(mem("c", StateAlive, 100), k1), keyedMem(mem("z", StateAlive, 100), k1)))); !slices.Equal(got, []string{"duplicate_key z"}) {
+		t.Fatalf("claimed key: %v", got)
+	}
+	// Matching gossip without keys still counts (older metadata).
+	st = State{}
+	run(0, cfg, alive("a", "b", "c"))
+	if got := refusals(run(time.Minute, cfg, alive("a", "b", "c"))); !slices.Equal(got, []string{"promote c"}) {
+		t.Fatalf("keyless member: %v", got)
+	}
+	// A tombstoned non-voter still configured is not promoted.
+	st = State{}
+	cfg.RemovedIDs = map[string]uint64{"c": 9}
+	run(0, cfg, alive("a", "b", "c"))
+	if got := refusals(run(time.Minute, cfg, alive("a", "b", "c"))); len(got) != 0 {
+		t.Fatalf("tombstoned nonvoter: %v", got)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/cnv-project/cnv/metrics"
 	"github.com/cnv-project/cnv/mux"
 	"github.com/cnv-project/cnv/peer"
+	"github.com/cnv-project/cnv/runtime/cnverr"
 	"github.com/cnv-project/cnv/runtime/principal"
 )
 
@@ -185,7 +186,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err := join(node, peers.API(), f, log); err != nil {
 		stopHot(hot, log)
 		shutdown(srv, node, log)
-		return exitWith(exitError, "%v", err)
+		return exitWith(joinExit(err), "%v", err)
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -199,6 +200,16 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	stopHot(hot, log)
 	shutdown(srv, node, log)
 	return nil
+}
+
+// joinExit is the exit code of a join the cluster refused as it would a
+// CLI's request (a duplicate id is 4, a wrong token 3); anything else 1.
+func joinExit(err error) int {
+	switch k := cnverr.KindOf(err); k {
+	case cnverr.Conflict, cnverr.PermissionDenied, cnverr.Unauthenticated, cnverr.InvalidInput:
+		return codeOfKind(k)
+	}
+	return exitError
 }
 
 func shutdown(srv *httpapi.Server, node *cluster.Node, log hclog.Logger) {

@@ -13,8 +13,8 @@ import (
 )
 
 func newClusterCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "cluster", Short: "Run a local cluster, join, leave, remove and inspect members"}
-	cmd.AddCommand(newClusterUpCmd(), newClusterJoinCmd(), newClusterLeaveCmd(), newClusterRemoveCmd(),
+	cmd := &cobra.Command{Use: "cluster", Short: "Run a local cluster, join, leave, remove, move and inspect members"}
+	cmd.AddCommand(newClusterUpCmd(), newClusterJoinCmd(), newClusterLeaveCmd(), newClusterRemoveCmd(), newClusterMoveMemberCmd(),
 		newClusterTransferLeaderCmd(), newClusterMembersCmd(), newClusterStatusCmd(), newClusterKeysCmd())
 	return cmd
 }
@@ -23,7 +23,15 @@ func newClusterJoinCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "join --addr THIS-NODE MEMBER",
 		Short: "Make the node at --addr join the cluster MEMBER (an HTTP address) belongs to",
-		Args:  cobra.ExactArgs(1),
+		Long: `Make the node at --addr join the cluster MEMBER (an HTTP address) belongs to.
+
+The node signs its join with its node key. This is the explicit join: a node
+that was removed (cluster remove, cluster leave, or autopilot's dead-server
+cleanup) is readmitted by it, and by nothing else. A join naming a member's
+id with another Raft address or key, a member's address, or a member's key
+is refused (exit 4) with both sides named: remove the member first, or move
+it with cluster move-member.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := nodeAddrOf(cmd); err != nil {
 				return err
@@ -70,7 +78,13 @@ func newClusterRemoveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "remove --addr NODE NODE-ID",
 		Short: "Remove server NODE-ID from the cluster (the leader hands leadership over first)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Remove server NODE-ID from the cluster (the leader hands leadership over first).
+
+The removal is committed as a tombstone of the node id and its key, ledgered
+(MembershipChanged) with who asked: autopilot never adds the server back,
+even while it still runs and gossips, and only an explicit join of that node
+(cluster join, or agent --join on an empty data dir) readmits it.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
 				if err := cl.Remove(ctx, addr, args[0]); err != nil {
@@ -83,6 +97,39 @@ func newClusterRemoveCmd() *cobra.Command {
 		},
 	}
 	addRemoteFlags(cmd, false)
+	return cmd
+}
+
+func newClusterMoveMemberCmd() *cobra.Command {
+	var raftAddr, httpAddr string
+	cmd := &cobra.Command{
+		Use:   "move-member --addr NODES NODE-ID --raft-addr NEW [--http-addr NEW]",
+		Short: "Tell the cluster that member NODE-ID now listens at a new Raft (and HTTP) address",
+		Long: `Tell the cluster that member NODE-ID now listens at a new Raft (and HTTP) address.
+
+The leader changes the member's address in the Raft configuration (keeping
+its vote) and in its node record, and ledgers the move (MembershipChanged,
+change moved) with who asked. Nothing moves a member on its own: a server
+restarted on its data dir at another address is unreachable (it logs this
+command) until it is moved. Moving the leader hands leadership over first.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if raftAddr == "" {
+				return exitWith(exitUsage, "--raft-addr is required")
+			}
+			return remoteRun(cmd, false, func(ctx context.Context, cl *client.Client, addr string) error {
+				if err := cl.MoveMember(ctx, addr, args[0], raftAddr, httpAddr); err != nil {
+					return err
+				}
+				return emit(cmd, map[string]string{"status": "moved", "node_id": args[0], "raft_addr": raftAddr, "api_addr": httpAddr}, func(w io.Writer) {
+					fmt.Fprintf(w, "moved %s to %s\n", args[0], raftAddr)
+				})
+			})
+		},
+	}
+	addRemoteFlags(cmd, false)
+	cmd.Flags().StringVar(&raftAddr, "raft-addr", "", "the member's new Raft address (host:port; required)")
+	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "the member's new HTTP API address (host:port; default: unchanged)")
 	return cmd
 }
 

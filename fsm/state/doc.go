@@ -1,5 +1,6 @@
 // Package state is the FSM's replicated state as a typed store: principals
-// (with admin keys), node records, the capability registrations in the
+// (with admin keys), node records, tombstones of removed servers (by node
+// id and by key), the capability registrations in the
 // order they were applied, delegation link states (use counts,
 // revocations), the bounded request-id table with its eviction order,
 // open hot-path quota leases, and the meta values (policy document,

@@ -44,6 +44,33 @@ func (w *Writer) PutNode(n Node) error { return w.put(bucketNodes, []byte(n.ID),
 // DeleteNode removes a node's record.
 func (w *Writer) DeleteNode(id string) error { return w.tx.Delete(bucketNodes, []byte(id)) }
 
+// RemovedIDs calls fn for every tombstoned node id, in id order.
+func (r *Reader) RemovedIDs(fn func(t Tombstone) error) error {
+	return each(r, bucketRemovedIDs, func(_ []byte, t Tombstone) error { return fn(t) })
+}
+
+// RemovedKeys calls fn for every tombstoned key with its tombstone, in key
+// id order.
+func (r *Reader) RemovedKeys(fn func(key principal.KeyID, t Tombstone) error) error {
+	return each(r, bucketRemovedKey, func(k []byte, t Tombstone) error { return fn(principal.KeyID(k), t) })
+}
+
+// PutRemovedID tombstones t.ID.
+func (w *Writer) PutRemovedID(t Tombstone) error { return w.put(bucketRemovedIDs, []byte(t.ID), t) }
+
+// PutRemovedKey tombstones key with t.
+func (w *Writer) PutRemovedKey(key principal.KeyID, t Tombstone) error {
+	return w.put(bucketRemovedKey, []byte(key), t)
+}
+
+// DeleteRemovedID clears the tombstone of a node id.
+func (w *Writer) DeleteRemovedID(id string) error { return w.tx.Delete(bucketRemovedIDs, []byte(id)) }
+
+// DeleteRemovedKey clears the tombstone of a key.
+func (w *Writer) DeleteRemovedKey(key principal.KeyID) error {
+	return w.tx.Delete(bucketRemovedKey, []byte(key))
+}
+
 // CapabilityFiles calls fn for every registered capability document in
 // the order they were added (the registry is rebuilt by merging them in
 // that order).

@@ -17,13 +17,15 @@ const Namespace = "fsm."
 
 // Buckets, inside the namespace.
 var (
-	bucketMeta       = []byte("meta")       // the keys below
-	bucketPrincipals = []byte("principals") // key id → principal.Principal
-	bucketNodes      = []byte("nodes")      // node id → Node
-	bucketCaps       = []byte("caps")       // sequence → registration document (in order)
-	bucketLinks      = []byte("links")      // link hash → LinkState
-	bucketReqLog     = []byte("reqlog")     // sequence → request entry (requests.go), in eviction order
-	bucketHotLeases  = []byte("hotleases")  // lease id → HotLease
+	bucketMeta       = []byte("meta")         // the keys below
+	bucketPrincipals = []byte("principals")   // key id → principal.Principal
+	bucketNodes      = []byte("nodes")        // node id → Node
+	bucketCaps       = []byte("caps")         // sequence → registration document (in order)
+	bucketLinks      = []byte("links")        // link hash → LinkState
+	bucketReqLog     = []byte("reqlog")       // sequence → request entry (requests.go), in eviction order
+	bucketHotLeases  = []byte("hotleases")    // lease id → HotLease
+	bucketRemovedIDs = []byte("removed_ids")  // node id → Tombstone
+	bucketRemovedKey = []byte("removed_keys") // key id → Tombstone
 	// The request-id table as earlier versions kept it; read, and emptied
 	// by eviction, but never written (requests.go).
 	bucketRequests = []byte("requests") // invoker/request id → RequestRecord
@@ -51,6 +53,21 @@ type Node struct {
 	Voter     bool              `json:"voter,omitempty"`
 	// GossipAddr is the node's memberlist address ("" without gossip).
 	GossipAddr string `json:"gossip_addr,omitempty"`
+}
+
+// Tombstone is a committed removal of a server: its node id and its key
+// are not added back by autopilot, and a join names the removal (Index)
+// to readmit them. The same record is kept under the id and under the key
+// (a readmitted id with a new key leaves the old key tombstoned).
+type Tombstone struct {
+	ID       string          `json:"node_id"`
+	KeyID    principal.KeyID `json:"key_id,omitempty"`
+	RaftAddr string          `json:"raft_addr,omitempty"`
+	// Index is the Raft index of the removal; Time its committed time.
+	Index uint64 `json:"index"`
+	Time  int64  `json:"time"`
+	By    string `json:"by"`
+	Cause string `json:"cause"`
 }
 
 // LinkState is the replicated state of one delegation link: uses charged

@@ -75,6 +75,7 @@ type wireData struct {
 	DelegationRevoked    *DelegationRevoked    `json:"delegation_revoked,omitempty"`
 	HotPathBatch         *HotPathBatch         `json:"hot_path_batch,omitempty"`
 	HotPathLease         *HotPathLease         `json:"hot_path_lease,omitempty"`
+	MembershipChanged    *MembershipChanged    `json:"membership_changed,omitempty"`
 	ModeChanged          *ModeChanged          `json:"mode_changed,omitempty"`
 	NodeJoined           *NodeJoined           `json:"node_joined,omitempty"`
 	NodeLeft             *NodeLeft             `json:"node_left,omitempty"`
@@ -107,6 +108,8 @@ func (d *wireData) set(p Payload) error {
 		d.HotPathBatch = &v
 	case HotPathLease:
 		d.HotPathLease = &v
+	case MembershipChanged:
+		d.MembershipChanged = &v
 	case ModeChanged:
 		d.ModeChanged = &v
 	case NodeJoined:
@@ -160,6 +163,9 @@ func (d *wireData) get() (Payload, error) {
 	}
 	if d.HotPathLease != nil {
 		out, n = *d.HotPathLease, n+1
+	}
+	if d.MembershipChanged != nil {
+		out, n = *d.MembershipChanged, n+1
 	}
 	if d.ModeChanged != nil {
 		out, n = *d.ModeChanged, n+1

@@ -70,6 +70,7 @@ var payloadDecoders = map[Type]func([]byte) (Payload, error){
 	TypeDelegationRevoked:    decodePayload[DelegationRevoked],
 	TypeHotPathBatch:         decodePayload[HotPathBatch],
 	TypeHotPathLease:         decodePayload[HotPathLease],
+	TypeMembershipChanged:    decodePayload[MembershipChanged],
 	TypeModeChanged:          decodePayload[ModeChanged],
 	TypeNodeJoined:           decodePayload[NodeJoined],
 	TypeNodeLeft:             decodePayload[NodeLeft],

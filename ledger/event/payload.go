@@ -31,6 +31,7 @@ const (
 	TypeNodeLeft             Type = "NodeLeft"
 	TypeHotPathBatch         Type = "HotPathBatch"
 	TypeHotPathLease         Type = "HotPathLease"
+	TypeMembershipChanged    Type = "MembershipChanged"
 	TypeCheckpoint           Type = "Checkpoint"
 )
 
@@ -40,7 +41,7 @@ func Types() []Type {
 		TypeAuditCheckpoint, TypeCapabilityGranted, TypeCapabilityRegistered,
 		TypeCapabilityRevoked, TypeCheckpoint, TypeDelegationCreated,
 		TypeDelegationExpired, TypeDelegationRevoked, TypeHotPathBatch,
-		TypeHotPathLease, TypeModeChanged, TypeNodeJoined, TypeNodeLeft, TypePolicyChanged,
+		TypeHotPathLease, TypeMembershipChanged, TypeModeChanged, TypeNodeJoined, TypeNodeLeft, TypePolicyChanged,
 		TypePolicyDecision, TypePrincipalRegistered, TypeSecurityViolation,
 	}
 }
@@ -214,7 +215,9 @@ type NodeJoined struct {
 	Voter     bool              `json:"voter,omitempty"`
 }
 
-// NodeLeft records a node leaving (or being removed from) the cluster.
+// NodeLeft records a node leaving (or being removed from) the cluster, in
+// ledgers written before MembershipChanged: removals now record a
+// MembershipChanged event (change removed) with who asked.
 type NodeLeft struct {
 	NodeID string `json:"node_id"`
 	Reason string `json:"reason,omitempty"`

@@ -35,6 +35,7 @@ func RunStoreTests(t *testing.T, open Opener) {
 		{"Meta", testMeta},
 		{"Principals", testPrincipals},
 		{"Nodes", testNodes},
+		{"Tombstones", testTombstones},
 		{"CapabilityFilesInOrder", testCapabilityFiles},
 		{"Links", testLinks},
 		{"HotLeases", testHotLeases},
@@ -255,6 +256,40 @@ func testNodes(t *testing.T, s *state.Store, _ func() *state.Store) {
 			}
 			return nil
 		})
+	})
+}
+
+func testTombstones(t *testing.T, s *state.Store, _ func() *state.Store) {
+	tomb := func(id string, index uint64) state.Tombstone {
+		return state.Tombstone{ID: id, KeyID: principal.IDOf(key(id)), RaftAddr: id + ":7000", Index: index, Time: int64(index) * 10,
+			By: "token", Cause: "cluster remove " + id}
+	}
+	update(t, s, func(w *state.Writer) error {
+		a, b := tomb("n3", 7), tomb("n1", 9)
+		return errors.Join(w.PutRemovedID(a), w.PutRemovedKey(a.KeyID, a), w.PutRemovedID(b), w.PutRemovedKey(b.KeyID, b))
+	})
+	update(t, s, func(w *state.Writer) error { // n1 readmitted: its id and key are cleared
+		return errors.Join(w.DeleteRemovedID("n1"), w.DeleteRemovedKey(principal.IDOf(key("n1"))), w.DeleteRemovedID("never"))
+	})
+	view(t, s, func(r *state.Reader) error {
+		var ids, keys []string
+		err := errors.Join(r.RemovedIDs(func(got state.Tombstone) error {
+			if want := tomb(got.ID, got.Index); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("tombstone read back as %+v, want %+v", got, want)
+			}
+			ids = append(ids, fmt.Sprintf("%s@%d", got.ID, got.Index))
+			return nil
+		}), r.RemovedKeys(func(k principal.KeyID, got state.Tombstone) error {
+			if k != got.KeyID {
+				t.Errorf("key %s holds the tombstone of %s", k, got.KeyID)
+			}
+			keys = append(keys, got.ID)
+			return nil
+		}))
+		if fmt.Sprint(ids) != "[n3@7]" || fmt.Sprint(keys) != "[n3]" {
+			t.Errorf("ids %v keys %v", ids, keys)
+		}
+		return err
 	})
 }
 

@@ -54,6 +54,9 @@ func Samples() []event.Event {
 				{Certificate: "cert_2", Shard: 1, Number: 2, Count: 4, OK: 3, Failed: 1, First: T0, Last: T0, Prev: hash, Digest: hash, Final: true}}}},
 		{Actor: "node-1", Data: event.HotPathLease{NodeID: "node-1", Lease: "node-1/s1", Certificate: "cert_1", Op: event.LeaseGranted,
 			Uses: 64, UseCounts: []event.UseCount{{Link: hash, Used: 65, Max: 100}}}},
+		{Actor: "node-2", Data: event.MembershipChanged{NodeID: "node-2", Change: event.MemberJoined, KeyID: p.KeyID,
+			RaftAddr: "127.0.0.1:7002", APIAddr: "127.0.0.1:8002", Readmitted: 12, By: "token",
+			Cause: "join request from 127.0.0.1:51234 with the cluster token"}},
 		{Actor: "system", Data: event.Checkpoint{}},
 	}
 }
