@@ -293,14 +293,22 @@ func (n *Node) MoveServer(ctx context.Context, req MoveRequest) error {
 		return nil
 	}
 	if string(cur.Address) != req.RaftAddr {
-		var fut raft.IndexFuture // either keeps the ID and suffrage, changes the address
+		// The server leaves the configuration and comes back at its new
+		// address with the same ID and suffrage, as Consul moves a server.
+		// Re-adding it in place would change the address under a running
+		// replication goroutine, which raft reads without its lock.
+		if err := n.raft.RemoveServer(cur.ID, 0, 0).Error(); err != nil {
+			return raftErr(err)
+		}
+		var fut raft.IndexFuture
 		if cur.Suffrage == raft.Voter {
 			fut = n.raft.AddVoter(cur.ID, raft.ServerAddress(req.RaftAddr), 0, 0)
 		} else {
 			fut = n.raft.AddNonvoter(cur.ID, raft.ServerAddress(req.RaftAddr), 0, 0)
 		}
 		if err := fut.Error(); err != nil {
-			return raftErr(err)
+			return fmt.Errorf("move %s: it left the configuration at %s but was not added at %s (move it again): %w",
+				req.NodeID, cur.Address, req.RaftAddr, raftErr(err))
 		}
 	}
 	o := req.Origin.or("member", "move of "+req.NodeID)
